@@ -1,0 +1,79 @@
+"""Check profiles: how many examples hypothesis draws and how large the instances get.
+
+``quick`` is the default (CI and ``python -m reports``: minutes on 2 CPU cores); ``thorough`` is for
+long and GPU runs; ``tiny`` is for testing the suite itself. Select with ``--suite-profile`` or the
+``SSM_SUITE_PROFILE`` environment variable; checks read the sizes through the ``sizes`` fixture.
+
+Every profile is deterministic: without a seed hypothesis is derandomized (examples depend only on
+the test), with ``--suite-seed N`` every draw depends on N alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, Phase, settings
+
+
+@dataclass(frozen=True)
+class Sizes:
+    name: str
+    max_examples: int
+    #: largest key/value vocabulary for binary-code constructions (each side)
+    binary_vocab_max: int
+    #: longest sequence in randomized checks
+    length_max: int
+    #: largest key/value vocabulary for one-hot constructions (width grows like |V|^2)
+    onehot_vocab_max: int
+    #: instances per randomized batch
+    batch: int
+    #: vocabulary exponents (|V| = 2^e) of the growth grids
+    binary_growth_exponents: tuple[int, ...]
+    onehot_growth_exponents: tuple[int, ...]
+    #: enumeration budget for exhaustive checks (instances per configuration)
+    exhaustive_limit: int
+
+
+PROFILES: dict[str, Sizes] = {
+    "tiny": Sizes("tiny", 5, 16, 64, 4, 8, tuple(range(2, 9)), (2, 3, 4), 2_000),
+    "quick": Sizes("quick", 25, 1 << 12, 1 << 10, 12, 32, tuple(range(2, 21)), (2, 3, 4, 5, 6), 50_000),
+    "thorough": Sizes("thorough", 250, 1 << 20, 1 << 14, 24, 128, tuple(range(2, 31)), (2, 3, 4, 5, 6, 7), 500_000),
+}
+
+_SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
+
+for _sizes in PROFILES.values():
+    settings.register_profile(
+        _sizes.name,
+        max_examples=_sizes.max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        print_blob=True,
+        suppress_health_check=_SUPPRESSED,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    )
+
+_active = PROFILES["quick"]
+
+
+def activate(name: str, seed: int | None = None) -> Sizes:
+    """Load profile ``name`` (hypothesis settings and sizes); with ``seed``, seed every draw by it."""
+    global _active
+    if name not in PROFILES:
+        raise KeyError(f"unknown suite profile {name!r}; choose one of {sorted(PROFILES)}")
+    if seed is None:
+        settings.load_profile(name)
+    else:
+        seeded = f"{name}-seed{seed}"
+        settings.register_profile(seeded, parent=settings.get_profile(name), derandomize=False)
+        settings.load_profile(seeded)
+        from hypothesis import core
+
+        core.global_force_seed = seed  # what `pytest --hypothesis-seed` sets
+    _active = PROFILES[name]
+    return _active
+
+
+def current() -> Sizes:
+    return _active

@@ -1,0 +1,3 @@
+"""The registry of claims the suite checks, the evidence checks record, and growth verdicts."""
+
+from .registry import KINDS, PROVENANCES, VERDICTS, Claim, Registry, claim, load

@@ -1,0 +1,150 @@
+"""Growth verdicts for resource counts: the symbolic leading order plus the measured trend.
+
+A scaling claim ("parameters are poly-logarithmic in |V|", "width grows like |V|^2") is judged from
+two independent pieces of evidence:
+
+1. **Symbolic**: the construction's closed form (a sympy expression that a check has shown equal to
+   the measured counts on a grid) gives the polynomial degree ``d = lim log f / log x`` and, when
+   ``d = 0``, the poly-log degree ``k = lim log f / log log x``. For these limits ``ceiling(a)`` is
+   replaced by ``a`` and each ``Max`` by its eventually largest argument: both change ``f`` by at
+   most a bounded factor for large x.
+2. **Empirical**: the measured counts' local log-log slopes ``d log y / d log x`` between grid
+   points. A polynomial of degree ``p`` has slopes tending to ``p``; a poly-log count has slopes
+   tending to 0 like ``k / ln x``.
+
+Thresholds (module constants, reported with every verdict): poly-log holds when the symbolic class
+is poly-log (or constant) and the last measured slope is below ``POLYLOG_SLOPE_MAX`` and no larger
+than the first; polynomial of degree ``p`` holds when the symbolic degree is ``p`` and the last
+measured slope is within ``POLY_SLOPE_RTOL * p`` of ``p``. When the two disagree the verdict is
+``inconclusive`` (or ``fails`` when both contradict the claim).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+POLYLOG_SLOPE_MAX = 0.2
+POLY_SLOPE_RTOL = 0.15
+
+
+@dataclass(frozen=True)
+class SymbolicGrowth:
+    expression: str
+    variable: str
+    poly_degree: float  # lim log f / log x
+    polylog_degree: float | None  # lim log f / log log x, when poly_degree == 0
+    growth_class: str  # constant | polylog | polynomial | superpolynomial
+
+
+@dataclass(frozen=True)
+class EmpiricalGrowth:
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]
+    local_slopes: tuple[float, ...]
+    polylog_fit_degree: float  # k in log y = k log log x + c (least squares)
+    polylog_fit_r2: float
+    power_fit_degree: float  # p in log y = p log x + c over the upper half of the grid
+
+    @property
+    def first_slope(self) -> float:
+        return self.local_slopes[0]
+
+    @property
+    def last_slope(self) -> float:
+        return self.local_slopes[-1]
+
+
+@dataclass(frozen=True)
+class GrowthVerdict:
+    verdict: str  # holds | fails | inconclusive
+    reason: str
+    symbolic: SymbolicGrowth
+    empirical: EmpiricalGrowth
+
+    def to_dict(self) -> dict:
+        return {
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "symbolic": self.symbolic.__dict__,
+            "empirical": {**self.empirical.__dict__, "last_slope": self.empirical.last_slope},
+            "thresholds": {"polylog_slope_max": POLYLOG_SLOPE_MAX, "poly_slope_rtol": POLY_SLOPE_RTOL},
+        }
+
+
+def _asymptotic(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
+    """``expr`` up to a bounded factor for large ``x``: ceilings dropped, each ``Max`` resolved to
+    its eventually largest argument."""
+    expr = expr.replace(sp.ceiling, lambda a: a)
+
+    def dominant(*args):
+        args = [_asymptotic(a, x) for a in args]
+        for a in args:
+            if all(sp.limit(a / b, x, sp.oo) >= 1 for b in args if b is not a):
+                return a
+        raise ValueError(f"cannot order the arguments of Max{tuple(args)} as {x} -> oo")
+
+    return expr.replace(lambda e: isinstance(e, sp.Max), lambda e: dominant(*e.args))
+
+
+def symbolic_growth(expr: sp.Expr, x: sp.Symbol) -> SymbolicGrowth:
+    """Growth class of ``expr`` as ``x -> oo`` (other symbols must be substituted first)."""
+    f = _asymptotic(sp.sympify(expr), x)
+    if f.free_symbols - {x}:
+        raise ValueError(f"{f} has free symbols besides {x}: substitute them first")
+    d = sp.limit(sp.log(f) / sp.log(x), x, sp.oo)
+    if d == 0:
+        k = sp.limit(sp.log(f) / sp.log(sp.log(x)), x, sp.oo)
+        cls = "constant" if k == 0 else ("polylog" if k.is_finite else "polynomial")
+        return SymbolicGrowth(str(expr), str(x), 0.0, float(k) if k.is_finite else float("inf"), cls)
+    cls = "polynomial" if d.is_finite else "superpolynomial"
+    return SymbolicGrowth(str(expr), str(x), float(d) if d.is_finite else float("inf"), None, cls)
+
+
+def empirical_growth(xs, ys) -> EmpiricalGrowth:
+    """Local log-log slopes and least-squares fits of measured counts ``ys`` at sizes ``xs``."""
+    x = np.asarray(xs, dtype=float)
+    y = np.asarray(ys, dtype=float)
+    if x.size < 3 or np.any(x <= 1) or np.any(y <= 0) or np.any(np.diff(x) <= 0):
+        raise ValueError("need at least 3 increasing sizes > 1 and positive counts")
+    lx, ly = np.log(x), np.log(y)
+    slopes = np.diff(ly) / np.diff(lx)
+    llx = np.log(lx)
+    k, c = np.polyfit(llx, ly, 1)
+    resid = ly - (k * llx + c)
+    total = np.sum((ly - ly.mean()) ** 2)
+    r2 = 1.0 - float(np.sum(resid**2) / total) if total > 0 else 1.0
+    upper = slice(x.size // 2, None)
+    p, _ = np.polyfit(lx[upper], ly[upper], 1)
+    return EmpiricalGrowth(
+        tuple(map(float, x)), tuple(map(float, y)), tuple(map(float, slopes)), float(k), r2, float(p)
+    )
+
+
+def judge_polylog(symbolic: SymbolicGrowth, empirical: EmpiricalGrowth) -> GrowthVerdict:
+    """Is the count poly-logarithmic (or constant) in x?"""
+    sym_ok = symbolic.growth_class in ("constant", "polylog")
+    emp_ok = empirical.last_slope < POLYLOG_SLOPE_MAX and empirical.last_slope <= empirical.first_slope + 1e-12
+    if sym_ok and emp_ok:
+        verdict, why = "holds", "symbolic class %s and the measured slope flattens to %.3f" % (symbolic.growth_class, empirical.last_slope)
+    elif not sym_ok and not emp_ok:
+        verdict, why = "fails", "symbolic class %s and the measured slope stays at %.3f" % (symbolic.growth_class, empirical.last_slope)
+    else:
+        verdict = "inconclusive"
+        why = "symbolic class %s but last measured slope %.3f (first %.3f): the grid does not settle it" % (
+            symbolic.growth_class, empirical.last_slope, empirical.first_slope)
+    return GrowthVerdict(verdict, why, symbolic, empirical)
+
+
+def judge_polynomial(symbolic: SymbolicGrowth, empirical: EmpiricalGrowth, degree: float) -> GrowthVerdict:
+    """Does the count grow like x^degree?"""
+    sym_ok = symbolic.growth_class == "polynomial" and abs(symbolic.poly_degree - degree) < 1e-12
+    emp_ok = abs(empirical.last_slope - degree) <= POLY_SLOPE_RTOL * degree
+    desc = "symbolic degree %s, last measured slope %.3f (claimed %s)" % (symbolic.poly_degree, empirical.last_slope, degree)
+    if sym_ok and emp_ok:
+        return GrowthVerdict("holds", desc, symbolic, empirical)
+    if not sym_ok and not emp_ok:
+        return GrowthVerdict("fails", desc, symbolic, empirical)
+    return GrowthVerdict("inconclusive", desc + ": symbolic and measured disagree", symbolic, empirical)

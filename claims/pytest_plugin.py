@@ -1,0 +1,119 @@
+"""pytest plugin linking checks to claims (loaded by the repository's root ``conftest.py``).
+
+* ``@pytest.mark.claim("ar.query-first.exact")`` links a test to a registered claim; an unknown id
+  stops the run at collection. ``role="control"`` marks a negative control: a test that shows the
+  check *can* fail (a mutated construction must be caught). A failing control makes the claim's
+  verdict ``inconclusive``, never ``fails``.
+* ``@pytest.mark.gpu`` -- needs CUDA; skipped cleanly without it.
+* ``--claims ID[,ID...]`` runs only the tests linked to these claims.
+* ``--device cpu|cuda`` selects the device the ``device`` fixture returns.
+* ``--suite-profile quick|thorough|tiny`` (or ``SSM_SUITE_PROFILE``) selects sizes and the
+  hypothesis profile; ``--suite-seed N`` makes every seeded draw (hypothesis included) depend on N.
+* Fixtures: ``evidence`` (:class:`claims.evidence.Evidence`), ``device``, ``sizes``
+  (:class:`checks.profiles.Sizes` of the active profile), ``suite_seed``.
+
+Claims whose ``expected`` verdict is ``fails`` get ``xfail(strict=True)`` on their evidence tests,
+so a run is green when the mathematics behaves as expected and red when it does not; the report
+shows the verdict the run found either way.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from .evidence import CLAIMS_KEY, Evidence
+from .registry import load
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("claims", "SSM theory checks")
+    group.addoption("--claims", action="append", default=[], help="only tests linked to these claim ids (comma-separated)")
+    group.addoption("--device", default=os.environ.get("SSM_DEVICE", "cpu"), choices=["cpu", "cuda"], help="device for the checks")
+    group.addoption(
+        "--suite-profile",
+        default=os.environ.get("SSM_SUITE_PROFILE", "quick"),
+        help="sizes and hypothesis profile: tiny, quick (default), thorough",
+    )
+    group.addoption("--suite-seed", type=int, default=None, help="seed for every seeded draw (default: derandomized)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "claim(id, role='evidence'): link a check to a registered claim")
+    config.addinivalue_line("markers", "gpu: needs CUDA; skipped without it")
+    from checks import profiles
+
+    try:
+        profiles.activate(config.getoption("--suite-profile"), config.getoption("--suite-seed"))
+    except KeyError as err:
+        raise pytest.UsageError(str(err.args[0])) from None
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:  # an xdist worker: share the cores instead of oversubscribing them
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(worker.get("workercount", 1))))
+    if config.getoption("--device") == "cuda" and not torch.cuda.is_available():
+        raise pytest.UsageError("--device cuda was requested but CUDA is not available on this machine")
+
+
+def _links(item) -> list[tuple[str, str]]:
+    links = []
+    for mark in item.iter_markers("claim"):
+        if len(mark.args) != 1:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.claim takes exactly one claim id")
+        role = mark.kwargs.get("role", "evidence")
+        if role not in ("evidence", "control"):
+            raise pytest.UsageError(f"{item.nodeid}: claim role must be 'evidence' or 'control', got {role!r}")
+        links.append((mark.args[0], role))
+    return links
+
+
+def pytest_collection_modifyitems(session, config, items):
+    registry = load()
+    wanted = {c.strip() for arg in config.getoption("--claims") for c in arg.split(",") if c.strip()}
+    for claim_id in sorted(wanted) + [c for item in items for c, _ in _links(item)]:
+        if claim_id not in registry:
+            try:
+                registry.get(claim_id)
+            except Exception as err:  # UnknownClaimError, with close matches
+                raise pytest.UsageError(str(err)) from None
+    keep, drop = [], []
+    cuda = torch.cuda.is_available()
+    for item in items:
+        links = _links(item)
+        item.user_properties.append((CLAIMS_KEY, [list(link) for link in links]))
+        if wanted and not any(claim_id in wanted for claim_id, _ in links):
+            drop.append(item)
+            continue
+        if item.get_closest_marker("gpu") and not cuda:
+            item.add_marker(pytest.mark.skip(reason="needs CUDA"))
+        if any(registry.get(c).expected == "fails" and role == "evidence" for c, role in links):
+            item.add_marker(pytest.mark.xfail(strict=True, reason="the claim is expected to fail"))
+        keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def evidence(request) -> Evidence:
+    """Record measured numbers for the claims this test is linked to."""
+    return Evidence(request.node.user_properties)
+
+
+@pytest.fixture
+def device(request) -> torch.device:
+    return torch.device(request.config.getoption("--device"))
+
+
+@pytest.fixture
+def sizes():
+    from checks import profiles
+
+    return profiles.current()
+
+
+@pytest.fixture
+def suite_seed(request) -> int:
+    seed = request.config.getoption("--suite-seed")
+    return 0 if seed is None else seed

@@ -1,0 +1,115 @@
+"""Associative recall, query last, one-hot tokens: the outer-product memory (PAPER.md §4 G2).
+
+Claim (``ar.outer-product.exact``, reconstructed): for every instance of
+``ARConfig(num_keys=K, num_values=V, num_pairs=N, num_queries=Q, query="last")``, the network
+outputs at each query position exactly the one-hot vector ``e_j`` of the queried value.
+
+Format: ``k_1 v_1 ... k_N v_N q_1 ... q_Q`` (keys and values from disjoint vocabularies).
+
+Mechanism, with ``e_K(x)``, ``e_V(x)`` the key and value parts of the one-hot code of token ``x``::
+
+    pre-FNN (linear)   (e_K, e_V)         -> (e_K, e_K, e_V)            copy the key code
+    SSM 1 (window 2)                      -> (e_K(x_{t-1}), e_K(x_t), e_V(x_t))
+    FNN 1              Z_ij = relu(e_K(x_{t-1})_i + e_V(x_t)_j - 1)      key (x) value, at value tokens
+    SSM 2 (prefix sum) M_ij = sum_{t' <= t} Z_ij(t')                     memory: 1 iff pair (i, j) seen
+    FNN 2              out_j = sum_i relu(M_ij + e_K(x_t)_i - 1) = M_{q j} at a query q
+
+Resources (measured; closed forms in :func:`closed_form`): 2 SSM layers, windows 2 and infinite
+(a prefix sum), FNN width ``K V + K``, ``11 K V + 12 K + 4 V`` nonzero parameters, weights in {0, 1}
+and biases in {0, -1}: the width grows like ``|V|^2`` (claim ``ar.outer-product.polynomial``).
+
+Source: the H3 / MultiHyena outer-product associative memory (Poli et al. 2023; Massaroli et al.
+2023), cast in the paper's SSM+FNN class; reconstructed, not the paper's own construction.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+import torch
+
+from ..construction import Construction, OneHotCode
+from ..embedding import OneHotEmbedding
+from ..errors import InfeasibleTaskError
+from ..fnn import FNN
+from ..layout import AffineMap, Layout
+from ..network import SSMNetwork
+from ..ssm import SSMBank, accumulator, shifts
+from ..tasks.associative_recall import ARConfig, reference_answers
+
+NAME = "outer-product"
+SOURCE = "PAPER.md §4 G2 (H3/MultiHyena outer-product memory); reconstructed"
+
+
+def build(config: ARConfig, *, dtype=torch.float64, device=None) -> Construction:
+    if config.query != "last" or config.key_length != 1:
+        raise InfeasibleTaskError(
+            f"the outer-product construction needs query='last' and key_length=1, got {config.query!r}, {config.key_length}"
+        )
+    K, V = config.num_keys, config.num_values
+    kw = dict(dtype=dtype, device=device)
+    vocab = config.vocabulary()
+    embedding = OneHotEmbedding(vocab, **kw)
+
+    routed = Layout.of(prev_key=K, key=K, value=V)
+    pre = AffineMap(embedding.layout, routed, **kw)
+    pre.connect("prev_key", "key", 1).connect("key", "key", 1).connect("value", "value", 1)
+
+    ssm1 = shifts([1] * K + [0] * (K + V), **kw)  # prev_key <- x_{t-1}; key, value <- x_t
+
+    pairs = Layout.of(pair=K * V, key=K)
+    # pair index (i, j) -> i * V + j
+    from_key = torch.kron(torch.eye(K, **kw), torch.ones(V, 1, **kw))  # (KV, K): row (i,j) reads key i
+    from_value = torch.kron(torch.ones(K, 1, **kw), torch.eye(V, **kw))  # (KV, V): row (i,j) reads value j
+    outer = AffineMap(routed, pairs, **kw)
+    outer.connect("pair", "prev_key", from_key).connect("pair", "value", from_value).add_bias("pair", -1)
+    outer.connect("key", "key", 1)
+    fnn1 = FNN.from_maps(outer, AffineMap(pairs, pairs, **kw).connect("pair", "pair", 1).connect("key", "key", 1))
+
+    ssm2 = SSMBank([accumulator(K * V, **kw), shifts([0] * K, **kw)])  # memory M; query key passes
+
+    memory = Layout.of(memory=K * V, key=K)
+    reads = Layout.of(read=K * V)
+    answer = Layout.of(answer=V)
+    read = AffineMap(memory, reads, **kw).connect("read", "memory", 1).connect("read", "key", from_key).add_bias("read", -1)
+    collect = AffineMap(reads, answer, **kw).connect("answer", "read", from_value.T)
+    fnn2 = FNN.from_maps(read, collect)
+
+    network = SSMNetwork(embedding, [(ssm1, fnn1), (ssm2, fnn2)], pre_fnn=FNN.from_maps(pre))
+    return Construction(
+        name=NAME,
+        network=network,
+        config=config,
+        code=OneHotCode(vocab.offset("value"), V),
+        answer_positions=config.answer_positions(),
+        reference=lambda tokens: reference_answers(config, tokens),
+        source=SOURCE,
+    )
+
+
+def closed_form() -> dict[str, sp.Expr]:
+    """Resource counts as functions of the numbers of keys ``K`` and values ``V`` (N, Q free)."""
+    K, V = sp.symbols("K V", positive=True, integer=True)
+    return {
+        "num_layers": sp.Integer(2),
+        "window": sp.oo,
+        "channels": sp.Max(2 * K + V, K * V + K),
+        "fnn_depth": sp.Integer(2),
+        "fnn_width": sp.Max(2 * K + V, K * V + K),
+        "fnn_nonzeros": (2 * K + V) + (4 * K * V + 2 * K) + 4 * K * V,
+        "ssm_nonzeros": 3 * (2 * K + V) + (3 * K * V + 2 * K),
+        "parameters": 11 * K * V + 12 * K + 4 * V,
+        "weight_bound": sp.Integer(1),
+        "bits": sp.Integer(2),
+    }
+
+
+def mutations(config: ARConfig):
+    """Single-weight changes that break the construction on some instances only."""
+    from ..mutation import Mutation
+
+    K, V = config.num_keys, config.num_values
+    return [
+        Mutation("memory gate of pair (key 0, value 0) always open", "blocks.0.fnn.biases.0", (0,), 0.0),
+        Mutation("key 0 is not shifted onto its value", "blocks.0.ssm.C", (0, 1), 0.0),
+        Mutation("read-out of (last key, last value) ignores the memory", "blocks.1.fnn.weights.0", ((K - 1) * V + V - 1, (K - 1) * V + V - 1), 0.0),
+    ]

@@ -1,0 +1,77 @@
+"""A built construction: the network, the task format it solves, and how its outputs are read.
+
+``Construction.answer(tokens)`` runs the network and decodes the outputs at the task's answer
+positions into token ids; ``target(answers)`` gives the exact output vectors an exact construction
+must produce. Verification compares both with the task's reference answers
+(:func:`constructions.verification.verify`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from .network import SSMNetwork
+from .resources import Resources, measure
+from .ssm import Mode
+
+
+@dataclass(frozen=True)
+class OneHotCode:
+    """Answer token ``offset + j`` is the output vector ``e_j`` (``size`` channels)."""
+
+    offset: int
+    size: int
+
+    def target(self, ids: torch.Tensor, dtype=torch.float64) -> torch.Tensor:
+        return torch.nn.functional.one_hot(ids - self.offset, self.size).to(dtype)
+
+    def decode(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs.argmax(-1) + self.offset
+
+
+@dataclass(frozen=True)
+class BinaryCode:
+    """Answer token ``offset + j`` is the little-endian bit vector of ``j`` (``bits`` channels)."""
+
+    offset: int
+    bits: int
+
+    def target(self, ids: torch.Tensor, dtype=torch.float64) -> torch.Tensor:
+        shifts = torch.arange(self.bits, device=ids.device)
+        return (((ids - self.offset).unsqueeze(-1) >> shifts) & 1).to(dtype)
+
+    def decode(self, outputs: torch.Tensor) -> torch.Tensor:
+        weights = 2 ** torch.arange(self.bits, device=outputs.device)
+        return ((outputs > 0.5).long() * weights).sum(-1) + self.offset
+
+
+@dataclass
+class Construction:
+    """``network`` solves ``config`` exactly; ``reference(tokens) -> (B, Q)`` gives the right answers."""
+
+    name: str
+    network: SSMNetwork
+    config: Any
+    code: OneHotCode | BinaryCode
+    answer_positions: torch.Tensor
+    reference: Callable[[torch.Tensor], torch.Tensor]
+    source: str
+    notes: dict = field(default_factory=dict)
+
+    def outputs(self, tokens: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
+        """Raw network outputs at the answer positions: ``(B, Q, d_out)``."""
+        out = self.network(tokens, mode)
+        return out[:, self.answer_positions.to(out.device)]
+
+    def answer(self, tokens: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
+        """Decoded answer token ids ``(B, Q)``."""
+        return self.code.decode(self.outputs(tokens, mode))
+
+    def target(self, answers: torch.Tensor) -> torch.Tensor:
+        return self.code.target(answers, self.network.dtype)
+
+    def resources(self) -> Resources:
+        return measure(self.network)

@@ -1,0 +1,66 @@
+"""Errors raised by the suite's library code.
+
+Every error says what was wrong and with which value, so that a bad input never fails deep inside
+torch with an unrelated message. All derive from :class:`SuiteError` (a ``ValueError``), so callers
+can catch the whole family at once.
+"""
+
+from __future__ import annotations
+
+
+class SuiteError(ValueError):
+    """Base class of every error the suite raises on purpose."""
+
+
+class ShapeError(SuiteError):
+    """A tensor has the wrong rank or shape."""
+
+
+class TokenRangeError(SuiteError):
+    """A token id lies outside the vocabulary."""
+
+
+class NonFiniteWeightError(SuiteError):
+    """A weight tensor contains NaN or infinity."""
+
+
+class DTypeMismatchError(SuiteError):
+    """A tensor's dtype does not match what the module expects."""
+
+
+class DeviceMismatchError(SuiteError):
+    """A tensor lives on a different device than the module."""
+
+
+class InfeasibleTaskError(SuiteError):
+    """A task configuration cannot be realized (e.g. more pairs than distinct keys)."""
+
+
+class UnknownClaimError(SuiteError):
+    """A claim id is not in the registry."""
+
+
+class RegistryError(SuiteError):
+    """A claim record violates the registry's schema."""
+
+
+def require_rank(name: str, tensor, rank: int) -> None:
+    if tensor.dim() != rank:
+        raise ShapeError(f"{name} must have rank {rank}, got shape {tuple(tensor.shape)}")
+
+
+def require_finite(name: str, tensor) -> None:
+    import torch
+
+    if tensor.is_complex():
+        finite = torch.isfinite(tensor.real).all() and torch.isfinite(tensor.imag).all()
+    else:
+        finite = torch.isfinite(tensor).all()
+    if not bool(finite):
+        raise NonFiniteWeightError(f"{name} contains non-finite entries (NaN or inf)")
+
+
+def require_positive_int(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InfeasibleTaskError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value

@@ -1,0 +1,111 @@
+"""Token-wise ReLU feed-forward networks built from explicit weight lists.
+
+``FNN([(W_1, b_1), ..., (W_L, b_L)])`` computes, on the last dimension of its input,
+``x -> W_L relu(... relu(W_1 x + b_1) ...) + b_L``: ReLU between the affine maps, none after the
+last. Its size in the class Psi(L, W, S, B) of PAPER.md §2 is measured from the tensors: depth
+``L`` (number of affine maps), width ``W`` (largest of p_0, ..., p_L), nonzeros ``S`` (weights and
+biases) and weight bound ``B`` (largest absolute entry). See :mod:`constructions.resources`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .errors import DeviceMismatchError, DTypeMismatchError, ShapeError, require_finite, require_rank
+from .layout import Layout
+
+
+class FNN(nn.Module):
+    """A ReLU network applied independently at every token. ``layers``: ``[(W (out, in), b (out,))]``.
+
+    ``layouts`` optionally names the channels at each stage (input, hidden..., output), which makes
+    probing and error messages readable.
+    """
+
+    def __init__(self, layers: Sequence[tuple[torch.Tensor, torch.Tensor]], layouts: Sequence[Layout] | None = None):
+        super().__init__()
+        if len(layers) == 0:
+            raise ShapeError("an FNN needs at least one affine layer")
+        weights, biases = [], []
+        for i, (W, b) in enumerate(layers):
+            require_rank(f"layer {i} weight", W, 2)
+            require_rank(f"layer {i} bias", b, 1)
+            if b.shape[0] != W.shape[0]:
+                raise ShapeError(f"layer {i}: bias has {b.shape[0]} entries, weight has {W.shape[0]} rows")
+            if i and W.shape[1] != weights[-1].shape[0]:
+                raise ShapeError(f"layer {i} takes {W.shape[1]} inputs but layer {i-1} gives {weights[-1].shape[0]}")
+            require_finite(f"layer {i} weight", W)
+            require_finite(f"layer {i} bias", b)
+            if W.dtype != layers[0][0].dtype or b.dtype != W.dtype:
+                raise DTypeMismatchError(f"layer {i} dtype differs from layer 0's {layers[0][0].dtype}")
+            if W.device != layers[0][0].device or b.device != W.device:
+                raise DeviceMismatchError(f"layer {i} is on another device than layer 0")
+            weights.append(W)
+            biases.append(b)
+        self.weights = nn.ParameterList([nn.Parameter(W, requires_grad=False) for W in weights])
+        self.biases = nn.ParameterList([nn.Parameter(b, requires_grad=False) for b in biases])
+        if layouts is not None:
+            widths = [self.weights[0].shape[1]] + [W.shape[0] for W in self.weights]
+            if len(layouts) != len(widths) or any(l.width != w for l, w in zip(layouts, widths)):
+                raise ShapeError(f"layouts {[l.width for l in layouts]} do not match the stage widths {widths}")
+        self.layouts = tuple(layouts) if layouts is not None else None
+
+    @classmethod
+    def from_maps(cls, *maps) -> "FNN":
+        """An FNN from :class:`~constructions.layout.AffineMap` builders, layouts kept."""
+        layouts = [maps[0].source] + [m.target for m in maps]
+        return cls([m.build() for m in maps], layouts)
+
+    @classmethod
+    def identity(cls, width: int, *, dtype=torch.float64, device=None) -> "FNN":
+        return cls([(torch.eye(width, dtype=dtype, device=device), torch.zeros(width, dtype=dtype, device=device))])
+
+    @property
+    def in_features(self) -> int:
+        return self.weights[0].shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.weights[-1].shape[0]
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """``(p_0, p_1, ..., p_L)``: input, hidden and output widths."""
+        return (self.in_features, *(W.shape[0] for W in self.weights))
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.weights[0].dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.weights[0].device
+
+    def parameter_tensors(self) -> dict[str, torch.Tensor]:
+        out = {}
+        for i, (W, b) in enumerate(zip(self.weights, self.biases)):
+            out[f"W{i + 1}"] = W.detach()
+            out[f"b{i + 1}"] = b.detach()
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() < 1 or x.shape[-1] != self.in_features:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ShapeError(f"FNN input must end in {self.in_features} features, got {shape}")
+        if x.dtype != self.dtype:
+            raise DTypeMismatchError(f"FNN input dtype {x.dtype} does not match the network's {self.dtype}")
+        if x.device != self.device:
+            raise DeviceMismatchError(f"FNN input is on {x.device}, the network on {self.device}")
+        last = len(self.weights) - 1
+        for i, (W, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.nn.functional.linear(x, W, b)
+            if i < last:
+                x = torch.relu(x)
+        return x

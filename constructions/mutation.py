@@ -1,0 +1,42 @@
+"""Deliberately broken constructions: one weight changed.
+
+Every exactness check must be able to fail. A :class:`Mutation` names one entry of one parameter
+tensor of a construction's network and the value to put there; :func:`mutate` returns a deep copy
+with that single change. Construction modules list mutations that break them subtly (only some
+instances go wrong), and the checks show that each is caught, with the counterexample found.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+
+from .construction import Construction
+
+
+@dataclass(frozen=True)
+class Mutation:
+    description: str
+    parameter: str  # dotted name in network.named_parameters()
+    index: tuple[int, ...]
+    value: float
+
+    def __str__(self) -> str:
+        return f"{self.description} [{self.parameter}{list(self.index)} := {self.value}]"
+
+
+def mutate(construction: Construction, mutation: Mutation) -> Construction:
+    broken = copy.deepcopy(construction)
+    params = dict(broken.network.named_parameters())
+    if mutation.parameter not in params:
+        raise KeyError(f"no parameter {mutation.parameter!r}; the network has {sorted(params)}")
+    tensor = params[mutation.parameter]
+    with torch.no_grad():
+        old = tensor[mutation.index].item()
+        if old == mutation.value:
+            raise ValueError(f"mutation {mutation} does not change anything (the entry is already {old})")
+        tensor[mutation.index] = mutation.value
+    broken.name = f"{construction.name} (mutated: {mutation.description})"
+    return broken

@@ -1,0 +1,383 @@
+"""Linear time-invariant state space layers, depthwise over channels.
+
+Channel ``d`` of a layer with state size ``N`` runs, from ``h_{-1} = 0``::
+
+    h_t = A_d h_{t-1} + B_d x_t,        y_t = Re(C_d h_t) + D_d x_t
+
+so that ``y_t = sum_{s >= 0} K_s x_{t-s}`` with the kernel ``K_0 = Re(C_d B_d) + D_d`` and
+``K_s = Re(C_d A_d^s B_d)`` for ``s >= 1``. The layer's **window** ``U`` is the smallest ``U`` with
+``K_s = 0`` for every ``s >= U`` (infinite when no such ``U`` exists); it is measured from the
+kernel, never declared.
+
+Shape legend: ``x, y: (batch, length, D)``; kernel ``(D, length)``; state ``h: (batch, D, N)``.
+
+Parameterizations (PAPER.md §2):
+
+* :class:`ShiftSSM` -- nilpotent shift ``A = J_N`` (ones on the sub-diagonal), ``B = e_1``,
+  ``C = c``: the kernel is the filter ``c`` itself, an exact window ``U <= N``.
+* :class:`DiagonalSSM` -- ``A = diag(lambda)``, real or complex: accumulators (``lambda = 1``,
+  prefix sum), geometric filters ``lambda^s``, S4D/Mamba-like layers.
+* :class:`DenseSSM` -- a general ``N x N`` matrix per channel.
+* :class:`SSMBank` -- several of the above side by side (channel groups of one layer).
+
+Every layer computes its output three ways that must agree (``model.modes-agree``):
+``"recurrence"`` (the clear, slow reference: a loop over time), ``"direct"`` (causal convolution with
+the materialized kernel, ``O(L U)``) and ``"fft"`` (``O(L log L)``). ``"auto"`` takes ``direct``
+for short windows and ``fft`` otherwise.
+
+A layer may look ahead: with ``lookahead = F`` it returns ``y_t = z_{t+F}`` where ``z`` is the
+causal output, which makes a two-sided window ``[t-U+1+F, t+F]``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Literal, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import DeviceMismatchError, DTypeMismatchError, ShapeError, require_finite, require_rank
+
+Mode = Literal["auto", "recurrence", "direct", "fft"]
+MODES: tuple[str, ...] = ("auto", "recurrence", "direct", "fft")
+
+#: ``auto`` uses direct convolution up to this kernel length, FFT beyond.
+DIRECT_MAX_KERNEL = 64
+
+
+def _frozen(t: torch.Tensor) -> nn.Parameter:
+    return nn.Parameter(t, requires_grad=False)
+
+
+class SSMLayer(nn.Module):
+    """Common machinery of every depthwise LTI layer; subclasses define ``A``.
+
+    Subclasses provide ``_transition(h)`` (``A h`` for a batch of states), ``state_matrix()``
+    (``A`` as a tensor, dense or sparse, for accounting and proofs) and may override ``kernel``
+    with a closed form. ``B``, ``C`` (``(D, N)``) and ``skip`` (``(D,)``) live here.
+    """
+
+    def __init__(self, B: torch.Tensor, C: torch.Tensor, skip: torch.Tensor | None, lookahead: int):
+        super().__init__()
+        require_rank("B", B, 2)
+        require_rank("C", C, 2)
+        if B.shape != C.shape:
+            raise ShapeError(f"B and C must have the same shape (D, N), got {tuple(B.shape)} and {tuple(C.shape)}")
+        if skip is None:
+            skip = torch.zeros(C.shape[0], dtype=C.real.dtype, device=C.device)
+        require_rank("skip", skip, 1)
+        if skip.shape[0] != C.shape[0]:
+            raise ShapeError(f"skip must have shape ({C.shape[0]},), got {tuple(skip.shape)}")
+        for name, t in (("B", B), ("C", C), ("skip", skip)):
+            require_finite(name, t)
+        if not isinstance(lookahead, int) or lookahead < 0:
+            raise ShapeError(f"lookahead must be a non-negative integer, got {lookahead!r}")
+        self.B = _frozen(B)
+        self.C = _frozen(C)
+        self.skip = _frozen(skip)
+        self.lookahead = lookahead
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def channels(self) -> int:
+        return self.C.shape[0]
+
+    @property
+    def state_size(self) -> int:
+        """State dimension N of one channel."""
+        return self.C.shape[1]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.C.real.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.C.device
+
+    # --------------------------------------------------------------- subclass
+    def _transition(self, h: torch.Tensor) -> torch.Tensor:  # h: (batch, D, N)
+        raise NotImplementedError
+
+    def state_matrix(self) -> torch.Tensor:
+        """``A`` for every channel, ``(D, N, N)``; sparse where the structure allows."""
+        raise NotImplementedError
+
+    def kernel(self, length: int) -> torch.Tensor:
+        """``K_s`` for ``0 <= s < length``, shape ``(D, length)``; generic doubling algorithm."""
+        A = self.state_matrix()
+        A = A.to_dense() if A.is_sparse else A
+        powers_times_B = self.B.unsqueeze(-1)  # (D, N, 1): columns A^s B for s < current width
+        A_pow = A
+        while powers_times_B.shape[-1] < length:
+            powers_times_B = torch.cat([powers_times_B, A_pow @ powers_times_B], dim=-1)
+            A_pow = A_pow @ A_pow
+        k = torch.einsum("dn,dns->ds", self.C, powers_times_B[..., :length]).real
+        return self._add_skip(k.to(self.dtype))
+
+    def _add_skip(self, k: torch.Tensor) -> torch.Tensor:
+        if k.shape[-1] > 0:
+            k = k.clone()
+            k[:, 0] += self.skip
+        return k
+
+    # ----------------------------------------------------------------- window
+    def window(self) -> float:
+        """Measured window: smallest U with K_s = 0 for all s >= U (``math.inf`` if none).
+
+        If the window is finite it is at most N (the non-nilpotent part of ``A`` contributes
+        independent sequences ``mu^s`` that cannot cancel, and the nilpotent part dies after N
+        steps), and Cayley-Hamilton gives: K vanishing on ``[U, U+N)`` implies vanishing for all
+        ``s >= U``; an infinite kernel is a non-zero solution of a linear recurrence of order
+        ``<= N`` with invertible leading part, so it has a non-zero tap in every ``N`` consecutive
+        ones. Hence the kernel on ``[0, 2N)`` decides: a non-zero tap at ``s >= N`` means infinite.
+        """
+        k = self.kernel(2 * self.state_size)
+        nonzero = (k != 0).any(dim=0).nonzero()
+        if nonzero.numel() == 0:
+            return 0
+        last = int(nonzero.max())
+        return math.inf if last >= self.state_size else last + 1
+
+    def kernel_length(self, length: int) -> int:
+        """How many taps matter for a sequence of ``length`` (window, capped by the length)."""
+        w = self.window()
+        return length if w == math.inf else max(1, min(int(w), length))
+
+    # --------------------------------------------------------------- tensors
+    def parameter_tensors(self) -> dict[str, torch.Tensor]:
+        """The tensors that define the layer, as built (``A`` may be sparse)."""
+        return {"A": self.state_matrix(), "B": self.B.detach(), "C": self.C.detach(), "skip": self.skip.detach()}
+
+    def matrices(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Dense ``(A, B, C, D)``: ``(D, N, N), (D, N), (D, N), (D,)``; for proofs and tiny sizes."""
+        A = self.state_matrix()
+        return (A.to_dense() if A.is_sparse else A), self.B.detach(), self.C.detach(), self.skip.detach()
+
+    # ---------------------------------------------------------------- forward
+    def check_input(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise ShapeError(f"SSM input must be a tensor, got {type(x).__name__}")
+        if x.dim() != 3:
+            raise ShapeError(f"SSM input must have shape (batch, length, {self.channels}), got {tuple(x.shape)}")
+        if x.shape[-1] != self.channels:
+            raise ShapeError(f"SSM input has {x.shape[-1]} channels, the layer has {self.channels}")
+        if x.dtype != self.dtype:
+            raise DTypeMismatchError(f"SSM input dtype {x.dtype} does not match the layer's {self.dtype}")
+        if x.device != self.device:
+            raise DeviceMismatchError(f"SSM input is on {x.device}, the layer on {self.device}")
+
+    def forward(self, x: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
+        self.check_input(x)
+        if mode not in MODES:
+            raise ValueError(f"unknown SSM mode {mode!r}; choose one of {MODES}")
+        L, F_ = x.shape[1], self.lookahead
+        if F_:
+            x = F.pad(x, (0, 0, 0, F_))  # zeros after the end: the future beyond the input
+        if mode == "recurrence":
+            y = self._recurrence(x)
+        else:
+            K = self.kernel_length(x.shape[1])
+            if mode == "auto":
+                mode = "direct" if K <= DIRECT_MAX_KERNEL else "fft"
+            k = self.kernel(K)
+            y = causal_conv_direct(x, k) if mode == "direct" else causal_conv_fft(x, k)
+        return y[:, F_ : F_ + L]
+
+    def _recurrence(self, x: torch.Tensor) -> torch.Tensor:
+        """The reference: one step of ``h_t = A h_{t-1} + B x_t`` per token."""
+        batch, L, D = x.shape
+        h = torch.zeros(batch, D, self.state_size, dtype=self.C.dtype, device=x.device)
+        ys = []
+        for t in range(L):
+            xt = x[:, t, :]  # (batch, D)
+            h = self._transition(h) + self.B * xt.unsqueeze(-1)
+            ys.append((self.C * h).sum(-1).real + self.skip * xt)
+        return torch.stack(ys, dim=1) if ys else x.new_zeros(batch, 0, D)
+
+
+class ShiftSSM(SSMLayer):
+    """Nilpotent shift realization of an arbitrary causal filter of length ``N``.
+
+    ``A = J_N`` (``A[i+1, i] = 1``), ``B = e_1``, ``C = taps``: then ``C A^s B = taps[s]`` for
+    ``s < N`` and ``0`` for ``s >= N`` (claim ``model.shift-kernel``, proved in sympy).
+    ``taps: (D, N)``.
+    """
+
+    def __init__(self, taps: torch.Tensor, skip: torch.Tensor | None = None, lookahead: int = 0):
+        require_rank("taps", taps, 2)
+        if taps.shape[1] < 1:
+            raise ShapeError("taps must have at least one column (window >= 1)")
+        B = torch.zeros_like(taps)
+        B[:, 0] = 1
+        super().__init__(B, taps, skip, lookahead)
+
+    def _transition(self, h):
+        return F.pad(h[..., :-1], (1, 0))  # J_N h: every entry moves one slot down
+
+    def state_matrix(self):
+        D, N = self.channels, self.state_size
+        rows = torch.arange(1, N, device=self.device)
+        d = torch.arange(D, device=self.device).repeat_interleave(N - 1)
+        idx = torch.stack([d, rows.repeat(D), (rows - 1).repeat(D)])
+        vals = torch.ones(idx.shape[1], dtype=self.dtype, device=self.device)
+        return torch.sparse_coo_tensor(idx, vals, (D, N, N), check_invariants=True).coalesce()
+
+    def kernel(self, length):
+        k = self.C.detach()[:, :length]
+        if length > self.state_size:
+            k = F.pad(k, (0, length - self.state_size))
+        return self._add_skip(k)
+
+
+class DiagonalSSM(SSMLayer):
+    """``A = diag(lam)`` per channel, real or complex: ``K_s = Re(sum_n C_n lam_n^s B_n)``.
+
+    ``lam, B, C: (D, N)``. With ``N = 1``, ``lam = 1``, ``B = C = 1`` this is the prefix sum
+    (claim ``model.accumulator``); ``lam`` in ``(0, 1)`` gives the geometric filter ``lam^s``.
+    """
+
+    def __init__(self, lam: torch.Tensor, B: torch.Tensor, C: torch.Tensor, skip=None, lookahead: int = 0):
+        require_rank("lam", lam, 2)
+        require_finite("lam", lam)
+        if lam.shape != C.shape:
+            raise ShapeError(f"lam must have shape {tuple(C.shape)}, got {tuple(lam.shape)}")
+        dtype = torch.promote_types(torch.promote_types(lam.dtype, B.dtype), C.dtype)
+        super().__init__(B.to(dtype), C.to(dtype), skip, lookahead)
+        self.lam = _frozen(lam.to(dtype))
+
+    def _transition(self, h):
+        return self.lam * h
+
+    def state_matrix(self):
+        return torch.diag_embed(self.lam.detach())
+
+    def parameter_tensors(self):
+        tensors = super().parameter_tensors()
+        tensors["A"] = self.lam.detach()  # the diagonal is what is stored
+        return tensors
+
+    def kernel(self, length):
+        s = torch.arange(length, device=self.device, dtype=self.dtype)
+        powers = self.lam.detach().unsqueeze(-1) ** s  # (D, N, length)
+        powers[..., :1] = 1  # lam^0 = 1 even for lam = 0 (complex 0 ** 0 is nan in torch)
+        k = torch.einsum("dn,dns->ds", self.C * self.B, powers).real
+        return self._add_skip(k.to(self.dtype))
+
+
+class DenseSSM(SSMLayer):
+    """A general state matrix per channel: ``A: (D, N, N)``, ``B, C: (D, N)``."""
+
+    def __init__(self, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, skip=None, lookahead: int = 0):
+        require_rank("A", A, 3)
+        require_finite("A", A)
+        if A.shape != (*C.shape, C.shape[1]):
+            raise ShapeError(f"A must have shape {(*C.shape, C.shape[1])}, got {tuple(A.shape)}")
+        super().__init__(B, C, skip, lookahead)
+        self.A = _frozen(A)
+
+    def _transition(self, h):
+        return torch.einsum("dij,bdj->bdi", self.A, h)
+
+    def state_matrix(self):
+        return self.A.detach()
+
+
+class SSMBank(nn.Module):
+    """One SSM layer made of channel groups with their own parameterizations, side by side.
+
+    Input channels are split in order among the groups; outputs are concatenated in the same
+    order. The bank has the interface of a layer: ``channels``, ``kernel``, ``window`` (the largest
+    of its groups), ``forward(x, mode)``.
+    """
+
+    def __init__(self, groups: Sequence[SSMLayer]):
+        super().__init__()
+        if not groups:
+            raise ShapeError("an SSMBank needs at least one group")
+        dtypes = {g.dtype for g in groups}
+        if len(dtypes) != 1:
+            raise DTypeMismatchError(f"SSM groups have different dtypes: {sorted(map(str, dtypes))}")
+        self.groups = nn.ModuleList(groups)
+
+    @property
+    def channels(self) -> int:
+        return sum(g.channels for g in self.groups)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.groups[0].dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.groups[0].device
+
+    @property
+    def state_size(self) -> int:
+        """Total state dimension, summed over channels."""
+        return sum(g.channels * g.state_size for g in self.groups)
+
+    def window(self) -> float:
+        return max(g.window() for g in self.groups)
+
+    def kernel(self, length: int) -> torch.Tensor:
+        return torch.cat([g.kernel(length) for g in self.groups], dim=0)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor) or x.dim() != 3:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ShapeError(f"SSM input must have shape (batch, length, {self.channels}), got {shape}")
+        if x.shape[-1] != self.channels:
+            raise ShapeError(f"SSM input has {x.shape[-1]} channels, the layer has {self.channels}")
+
+    def forward(self, x: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
+        self.check_input(x)
+        parts = torch.split(x, [g.channels for g in self.groups], dim=-1)
+        return torch.cat([g(part, mode) for g, part in zip(self.groups, parts)], dim=-1)
+
+    def named_parameter_tensors(self) -> Iterable[tuple[str, torch.Tensor]]:
+        for i, g in enumerate(self.groups):
+            for name, t in g.parameter_tensors().items():
+                yield f"group{i}.{type(g).__name__}.{name}", t
+
+
+# ----------------------------------------------------------------------------- convolutions
+def causal_conv_direct(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``y_t = sum_{s < K} k_s x_{t-s}`` per channel. ``x: (B, L, D)``, ``k: (D, K)``."""
+    K = k.shape[-1]
+    xc = F.pad(x.transpose(1, 2), (K - 1, 0))  # (B, D, L + K - 1)
+    y = F.conv1d(xc, k.flip(-1).unsqueeze(1), groups=k.shape[0])
+    return y.transpose(1, 2)
+
+
+def causal_conv_fft(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Same as :func:`causal_conv_direct` in ``O(L log L)``: zero-padded to ``n >= L + K - 1``."""
+    L, K = x.shape[1], k.shape[-1]
+    n = 1 << max(0, (L + K - 2)).bit_length()
+    X = torch.fft.rfft(x.transpose(1, 2), n=n)
+    Kf = torch.fft.rfft(k, n=n)
+    y = torch.fft.irfft(X * Kf, n=n)[..., :L]
+    return y.transpose(1, 2)
+
+
+# ----------------------------------------------------------------------------- builders
+def fir(taps: torch.Tensor, lookahead: int = 0) -> ShiftSSM:
+    """Any causal filter of length ``U`` (``taps: (D, U)``) as a nilpotent shift SSM."""
+    return ShiftSSM(taps, lookahead=lookahead)
+
+
+def shifts(amounts: Sequence[int], *, dtype=torch.float64, device=None) -> ShiftSSM:
+    """Channel ``d`` outputs ``x_{t - amounts[d]}`` (0 = identity). Window ``max(amounts) + 1``."""
+    if not amounts or min(amounts) < 0:
+        raise ShapeError(f"shift amounts must be non-empty and non-negative, got {list(amounts)}")
+    taps = torch.zeros(len(amounts), max(amounts) + 1, dtype=dtype, device=device)
+    taps[torch.arange(len(amounts)), torch.as_tensor(amounts)] = 1
+    return ShiftSSM(taps)
+
+
+def accumulator(channels: int, lam: float | complex = 1.0, *, dtype=torch.float64, device=None) -> DiagonalSSM:
+    """``y_t = sum_{s <= t} lam^s x_{t-s}`` on every channel (prefix sum for ``lam = 1``)."""
+    ones = torch.ones(channels, 1, dtype=dtype, device=device)
+    return DiagonalSSM(ones * lam, ones, ones.clone())

@@ -1,0 +1,1 @@
+"""Turn a run of the checks into a report for reviewers: verdicts, evidence, provenance."""

@@ -1,0 +1,81 @@
+"""``python -m reports``: run the checks and write ``report.md`` and ``claims.json``.
+
+Exit status: 0 -- the run completed (whatever the verdicts); 1 -- ``--strict`` and some verdict
+differs from the registry's expectation; 2 -- bad command line (unknown claim id, unwritable output
+directory, unknown profile); 3 -- the run itself had errors (a check could not be collected or
+crashed pytest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from checks.profiles import PROFILES
+from claims.registry import load
+from constructions.errors import UnknownClaimError
+
+from . import environment
+from .output import OutputError, prepare_directory, write_atomic
+from .render import json_text, to_json, to_markdown
+from .runner import REPO_ROOT, RunOptions, run_checks
+from .verdicts import aggregate
+
+DEFAULT_OUT = REPO_ROOT / "reports" / "out"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m reports", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--profile", default="quick", choices=sorted(PROFILES), help="check sizes (default: quick)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for the checks (default: cpu)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT.relative_to(REPO_ROOT)})")
+    p.add_argument("--claims", nargs="+", metavar="ID", help="only these claim ids (space or comma separated)")
+    p.add_argument("--seed", type=int, default=None, help="seed every random draw (default: derandomized, as in CI)")
+    p.add_argument("--workers", default="auto", help="pytest-xdist processes: a number, 'auto' (default) or 0 for in-process")
+    p.add_argument("--strict", action="store_true", help="exit 1 if any verdict differs from the expected one")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--list", action="store_true", help="list the registered claims and exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    registry = load()
+    if args.list:
+        for c in registry:
+            print(f"{c.id:<36} {c.provenance:<14} {c.kind:<10} {c.title}")
+        return 0
+    ids = None
+    if args.claims:
+        ids = [i.strip() for arg in args.claims for i in arg.split(",") if i.strip()]
+    try:
+        selected = registry.select(ids)
+        out = prepare_directory(args.out)
+    except (UnknownClaimError, OutputError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            print("error: --device cuda was requested but CUDA is not available", file=sys.stderr)
+            return 2
+    options = RunOptions(profile=args.profile, device=args.device, claims=ids, seed=args.seed,
+                         workers=args.workers, quiet=args.quiet)
+    run = run_checks(options)
+    records = aggregate(selected, run.results)
+    document = to_json(run, records, environment.describe(REPO_ROOT, args.device))
+    write_atomic(out / "claims.json", json_text(document))
+    write_atomic(out / "report.md", to_markdown(document))
+    if not args.quiet:
+        summary = ", ".join(f"{n} {v}" for v, n in document["summary"].items() if n)
+        print(f"{len(records)} claims: {summary}. Wrote {out / 'report.md'} and {out / 'claims.json'}", file=sys.stderr)
+    if run.errors:
+        for e in run.errors:
+            print(f"error: {e}", file=sys.stderr)
+        return 3
+    if args.strict and document["unexpected"]:
+        print(f"strict: unexpected verdicts for {', '.join(document['unexpected'])}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,125 @@
+"""A pytest plugin that gathers per-test outcomes, durations and evidence during a report run.
+
+It works the same in-process and under ``pytest -n auto``: xdist hands every worker's test reports
+to the controller, and a report carries the test's ``user_properties`` (claim links and evidence),
+so the controller sees everything without shared files.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import pytest
+
+from claims.evidence import CLAIMS_KEY, EVIDENCE_KEY, INCONCLUSIVE_KEY
+
+MESSAGE_LIMIT = 4000
+
+
+@dataclass
+class TestResult:
+    nodeid: str
+    links: list[tuple[str, str]] = field(default_factory=list)
+    outcome: str = "not-run"  # passed failed error skipped inconclusive xfailed xpassed
+    duration_s: float = 0.0
+    evidence: dict = field(default_factory=dict)
+    message: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.nodeid.split("::", 1)[-1]
+
+    def to_dict(self) -> dict:
+        return {"test": self.nodeid, "outcome": self.outcome, "duration_s": round(self.duration_s, 3),
+                "roles": sorted({role for _, role in self.links}), "evidence": self.evidence, "message": self.message}
+
+
+def _message(report) -> str:
+    text = report.longreprtext or ""
+    if "Falsifying example" in text:  # keep hypothesis's minimal example and the assertion
+        keep = [ln for ln in text.splitlines() if ln.startswith("E ") or "Falsifying example" in ln]
+        text = "\n".join(keep) or text
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + "\n..."
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+class Collector:
+    def __init__(self, stream: TextIO | None = sys.stderr):
+        self.results: dict[str, TestResult] = {}
+        self.stream = stream
+        self.total: int | None = None
+        self.finished = 0
+        self.started = time.monotonic()
+        self.collection_errors: list[str] = []
+        self.internal_errors: list[str] = []
+
+    # ----------------------------------------------------------------- hooks
+    def pytest_collection_finish(self, session):
+        if not hasattr(session.config, "workerinput"):
+            self.total = len(session.items)
+            self._say(f"collected {self.total} checks")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        if self.total is None:
+            self.total = len(ids)
+            self._say(f"collected {self.total} checks on each of the xdist workers")
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid}: {report.longreprtext[:MESSAGE_LIMIT]}")
+
+    def pytest_internalerror(self, excrepr):
+        self.internal_errors.append(str(excrepr)[:MESSAGE_LIMIT])
+
+    def pytest_runtest_logreport(self, report):
+        result = self.results.setdefault(report.nodeid, TestResult(report.nodeid))
+        props = dict(report.user_properties)
+        result.links = [tuple(link) for link in props.get(CLAIMS_KEY, result.links)]
+        result.evidence = dict(props.get(EVIDENCE_KEY, result.evidence))
+        result.duration_s += report.duration
+        if report.when == "setup":
+            if report.failed:
+                result.outcome, result.message = "error", _message(report)
+            elif report.skipped:
+                result.outcome, result.message = "skipped", _skip_reason(report)
+        elif report.when == "call":
+            if hasattr(report, "wasxfail"):
+                result.outcome = "xfailed" if report.skipped else "xpassed"
+                result.message = _message(report) if report.skipped else report.wasxfail
+            elif report.passed:
+                result.outcome = "passed"
+            elif report.failed:
+                strict_xpass = "XPASS(strict)" in (report.longreprtext or "")
+                result.outcome = "xpassed" if strict_xpass else "failed"
+                result.message = _message(report)
+            elif INCONCLUSIVE_KEY in result.evidence:
+                result.outcome, result.message = "inconclusive", result.evidence[INCONCLUSIVE_KEY]
+            else:
+                result.outcome, result.message = "skipped", _skip_reason(report)
+        elif report.when == "teardown":
+            if report.failed and result.outcome != "failed":
+                result.outcome, result.message = "error", _message(report)
+            self.finished += 1
+            self._progress(result)
+
+    # -------------------------------------------------------------- progress
+    def _say(self, line: str) -> None:
+        if self.stream is not None:
+            print(line, file=self.stream, flush=True)
+
+    def _progress(self, result: TestResult) -> None:
+        elapsed = time.monotonic() - self.started
+        total = f"/{self.total}" if self.total else ""
+        claims = ",".join(sorted({c for c, _ in result.links})) or "-"
+        self._say(f"[{self.finished:>3}{total}] {elapsed:6.1f}s  {result.outcome:<12} {result.duration_s:6.2f}s  "
+                  f"{claims}  {result.name}")

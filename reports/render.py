@@ -1,0 +1,177 @@
+"""Render a run as ``claims.json`` (machine-readable) and ``report.md`` (for reviewers)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from claims.evidence import jsonable
+from claims.registry import VERDICTS
+
+from .runner import RunResult
+from .verdicts import ClaimRecord
+
+SCHEMA_VERSION = 1
+
+GROUP_TITLES = {
+    "model": "Model layer: the SSM computations everything rests on",
+    "C1": "C1: SSM+FNN comparable to Transformers at dynamic token selection",
+    "C2": "C2: Input copying (Theorem 3.1)",
+    "C3": "C3: Associative recall (Theorem 3.2)",
+    "C4": "C4: Lemma 3.3, key-query selection by SSM with pre/post-FNN",
+    "C5": "C5: Nonparametric regression, piecewise gamma-smooth targets",
+    "C6": "C6: Experiments (Appendix C, genomic data)",
+    "limits": "Limits behind the comparison",
+}
+
+PROVENANCE_NOTE = {
+    "paper": "stated in the paper's abstract or quoted by its reviewers",
+    "related": "an exact result of another paper",
+    "reconstructed": "our precise reading; not the paper's wording (its body could not be obtained)",
+}
+
+SUMMED = ("instances_checked", "answers_checked", "layers_checked", "exhaustive_configs")
+MAXED = ("largest_vocabulary", "longest_sequence", "most_pairs", "max_abs_output_error",
+         "max_relative_discrepancy_float64", "max_relative_discrepancy_float32")
+
+
+def rerun_command(claim_id: str, profile: str) -> str:
+    return f"python -m reports --claims {claim_id}" + ("" if profile == "quick" else f" --profile {profile}")
+
+
+def headline(record: ClaimRecord) -> str:
+    """A short line of the most telling evidence, for the summary table."""
+    parts, sums, maxes = [], Counter(), {}
+    for ev in record.evidence().values():
+        for key, value in ev.items():
+            if key in SUMMED and isinstance(value, (int, float)):
+                sums[key] += value
+            elif key in MAXED and isinstance(value, (int, float)):
+                maxes[key] = max(maxes.get(key, value), value)
+            elif key.endswith("_growth") and isinstance(value, dict):
+                sym = value.get("symbolic", {})
+                parts.append(f"{key[:-7]}: {sym.get('growth_class')} (last slope {value['empirical']['last_slope']:.2f})")
+    parts = [f"{k.replace('_', ' ')} {v:g}" for k, v in sums.items()] + [
+        f"{k.replace('_', ' ')} {v:.3g}" for k, v in maxes.items()] + parts
+    if not parts and record.verdict != "not-run":
+        parts = [record.reason]
+    return "; ".join(parts[:5])
+
+
+def to_json(run: RunResult, records: list[ClaimRecord], environment: dict) -> dict:
+    counts = Counter(r.verdict for r in records)
+    return {
+        "schema": SCHEMA_VERSION,
+        "run": {
+            "profile": run.options.profile,
+            "device": run.options.device,
+            "seed": run.options.seed,
+            "seed_meaning": "hypothesis derandomized (examples fixed per test)" if run.options.seed is None else "every draw seeded by this value",
+            "claims_selected": run.options.claims,
+            "started_at": run.started_at,
+            "duration_s": round(run.duration_s, 2),
+            "pytest_exit_code": run.pytest_exit_code,
+            "errors": run.errors,
+            "environment": environment,
+        },
+        "summary": {v: counts.get(v, 0) for v in VERDICTS},
+        "unexpected": [r.claim.id for r in records if r.unexpected],
+        "claims": [
+            {
+                **r.claim.to_dict(),
+                "verdict": r.verdict,
+                "reason": r.reason,
+                "headline": headline(r),
+                "unexpected": r.unexpected,
+                "evidence": r.evidence(),
+                "failures": r.failures(),
+                "tests": [t.to_dict() for t in r.tests],
+                "duration_s": round(r.duration_s, 3),
+                "rerun": rerun_command(r.claim.id, run.options.profile),
+            }
+            for r in records
+        ],
+    }
+
+
+def json_text(document: dict) -> str:
+    return json.dumps(jsonable(document), indent=2, sort_keys=False) + "\n"
+
+
+def _anchor(claim_id: str) -> str:
+    return claim_id.replace(".", "-").lower()
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(document: dict) -> str:
+    run, claims = document["run"], document["claims"]
+    env = run["environment"]
+    lines = [
+        "# SSM theory checks: report",
+        "",
+        "Checks of *State Space Models are Provably Comparable to Transformers in Dynamic Token Selection* "
+        "(Nishikawa & Suzuki, ICLR 2025) and the results it builds on. Every verdict below comes from this run.",
+        "",
+        f"- profile **{run['profile']}**, device **{run['device']}**"
+        + (f" ({env['gpu']})" if env.get("gpu") else "")
+        + f", seed {run['seed'] if run['seed'] is not None else 'none (derandomized)'}",
+        f"- commit `{env.get('git_commit')}`, started {run['started_at']}, took {run['duration_s']} s, pytest exit code {run['pytest_exit_code']}",
+        "- " + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v) + f", Python {env['python']}",
+        "",
+        "## Summary",
+        "",
+        "| verdict | claims |",
+        "|---|---|",
+        *[f"| {v} | {n} |" for v, n in document["summary"].items()],
+        "",
+        "Unexpected verdicts (differ from what the mathematics predicts): "
+        + (", ".join(document["unexpected"]) if document["unexpected"] else "none") + ".",
+    ]
+    if run["errors"]:
+        lines += ["", "**The run had errors:**", "", *[f"```\n{e}\n```" for e in run["errors"]]]
+    lines += [
+        "",
+        "How to read a verdict: **holds** -- every check linked to the claim passed and its controls showed the checks "
+        "can fail; **fails** -- a check found a counterexample or a measurement contradicting the claim (details below); "
+        "**inconclusive** -- the evidence does not decide (or a check could not be shown able to fail); **not-run** -- "
+        "no check of the claim ran (none exists yet, or it was not selected).",
+        "",
+        "Provenance: **paper** = " + PROVENANCE_NOTE["paper"] + "; **related** = " + PROVENANCE_NOTE["related"]
+        + "; **reconstructed** = " + PROVENANCE_NOTE["reconstructed"] + ".",
+    ]
+    for group, title in GROUP_TITLES.items():
+        members = [c for c in claims if c["paper_claims"][0] == group]
+        if not members:
+            continue
+        lines += ["", f"## {title}", "", "| claim | provenance | verdict | key evidence |", "|---|---|---|---|"]
+        for c in members:
+            flag = " (unexpected)" if c["unexpected"] else ""
+            lines.append(f"| [{c['id']}](#{_anchor(c['id'])}) {_cell(c['title'])} | {c['provenance']} | "
+                         f"**{c['verdict']}**{flag} | {_cell(c['headline'])} |")
+    lines += ["", "## Details"]
+    for c in claims:
+        lines += [
+            "",
+            f'<a id="{_anchor(c["id"])}"></a>',
+            f"### {c['id']}: {c['title']}",
+            "",
+            f"**Statement** ({c['provenance']}: {PROVENANCE_NOTE[c['provenance']]}): {c['statement']}",
+            "",
+            f"- source: {c['source']}; kind: {c['kind']}; paper claims: {', '.join(c['paper_claims'])}",
+            f"- verdict: **{c['verdict']}** (expected {c['expected']}) -- {c['reason']}",
+            f"- re-run just this claim: `{c['rerun']}`",
+        ]
+        if c["notes"]:
+            lines.append(f"- notes: {c['notes']}")
+        if c["tests"]:
+            lines += ["", "| check | outcome | time |", "|---|---|---|"]
+            lines += [f"| `{t['test']}` {'(control)' if t['roles'] == ['control'] else ''} | {t['outcome']} | "
+                      f"{t['duration_s']:.2f} s |" for t in c["tests"]]
+        if c["evidence"]:
+            lines += ["", "Evidence:", "", "```json", json.dumps(c["evidence"], indent=1)[:6000], "```"]
+        for f in c["failures"]:
+            lines += ["", f"Counterexample / message from `{f['test']}` ({f['outcome']}):", "", "```", str(f["message"])[:4000], "```"]
+    return "\n".join(lines) + "\n"
