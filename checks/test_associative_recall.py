@@ -32,10 +32,11 @@ NGRAM_CONFIGS = ar_configs(query="first", max_keys=64, max_values=SIZES.binary_v
                            max_length=SIZES.length_max, key_lengths=(2, 3), min_keys=2)
 SMALL = dict(max_length=48)
 
-# The largest formats of the profile, always run (explicit examples).
+# The largest formats of the profile, always run (explicit examples): length >= length_max.
+# (Limited by the number of distinct keys in small profiles.)
 LARGEST_QUERY_FIRST = ARConfig(SIZES.binary_vocab_max, SIZES.binary_vocab_max,
-                               num_pairs=(SIZES.length_max - 1) // 2, query="first")
-LARGEST_NGRAM = ARConfig(64, SIZES.binary_vocab_max, num_pairs=(SIZES.length_max - 3) // 4, key_length=3, query="first")
+                               num_pairs=min(SIZES.binary_vocab_max, SIZES.length_max // 2), query="first")
+LARGEST_NGRAM = ARConfig(64, SIZES.binary_vocab_max, num_pairs=SIZES.length_max // 4, key_length=3, query="first")
 
 TINY = {
     "outer-product": [ARConfig(2, 2, 2, num_queries=2), ARConfig(3, 2, 2, num_queries=1), ARConfig(3, 3, 3, num_queries=2)],
@@ -45,18 +46,18 @@ TINY = {
 BUILD = {"outer-product": outer_product.build, "binary-query-first": binary_query_first.build, "ngram": binary_query_first.build}
 
 
-def _random_batch_check(build, config, seed, evidence, size):
-    construction = build(config)
+def _random_batch_check(build, config, seed, evidence, size, device):
+    construction = build(config, device=device)
     batch = generate(config, size, seed)
-    assert_exact(construction, batch.tokens, evidence)
+    assert_exact(construction, batch.tokens.to(device), evidence)
     evidence.note_max("largest_vocabulary", max(config.num_keys, config.num_values))
     evidence.note_max("most_pairs", config.num_pairs)
 
 
-def _exhaustive_check(name, evidence):
+def _exhaustive_check(name, evidence, device):
     for config in TINY[name]:
         batch = enumerate_instances(config, limit=SIZES.exhaustive_limit)
-        assert_exact(BUILD[name](config), batch.tokens, evidence)
+        assert_exact(BUILD[name](config, device=device), batch.tokens.to(device), evidence)
         evidence.count("exhaustive_configs")
     evidence.record(exhaustive_formats=[str(c) for c in TINY[name]])
 
@@ -87,20 +88,20 @@ def _mutation_control(module, config, mutation_index, configs, evidence):
 # ----------------------------------------------------------------------------- outer product (G2)
 @pytest.mark.claim("ar.outer-product.exact")
 @given(case=ar_instances(ar_configs(query="last", max_keys=SIZES.onehot_vocab_max, max_values=SIZES.onehot_vocab_max, max_queries=4, **SMALL)))
-def test_outer_product_answers_drawn_instances_exactly(case, evidence):
+def test_outer_product_answers_drawn_instances_exactly(case, evidence, device):
     config, batch = case
-    assert_exact(outer_product.build(config), batch.tokens, evidence)
+    assert_exact(outer_product.build(config, device=device), batch.tokens.to(device), evidence)
 
 
 @pytest.mark.claim("ar.outer-product.exact")
 @given(config=OUTER_CONFIGS, seed=seeds)
-def test_outer_product_answers_random_batches_exactly(config, seed, evidence):
-    _random_batch_check(outer_product.build, config, seed, evidence, SIZES.batch)
+def test_outer_product_answers_random_batches_exactly(config, seed, evidence, device):
+    _random_batch_check(outer_product.build, config, seed, evidence, SIZES.batch, device)
 
 
 @pytest.mark.claim("ar.outer-product.exact")
-def test_outer_product_answers_every_tiny_instance(evidence):
-    _exhaustive_check("outer-product", evidence)
+def test_outer_product_answers_every_tiny_instance(evidence, device):
+    _exhaustive_check("outer-product", evidence, device)
 
 
 @pytest.mark.claim("ar.outer-product.exact", role="control")
@@ -113,21 +114,21 @@ def test_outer_product_check_catches_single_weight_mutation(mutation_index, evid
 # ----------------------------------------------------------------------------- query first (G3)
 @pytest.mark.claim("ar.query-first.exact")
 @given(case=ar_instances(ar_configs(query="first", max_keys=SIZES.binary_vocab_max, max_values=SIZES.binary_vocab_max, **SMALL)))
-def test_query_first_answers_drawn_instances_exactly(case, evidence):
+def test_query_first_answers_drawn_instances_exactly(case, evidence, device):
     config, batch = case
-    assert_exact(binary_query_first.build(config), batch.tokens, evidence)
+    assert_exact(binary_query_first.build(config, device=device), batch.tokens.to(device), evidence)
 
 
 @pytest.mark.claim("ar.query-first.exact")
 @given(config=QUERY_FIRST_CONFIGS, seed=seeds)
 @example(config=LARGEST_QUERY_FIRST, seed=0)
-def test_query_first_answers_random_batches_exactly(config, seed, evidence):
-    _random_batch_check(binary_query_first.build, config, seed, evidence, SIZES.batch)
+def test_query_first_answers_random_batches_exactly(config, seed, evidence, device):
+    _random_batch_check(binary_query_first.build, config, seed, evidence, SIZES.batch, device)
 
 
 @pytest.mark.claim("ar.query-first.exact")
-def test_query_first_answers_every_tiny_instance(evidence):
-    _exhaustive_check("binary-query-first", evidence)
+def test_query_first_answers_every_tiny_instance(evidence, device):
+    _exhaustive_check("binary-query-first", evidence, device)
 
 
 @pytest.mark.claim("ar.query-first.exact", role="control")
@@ -141,21 +142,21 @@ def test_query_first_check_catches_single_weight_mutation(mutation_index, eviden
 @pytest.mark.claim("ar.ngram-keys.exact")
 @given(config=NGRAM_CONFIGS, seed=seeds)
 @example(config=LARGEST_NGRAM, seed=0)
-def test_ngram_keys_answered_exactly_on_random_batches(config, seed, evidence):
-    _random_batch_check(binary_query_first.build, config, seed, evidence, SIZES.batch)
+def test_ngram_keys_answered_exactly_on_random_batches(config, seed, evidence, device):
+    _random_batch_check(binary_query_first.build, config, seed, evidence, SIZES.batch, device)
     evidence.note_max("longest_key", config.key_length)
 
 
 @pytest.mark.claim("ar.ngram-keys.exact")
 @given(case=ar_instances(ar_configs(query="first", min_keys=2, max_keys=8, max_values=16, key_lengths=(2, 3), **SMALL)))
-def test_ngram_keys_answered_exactly_on_drawn_instances(case, evidence):
+def test_ngram_keys_answered_exactly_on_drawn_instances(case, evidence, device):
     config, batch = case
-    assert_exact(binary_query_first.build(config), batch.tokens, evidence)
+    assert_exact(binary_query_first.build(config, device=device), batch.tokens.to(device), evidence)
 
 
 @pytest.mark.claim("ar.ngram-keys.exact")
-def test_ngram_keys_answered_on_every_tiny_instance(evidence):
-    _exhaustive_check("ngram", evidence)
+def test_ngram_keys_answered_on_every_tiny_instance(evidence, device):
+    _exhaustive_check("ngram", evidence, device)
 
 
 @pytest.mark.claim("ar.ngram-keys.exact", role="control")
@@ -256,13 +257,13 @@ def test_growth_judges_tell_polynomial_from_polylog(evidence):
 
 # ----------------------------------------------------------------------------- Theorem 3.2
 @pytest.mark.claim("ar.polylog.vocab")
-def test_a_two_layer_polylog_construction_solves_recall(evidence):
+def test_a_two_layer_polylog_construction_solves_recall(evidence, device):
     """Exhibit the witness: two SSM layers, exact at the largest vocabulary of the profile, poly-log."""
     config = ARConfig(SIZES.binary_vocab_max, SIZES.binary_vocab_max, num_pairs=64, query="first")
-    construction = binary_query_first.build(config)
+    construction = binary_query_first.build(config, device=device)
     resources = measure(construction.network)
     assert resources.num_layers == 2
-    assert_exact(construction, generate(config, SIZES.batch, 0).tokens, evidence)
+    assert_exact(construction, generate(config, SIZES.batch, 0).tokens.to(device), evidence)
     symbolic, empirical = _growth(binary_query_first, SIZES.binary_growth_exponents, "parameters", {K: X, V: X, n: 1})
     verdict = judge_polylog(symbolic, empirical)
     outer = measure(outer_product.build(ARConfig(64, 64, 1)).network)

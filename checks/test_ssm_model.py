@@ -147,9 +147,9 @@ def mode_discrepancy(layer, x) -> float:
 
 @pytest.mark.claim("model.modes-agree")
 @given(data=st.data())
-def test_recurrence_direct_and_fft_agree_in_float64(data, evidence):
-    layer = data.draw(ssm_layers())
-    xs = data.draw(ssm_inputs(layer.channels))
+def test_recurrence_direct_and_fft_agree_in_float64(data, evidence, device):
+    layer = data.draw(ssm_layers()).to(device)
+    xs = data.draw(ssm_inputs(layer.channels)).to(device)
     gap = mode_discrepancy(layer, xs)
     evidence.count("layers_checked")
     evidence.note_max("max_relative_discrepancy_float64", gap)
@@ -159,9 +159,9 @@ def test_recurrence_direct_and_fft_agree_in_float64(data, evidence):
 
 @pytest.mark.claim("model.modes-agree")
 @given(data=st.data())
-def test_recurrence_direct_and_fft_agree_in_float32(data, evidence):
-    layer = to_dtype(data.draw(ssm_layers()), torch.float32)
-    xs = data.draw(ssm_inputs(layer.channels)).to(torch.float32)
+def test_recurrence_direct_and_fft_agree_in_float32(data, evidence, device):
+    layer = to_dtype(data.draw(ssm_layers()), torch.float32).to(device)
+    xs = data.draw(ssm_inputs(layer.channels)).to(device=device, dtype=torch.float32)
     gap = mode_discrepancy(layer, xs)
     evidence.note_max("max_relative_discrepancy_float32", gap)
     evidence.record(float32_tolerance=TOLERANCE[torch.float32])

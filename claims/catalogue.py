@@ -46,6 +46,16 @@ CATALOGUE = [
         paper_claims=["model"],
     ),
     claim(
+        id="model.shift-delays",
+        title="A shift filter delays the sequence",
+        statement="shifts([k]) maps x to y with y_t = x_{t-k} (0 for t < k), exactly.",
+        provenance="reconstructed",
+        source="PAPER.md §4 G0",
+        kind="exact",
+        paper_claims=["model"],
+        notes="Also the worked example of README 'Adding a theorem check'.",
+    ),
+    claim(
         id="model.diagonal-realizes",
         title="What a diagonal SSM can realize",
         statement="A diagonal complex SSM with state N >= L realizes any kernel on [0, L) (DFT nodes, condition "

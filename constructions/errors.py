@@ -32,6 +32,10 @@ class DeviceMismatchError(SuiteError):
     """A tensor lives on a different device than the module."""
 
 
+class UnknownOptionError(SuiteError):
+    """A string option (a compute mode, a profile ...) is not one of the allowed values."""
+
+
 class InfeasibleTaskError(SuiteError):
     """A task configuration cannot be realized (e.g. more pairs than distinct keys)."""
 

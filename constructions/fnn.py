@@ -37,12 +37,14 @@ class FNN(nn.Module):
                 raise ShapeError(f"layer {i}: bias has {b.shape[0]} entries, weight has {W.shape[0]} rows")
             if i and W.shape[1] != weights[-1].shape[0]:
                 raise ShapeError(f"layer {i} takes {W.shape[1]} inputs but layer {i-1} gives {weights[-1].shape[0]}")
-            require_finite(f"layer {i} weight", W)
-            require_finite(f"layer {i} bias", b)
-            if W.dtype != layers[0][0].dtype or b.dtype != W.dtype:
-                raise DTypeMismatchError(f"layer {i} dtype differs from layer 0's {layers[0][0].dtype}")
+            if b.dtype != W.dtype:
+                raise DTypeMismatchError(f"layer {i}: bias has dtype {b.dtype}, its weight {W.dtype}")
+            if W.dtype != layers[0][0].dtype:
+                raise DTypeMismatchError(f"layer {i} has dtype {W.dtype}, layer 0 {layers[0][0].dtype}")
             if W.device != layers[0][0].device or b.device != W.device:
                 raise DeviceMismatchError(f"layer {i} is on another device than layer 0")
+            require_finite(f"layer {i} weight", W)
+            require_finite(f"layer {i} bias", b)
             weights.append(W)
             biases.append(b)
         self.weights = nn.ParameterList([nn.Parameter(W, requires_grad=False) for W in weights])

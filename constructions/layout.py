@@ -25,7 +25,7 @@ class Layout:
         if len(set(names)) != len(names):
             raise ShapeError(f"layout block names must be unique, got {names}")
         for name, width in self.blocks:
-            if not isinstance(width, int) or width < 0:
+            if isinstance(width, bool) or not isinstance(width, int) or width < 0:
                 raise ShapeError(f"block {name!r} must have a non-negative integer width, got {width!r}")
 
     @classmethod
@@ -49,7 +49,7 @@ class Layout:
             if n == name:
                 return slice(start, start + w)
             start += w
-        raise KeyError(f"no block {name!r} in layout {self.names}")
+        raise ShapeError(f"no block {name!r} in layout {self.names}")
 
     def __contains__(self, name: str) -> bool:
         return name in self.names
@@ -65,8 +65,8 @@ class AffineMap:
     """Builds one affine map ``y = W x + b`` between two layouts, block by block.
 
     ``connect(target, source, M)`` adds ``M`` into the ``(target, source)`` block of ``W``; a scalar
-    ``M`` means ``M`` times the identity (square blocks) and a 1-D ``M`` a row broadcast
-    (``target`` of width one) or column broadcast (``source`` of width one).
+    ``M`` means ``M`` times the identity (square blocks) and a 1-D ``M`` a row (``target`` of width
+    one) or a column (``source`` of width one); anything else must be a matrix of the block's shape.
     """
 
     def __init__(self, source: Layout, target: Layout, *, dtype=torch.float64, device=None):
@@ -83,7 +83,13 @@ class AffineMap:
                 raise ShapeError(f"scalar connection {source!r}->{target!r} needs square blocks, got {tuple(block.shape)}")
             value = value * torch.eye(block.shape[0], dtype=block.dtype, device=block.device)
         elif value.dim() == 1:
-            value = value.reshape(1, -1) if block.shape[0] == 1 else value.reshape(-1, 1)
+            if block.shape[0] == 1:
+                value = value.reshape(1, -1)  # one target channel reads several sources
+            elif block.shape[1] == 1:
+                value = value.reshape(-1, 1)  # several target channels read one source
+            else:
+                raise ShapeError(f"connection {source!r}->{target!r}: a 1-D value needs a block with one row or one "
+                                 f"column, got {tuple(block.shape)}; pass a matrix")
         try:
             block += value.expand_as(block)
         except RuntimeError as err:

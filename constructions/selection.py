@@ -22,6 +22,7 @@ from typing import Sequence
 
 import torch
 
+from .errors import ShapeError
 from .fnn import FNN
 from .layout import AffineMap, Layout
 
@@ -42,7 +43,7 @@ def hamming_select_fnn(
     v_bits = source.size(value)
     for q, k in pairs:
         if source.size(q) != source.size(k):
-            raise ValueError(f"query block {q!r} and key block {k!r} differ in width")
+            raise ShapeError(f"query block {q!r} and key block {k!r} differ in width")
     kw = dict(dtype=dtype, device=device)
     hidden1 = Layout((*[(f"and_{q}", source.size(q)) for q, _ in pairs], ("total", 1), ("value", v_bits), ("gate", 1)))
     hidden2 = Layout.of(match=1, value=v_bits)

@@ -38,7 +38,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import DeviceMismatchError, DTypeMismatchError, ShapeError, require_finite, require_rank
+from .errors import (
+    DeviceMismatchError,
+    DTypeMismatchError,
+    ShapeError,
+    UnknownOptionError,
+    require_finite,
+    require_rank,
+)
 
 Mode = Literal["auto", "recurrence", "direct", "fft"]
 MODES: tuple[str, ...] = ("auto", "recurrence", "direct", "fft")
@@ -70,9 +77,11 @@ class SSMLayer(nn.Module):
         require_rank("skip", skip, 1)
         if skip.shape[0] != C.shape[0]:
             raise ShapeError(f"skip must have shape ({C.shape[0]},), got {tuple(skip.shape)}")
+        if skip.dtype != C.real.dtype:
+            raise DTypeMismatchError(f"skip has dtype {skip.dtype}, the layer's C has real dtype {C.real.dtype}")
         for name, t in (("B", B), ("C", C), ("skip", skip)):
             require_finite(name, t)
-        if not isinstance(lookahead, int) or lookahead < 0:
+        if isinstance(lookahead, bool) or not isinstance(lookahead, int) or lookahead < 0:
             raise ShapeError(f"lookahead must be a non-negative integer, got {lookahead!r}")
         self.B = _frozen(B)
         self.C = _frozen(C)
@@ -172,8 +181,10 @@ class SSMLayer(nn.Module):
     def forward(self, x: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
         self.check_input(x)
         if mode not in MODES:
-            raise ValueError(f"unknown SSM mode {mode!r}; choose one of {MODES}")
+            raise UnknownOptionError(f"unknown SSM mode {mode!r}; choose one of {MODES}")
         L, F_ = x.shape[1], self.lookahead
+        if L == 0:
+            return x.clone()
         if F_:
             x = F.pad(x, (0, 0, 0, F_))  # zeros after the end: the future beyond the input
         if mode == "recurrence":
@@ -259,11 +270,25 @@ class DiagonalSSM(SSMLayer):
         tensors["A"] = self.lam.detach()  # the diagonal is what is stored
         return tensors
 
+    #: kernel taps computed at once; bounds the (D, N, chunk) table of powers
+    KERNEL_CHUNK = 1 << 14
+
     def kernel(self, length):
-        s = torch.arange(length, device=self.device, dtype=self.dtype)
-        powers = self.lam.detach().unsqueeze(-1) ** s  # (D, N, length)
-        powers[..., :1] = 1  # lam^0 = 1 even for lam = 0 (complex 0 ** 0 is nan in torch)
-        k = torch.einsum("dn,dns->ds", self.C * self.B, powers).real
+        lam, weight = self.lam.detach().unsqueeze(-1), (self.C * self.B).detach().unsqueeze(1)  # (D,N,1), (D,1,N)
+        chunk = max(1, min(length, self.KERNEL_CHUNK))
+        base = lam.new_ones(*lam.shape[:2], chunk)  # lam^0 .. lam^(chunk-1), by doubling
+        width, power = 1, lam  # power = lam^width
+        while width < chunk:
+            take = min(width, chunk - width)
+            base[..., width : width + take] = base[..., :take] * power
+            width, power = width + take, power * power
+        step = lam.transpose(1, 2) ** chunk  # (D, 1, N)
+        parts, w = [], weight
+        for start in range(0, length, chunk):
+            width = min(chunk, length - start)
+            parts.append((w @ base[..., :width]).squeeze(1).real)  # sum_n w_n lam_n^start lam_n^s
+            w = w * step
+        k = torch.cat(parts, dim=-1) if parts else weight.real.new_zeros(self.channels, 0)
         return self._add_skip(k.to(self.dtype))
 
 
@@ -272,6 +297,7 @@ class DenseSSM(SSMLayer):
 
     def __init__(self, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, skip=None, lookahead: int = 0):
         require_rank("A", A, 3)
+        require_rank("C", C, 2)
         require_finite("A", A)
         if A.shape != (*C.shape, C.shape[1]):
             raise ShapeError(f"A must have shape {(*C.shape, C.shape[1])}, got {tuple(A.shape)}")

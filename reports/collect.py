@@ -20,7 +20,7 @@ MESSAGE_LIMIT = 4000
 
 
 @dataclass
-class TestResult:
+class CheckResult:
     nodeid: str
     links: list[tuple[str, str]] = field(default_factory=list)
     outcome: str = "not-run"  # passed failed error skipped inconclusive xfailed xpassed
@@ -54,7 +54,7 @@ def _skip_reason(report) -> str:
 
 class Collector:
     def __init__(self, stream: TextIO | None = sys.stderr):
-        self.results: dict[str, TestResult] = {}
+        self.results: dict[str, CheckResult] = {}
         self.stream = stream
         self.total: int | None = None
         self.finished = 0
@@ -82,7 +82,7 @@ class Collector:
         self.internal_errors.append(str(excrepr)[:MESSAGE_LIMIT])
 
     def pytest_runtest_logreport(self, report):
-        result = self.results.setdefault(report.nodeid, TestResult(report.nodeid))
+        result = self.results.setdefault(report.nodeid, CheckResult(report.nodeid))
         props = dict(report.user_properties)
         result.links = [tuple(link) for link in props.get(CLAIMS_KEY, result.links)]
         result.evidence = dict(props.get(EVIDENCE_KEY, result.evidence))
@@ -117,7 +117,7 @@ class Collector:
         if self.stream is not None:
             print(line, file=self.stream, flush=True)
 
-    def _progress(self, result: TestResult) -> None:
+    def _progress(self, result: CheckResult) -> None:
         elapsed = time.monotonic() - self.started
         total = f"/{self.total}" if self.total else ""
         claims = ",".join(sorted({c for c, _ in result.links})) or "-"

@@ -30,9 +30,8 @@ PROVENANCE_NOTE = {
     "reconstructed": "our precise reading; not the paper's wording (its body could not be obtained)",
 }
 
-SUMMED = ("instances_checked", "answers_checked", "layers_checked", "exhaustive_configs")
-MAXED = ("largest_vocabulary", "longest_sequence", "most_pairs", "max_abs_output_error",
-         "max_relative_discrepancy_float64", "max_relative_discrepancy_float32")
+#: evidence keys that are maxima over tests (others: integer counts are summed)
+MAXED_PREFIXES = ("max_", "largest_", "longest_", "most_")
 
 
 def rerun_command(claim_id: str, profile: str) -> str:
@@ -40,22 +39,26 @@ def rerun_command(claim_id: str, profile: str) -> str:
 
 
 def headline(record: ClaimRecord) -> str:
-    """A short line of the most telling evidence, for the summary table."""
-    parts, sums, maxes = [], Counter(), {}
+    """A short line of the most telling evidence, for the summary table: counts summed over the
+    claim's checks, maxima (keys starting with max_/largest_/longest_/most_) maximized, growth
+    verdicts named."""
+    growth, sums, maxes = [], Counter(), {}
     for ev in record.evidence().values():
         for key, value in ev.items():
-            if key in SUMMED and isinstance(value, (int, float)):
-                sums[key] += value
-            elif key in MAXED and isinstance(value, (int, float)):
+            if isinstance(value, bool):
+                continue
+            if key.startswith(MAXED_PREFIXES) and isinstance(value, (int, float)):
                 maxes[key] = max(maxes.get(key, value), value)
+            elif isinstance(value, int):
+                sums[key] += value
             elif key.endswith("_growth") and isinstance(value, dict):
                 sym = value.get("symbolic", {})
-                parts.append(f"{key[:-7]}: {sym.get('growth_class')} (last slope {value['empirical']['last_slope']:.2f})")
-    parts = [f"{k.replace('_', ' ')} {v:g}" for k, v in sums.items()] + [
-        f"{k.replace('_', ' ')} {v:.3g}" for k, v in maxes.items()] + parts
+                growth.append(f"{key[:-7]}: {sym.get('growth_class')} (last slope {value['empirical']['last_slope']:.2f})")
+    parts = [f"{k.replace('_', ' ')} {v:g}" for k, v in sums.items()]
+    parts += [f"{k.replace('_', ' ')} {v:.3g}" for k, v in maxes.items()] + growth
     if not parts and record.verdict != "not-run":
         parts = [record.reason]
-    return "; ".join(parts[:5])
+    return "; ".join(parts[:6])
 
 
 def to_json(run: RunResult, records: list[ClaimRecord], environment: dict) -> dict:

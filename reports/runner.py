@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .collect import Collector, TestResult
+from .collect import Collector, CheckResult
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHECKS_DIR = REPO_ROOT / "checks"
@@ -43,7 +43,7 @@ class RunOptions:
 @dataclass
 class RunResult:
     options: RunOptions
-    results: dict[str, TestResult]
+    results: dict[str, CheckResult]
     pytest_exit_code: int
     started_at: str
     duration_s: float

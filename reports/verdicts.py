@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from claims.registry import Claim
 
-from .collect import TestResult
+from .collect import CheckResult
 
 
 @dataclass
@@ -27,7 +27,7 @@ class ClaimRecord:
     claim: Claim
     verdict: str
     reason: str
-    tests: list[TestResult] = field(default_factory=list)
+    tests: list[CheckResult] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -48,7 +48,7 @@ class ClaimRecord:
 NOTEWORTHY = ("failed", "error", "xfailed", "xpassed", "inconclusive")
 
 
-def verdict_for(claim_id: str, tests: list[TestResult]) -> tuple[str, str]:
+def verdict_for(claim_id: str, tests: list[CheckResult]) -> tuple[str, str]:
     def has_role(t, wanted):
         return any(c == claim_id and role == wanted for c, role in t.links)
 
@@ -71,7 +71,7 @@ def verdict_for(claim_id: str, tests: list[TestResult]) -> tuple[str, str]:
     return "holds", f"{len(ran)} checks passed, {len([c for c in controls if c.outcome == 'passed'])} controls passed{note}"
 
 
-def aggregate(claims: list[Claim], results: dict[str, TestResult]) -> list[ClaimRecord]:
+def aggregate(claims: list[Claim], results: dict[str, CheckResult]) -> list[ClaimRecord]:
     records = []
     for claim in claims:
         tests = sorted((r for r in results.values() if any(c == claim.id for c, _ in r.links)), key=lambda r: r.nodeid)

@@ -38,7 +38,7 @@ from typing import Literal
 
 import torch
 
-from ..errors import InfeasibleTaskError, ShapeError, require_positive_int
+from ..errors import InfeasibleTaskError, ShapeError, require_positive_int, require_rank
 from ..vocabulary import Vocabulary
 from .sampling import as_generator, sample_distinct
 
@@ -197,6 +197,7 @@ def reference_answers(config: ARConfig, tokens: torch.Tensor) -> torch.Tensor:
     For every query, compare its n-gram with every pair's key n-gram and return the value token of
     the (unique) match; ``-1`` where no key matches. ``tokens: (B, T)`` -> ``(B, Q)``.
     """
+    require_rank("tokens", tokens, 2)
     B, T = tokens.shape
     if T != config.length:
         raise ShapeError(f"tokens have length {T}, the format {config} has length {config.length}")

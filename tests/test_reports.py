@@ -1,0 +1,294 @@
+"""The report: command-line errors, atomic file writing, verdict rules, and one end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from claims.registry import claim
+from reports import output
+from reports.cli import main
+from reports import collect
+from reports.output import OutputError, prepare_directory, write_atomic
+from reports.verdicts import aggregate, verdict_for
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# ----------------------------------------------------------------------------- command line
+def test_unknown_claim_id_exits_2_with_a_clear_message(capsys, tmp_path):
+    assert main(["--claims", "not.a.claim", "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "error: unknown claim id 'not.a.claim'" in err
+    assert "--list" in err
+    assert not list(tmp_path.iterdir())  # nothing was run or written
+
+
+def test_misspelt_claim_id_exits_2_suggesting_the_close_match(capsys, tmp_path):
+    assert main(["--claims", "model.shift-kernal", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "did you mean model.shift-kernel" in capsys.readouterr().err
+
+
+def test_one_unknown_id_among_comma_separated_ids_exits_2(capsys, tmp_path):
+    assert main(["--claims", "model.shift-kernel,not.a.claim", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "'not.a.claim'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["inside", "is"], ids=["out-inside-a-file", "out-is-a-file"])
+def test_unwritable_output_path_exits_2_naming_the_path(where, capsys, tmp_path):
+    regular = tmp_path / "regular-file"
+    regular.write_text("not a directory")
+    out = regular / "reports" if where == "inside" else regular
+    assert main(["--claims", "model.shift-kernel", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write reports to")
+    assert repr(str(out)) in err
+    assert regular.read_text() == "not a directory"
+
+
+def test_unknown_profile_is_a_usage_error_with_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--profile", "enormous"])
+    assert exit_info.value.code == 2
+    assert "enormous" in capsys.readouterr().err
+
+
+def test_list_prints_every_registered_claim_and_exits_0(capsys):
+    from claims.registry import load
+
+    assert main(["--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == load().ids()
+
+
+# ----------------------------------------------------------------------------- writing files
+def test_prepare_directory_creates_nested_directories_and_leaves_no_probe_file(tmp_path):
+    out = prepare_directory(tmp_path / "a" / "b")
+    assert out.is_dir() and not list(out.iterdir())
+
+
+def test_prepare_directory_inside_a_regular_file_is_an_output_error_naming_the_path(tmp_path):
+    regular = tmp_path / "f"
+    regular.write_text("x")
+    with pytest.raises(OutputError, match="cannot write reports to .*f/sub"):
+        prepare_directory(regular / "sub")
+
+
+def test_write_atomic_replaces_the_content_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "claims.json"
+    write_atomic(target, "first\n")
+    assert target.read_text(encoding="utf-8") == "first\n"
+    write_atomic(target, "second, with unicode: λ ≤ ∞\n")
+    assert target.read_text(encoding="utf-8") == "second, with unicode: λ ≤ ∞\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["claims.json"]
+
+
+def test_write_atomic_failing_at_the_rename_keeps_the_old_content_and_no_temporary_file(tmp_path, monkeypatch):
+    target = tmp_path / "report.md"
+    write_atomic(target, "old report\n")
+
+    def failing_replace(src, dst):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(output.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk on fire"):
+        write_atomic(target, "new report\n")
+    assert target.read_text() == "old report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_write_atomic_failing_while_writing_keeps_the_old_content_and_no_temporary_file(tmp_path, monkeypatch):
+    target = tmp_path / "report.md"
+    write_atomic(target, "old report\n")
+
+    def failing_fsync(fd):
+        raise KeyboardInterrupt  # even an interrupt must not leave the temporary file behind
+
+    monkeypatch.setattr(output.os, "fsync", failing_fsync)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, "new report\n")
+    assert target.read_text() == "old report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_write_atomic_creates_a_new_file(tmp_path):
+    write_atomic(tmp_path / "new.txt", "hello")
+    assert (tmp_path / "new.txt").read_text() == "hello"
+
+
+# ----------------------------------------------------------------------------- verdicts
+def a_claim(claim_id: str, expected: str = "holds"):
+    return claim(id=claim_id, title="A test claim", statement="Something holds.", provenance="reconstructed",
+                 source="tests", kind="exact", paper_claims=["model"], expected=expected)
+
+
+def result(name: str, outcome: str, *links: tuple[str, str], message: str | None = None, duration: float = 0.0):
+    return collect.CheckResult(f"checks/test_x.py::{name}", list(links), outcome, duration, {}, message)
+
+
+def ev(claim_id):
+    return (claim_id, "evidence")
+
+
+def ctl(claim_id):
+    return (claim_id, "control")
+
+
+def verdict(tests, claim_id="test.a"):
+    return verdict_for(claim_id, tests)[0]
+
+
+def test_all_evidence_and_controls_passing_holds():
+    v, reason = verdict_for("test.a", [result("e1", "passed", ev("test.a")), result("e2", "passed", ev("test.a")),
+                                       result("c", "passed", ctl("test.a"))])
+    assert v == "holds"
+    assert "2 checks passed, 1 controls passed" in reason
+
+
+def test_a_failed_evidence_test_fails_the_claim_naming_the_test():
+    v, reason = verdict_for("test.a", [result("good", "passed", ev("test.a")), result("bad", "failed", ev("test.a"))])
+    assert v == "fails" and "bad" in reason and "good" not in reason
+
+
+def test_an_expected_failure_that_happened_fails_the_claim():
+    assert verdict([result("e", "xfailed", ev("test.a"))]) == "fails"
+
+
+def test_an_expected_failure_that_did_not_happen_holds():
+    assert verdict([result("e", "xpassed", ev("test.a"))]) == "holds"
+
+
+def test_a_failed_control_makes_the_claim_inconclusive_not_failed():
+    v, reason = verdict_for("test.a", [result("e", "passed", ev("test.a")), result("c", "failed", ctl("test.a"))])
+    assert v == "inconclusive" and "control" in reason and "c" in reason
+
+
+@pytest.mark.parametrize("outcome", ["error", "xfailed", "inconclusive"])
+def test_a_control_that_did_not_pass_makes_the_claim_inconclusive(outcome):
+    assert verdict([result("e", "passed", ev("test.a")), result("c", outcome, ctl("test.a"))]) == "inconclusive"
+
+
+@pytest.mark.parametrize("outcome", ["skipped", "not-run"])
+def test_a_skipped_or_unrun_control_does_not_spoil_a_holding_claim(outcome):
+    assert verdict([result("e", "passed", ev("test.a")), result("c", outcome, ctl("test.a"))]) == "holds"
+
+
+def test_an_errored_evidence_test_makes_the_claim_inconclusive():
+    v, reason = verdict_for("test.a", [result("e", "error", ev("test.a"), message="fixture broke")])
+    assert v == "inconclusive" and "errored" in reason and "e" in reason
+
+
+def test_an_error_outranks_a_failure_as_the_rules_list_it_first():
+    assert verdict([result("e1", "error", ev("test.a")), result("e2", "failed", ev("test.a"))]) == "inconclusive"
+
+
+def test_an_inconclusive_evidence_test_makes_the_claim_inconclusive_with_its_reason():
+    v, reason = verdict_for("test.a", [result("e", "inconclusive", ev("test.a"), message="grid too small")])
+    assert v == "inconclusive" and "grid too small" in reason
+
+
+def test_a_failure_outranks_an_inconclusive_test():
+    assert verdict([result("e1", "inconclusive", ev("test.a")), result("e2", "failed", ev("test.a"))]) == "fails"
+
+
+def test_no_linked_test_is_not_run():
+    v, reason = verdict_for("test.a", [])
+    assert v == "not-run" and "no check is linked" in reason
+
+
+@pytest.mark.parametrize("outcome", ["skipped", "not-run"])
+def test_only_skipped_or_unrun_evidence_is_not_run(outcome):
+    v, reason = verdict_for("test.a", [result("e", outcome, ev("test.a")), result("c", "failed", ctl("test.a"))])
+    assert v == "not-run" and "no check of this claim ran" in reason
+
+
+def test_controls_alone_do_not_make_a_claim_run():
+    assert verdict([result("c", "passed", ctl("test.a"))]) == "not-run"
+
+
+def test_skipped_evidence_beside_passing_evidence_holds_and_is_mentioned():
+    v, reason = verdict_for("test.a", [result("e1", "passed", ev("test.a")), result("e2", "skipped", ev("test.a"))])
+    assert v == "holds" and "1 skipped: e2" in reason
+
+
+def test_tests_of_other_claims_do_not_count():
+    assert verdict([result("e", "passed", ev("test.a")), result("x", "failed", ev("test.b"))]) == "holds"
+
+
+@pytest.mark.parametrize("shared_outcome, verdict_a, verdict_b",
+                         [("failed", "fails", "inconclusive"), ("passed", "holds", "holds")])
+def test_a_test_that_is_evidence_for_one_claim_and_control_for_another(shared_outcome, verdict_a, verdict_b):
+    shared = result("shared", shared_outcome, ev("test.a"), ctl("test.b"))
+    b_evidence = result("b_only", "passed", ev("test.b"))
+    records = aggregate([a_claim("test.a"), a_claim("test.b")], {t.nodeid: t for t in (shared, b_evidence)})
+    assert [(r.claim.id, r.verdict) for r in records] == [("test.a", verdict_a), ("test.b", verdict_b)]
+    assert [t.name for t in records[0].tests] == ["shared"]
+    assert [t.name for t in records[1].tests] == ["b_only", "shared"]  # sorted by node id
+
+
+def test_aggregate_keeps_claim_order_sums_durations_and_collects_failures():
+    tests = [result("z_pass", "passed", ev("test.a"), duration=1.5), result("a_fail", "failed", ev("test.a"),
+             message="counterexample", duration=0.25), result("other", "passed", ev("test.c"))]
+    records = aggregate([a_claim("test.b"), a_claim("test.a")], {t.nodeid: t for t in tests})
+    assert [r.claim.id for r in records] == ["test.b", "test.a"]
+    b, a = records
+    assert (b.verdict, b.tests, b.duration_s) == ("not-run", [], 0.0)
+    assert a.verdict == "fails" and a.duration_s == 1.75
+    assert [t.name for t in a.tests] == ["a_fail", "z_pass"]
+    assert a.failures() == [{"test": "a_fail", "outcome": "failed", "message": "counterexample"}]
+
+
+@pytest.mark.parametrize(
+    "expected, outcome, unexpected",
+    [("holds", "passed", False), ("holds", "failed", True), ("fails", "failed", False), ("fails", "passed", True),
+     ("inconclusive", "inconclusive", False), ("holds", "skipped", False), ("fails", "skipped", False)],
+)
+def test_a_verdict_is_unexpected_when_it_differs_from_the_expected_one_and_the_claim_ran(expected, outcome, unexpected):
+    (record,) = aggregate([a_claim("test.a", expected)], {"t": result("t", outcome, ev("test.a"))})
+    assert record.unexpected is unexpected
+
+
+# ----------------------------------------------------------------------------- end to end
+def run_reports(*args: str) -> subprocess.CompletedProcess:
+    """``python -m reports ...`` in a fresh interpreter (a nested in-process pytest would change this process's
+    hypothesis profile and could see this run's xdist worker state)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SSM_"))}
+    return subprocess.run([sys.executable, "-m", "reports", *args], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def check_single_claim_report(out: Path, claim_id: str) -> dict:
+    document = json.loads((out / "claims.json").read_text(encoding="utf-8"))
+    assert [c["id"] for c in document["claims"]] == [claim_id]  # only the selected claim
+    (record,) = document["claims"]
+    for field in ("id", "statement", "provenance", "verdict", "evidence", "duration_s"):
+        assert field in record, field
+    assert record["verdict"] == "holds", record["reason"]
+    assert document["run"]["claims_selected"] == [claim_id]
+    assert document["run"]["errors"] == []
+    assert document["summary"]["holds"] == 1
+    assert claim_id in (out / "report.md").read_text(encoding="utf-8")
+    assert sorted(p.name for p in out.iterdir()) == ["claims.json", "report.md"]
+    return record
+
+
+def test_end_to_end_report_of_one_claim(tmp_path):
+    proc = run_reports("--profile", "quick", "--claims", "model.shift-kernel", "--workers", "0", "--quiet",
+                       "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = check_single_claim_report(tmp_path, "model.shift-kernel")
+    roles = sorted(r for t in record["tests"] for r in t["roles"])
+    assert roles == ["control", "evidence", "evidence"]
+    assert all(t["outcome"] == "passed" for t in record["tests"])
+
+
+def test_end_to_end_report_of_one_claim_with_the_tiny_profile(tmp_path):
+    proc = run_reports("--profile", "tiny", "--claims", "model.shift-kernel", "--workers", "0", "--quiet",
+                       "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    check_single_claim_report(tmp_path, "model.shift-kernel")
