@@ -102,7 +102,6 @@ def main(argv=None) -> int:
         ratio = lambda a, b: f"{rates[a] / rates[b]:10.1f}" if rates[a] and rates[b] else f"{'-':>10}"  # noqa: E731
         print(f"{'2^%d' % e:>9} {fmt(rates['recurrence'])} {fmt(rates['direct'])} {fmt(rates['fft'])} "
               f"{ratio('fft', 'recurrence')} {ratio('fft', 'direct')}", flush=True)
-        del x
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"\npeak resident memory {peak_gib:.2f} GiB")
     return 0

@@ -8,10 +8,13 @@ resource counts (sympy) equal to the measured ones; growth verdicts from both.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import ModuleType
+
 import pytest
 import sympy as sp
-import torch
-from hypothesis import example, given
+from hypothesis import given
+from hypothesis import strategies as st
 
 from checks import profiles
 from checks.assertions import assert_exact, closed_form_mismatches, exception_report
@@ -24,48 +27,112 @@ from constructions.tasks.associative_recall import ARConfig, enumerate_instances
 
 SIZES = profiles.current()
 
-OUTER_CONFIGS = ar_configs(query="last", max_keys=SIZES.onehot_vocab_max, max_values=SIZES.onehot_vocab_max,
-                           max_length=SIZES.length_max, max_queries=4)
-QUERY_FIRST_CONFIGS = ar_configs(query="first", max_keys=SIZES.binary_vocab_max, max_values=SIZES.binary_vocab_max,
-                                 max_length=SIZES.length_max)
-NGRAM_CONFIGS = ar_configs(query="first", max_keys=64, max_values=SIZES.binary_vocab_max,
-                           max_length=SIZES.length_max, key_lengths=(2, 3), min_keys=2)
-SMALL = dict(max_length=48)
 
-# The largest formats of the profile, always run (explicit examples): length >= length_max.
-# (Limited by the number of distinct keys in small profiles.)
-LARGEST_QUERY_FIRST = ARConfig(SIZES.binary_vocab_max, SIZES.binary_vocab_max,
-                               num_pairs=min(SIZES.binary_vocab_max, SIZES.length_max // 2), query="first")
-LARGEST_NGRAM = ARConfig(64, SIZES.binary_vocab_max, num_pairs=SIZES.length_max // 4, key_length=3, query="first")
+@dataclass(frozen=True)
+class Family:
+    """One exactness claim and everything needed to check it."""
 
-TINY = {
-    "outer-product": [ARConfig(2, 2, 2, num_queries=2), ARConfig(3, 2, 2, num_queries=1), ARConfig(3, 3, 3, num_queries=2)],
-    "binary-query-first": [ARConfig(3, 3, 2, query="first"), ARConfig(4, 2, 3, query="first"), ARConfig(5, 3, 3, query="first")],
-    "ngram": [ARConfig(2, 2, 3, key_length=2, query="first"), ARConfig(2, 3, 2, key_length=3, query="first")],
-}
-BUILD = {"outer-product": outer_product.build, "binary-query-first": binary_query_first.build, "ngram": binary_query_first.build}
+    claim: str
+    module: ModuleType  # build(config, device=...), mutations(config)
+    drawn: st.SearchStrategy[ARConfig]  # small formats for element-by-element (shrinkable) instances
+    batches: st.SearchStrategy[ARConfig]  # formats up to the profile's largest, for seeded batches
+    largest: ARConfig  # the profile's largest format, always checked
+    tiny: tuple[ARConfig, ...]  # checked on every instance
+    mutated: ARConfig  # a format to read the mutation list from
+    mutation_formats: st.SearchStrategy[ARConfig]  # where hypothesis hunts for the mutation's counterexample
 
 
-def _random_batch_check(build, config, seed, evidence, size, device):
-    construction = build(config, device=device)
-    batch = generate(config, size, seed)
-    assert_exact(construction, batch.tokens.to(device), evidence)
+ONEHOT, BINARY, LENGTH = SIZES.onehot_vocab_max, SIZES.binary_vocab_max, SIZES.length_max
+FAMILIES = (
+    Family(
+        "ar.outer-product.exact",
+        outer_product,
+        drawn=ar_configs(query="last", max_keys=ONEHOT, max_values=ONEHOT, max_queries=4, max_length=48),
+        batches=ar_configs(query="last", max_keys=ONEHOT, max_values=ONEHOT, max_queries=4, max_length=LENGTH),
+        largest=ARConfig(ONEHOT, ONEHOT, ONEHOT, num_queries=ONEHOT),
+        tiny=(ARConfig(2, 2, 2, num_queries=2), ARConfig(3, 2, 2), ARConfig(3, 3, 3, num_queries=2)),
+        mutated=ARConfig(4, 4, 4),
+        mutation_formats=ar_configs(query="last", min_keys=2, max_keys=4, max_values=4, max_queries=3, max_length=16),
+    ),
+    Family(
+        "ar.query-first.exact",
+        binary_query_first,
+        drawn=ar_configs(query="first", max_keys=BINARY, max_values=BINARY, max_length=48),
+        batches=ar_configs(query="first", max_keys=BINARY, max_values=BINARY, max_length=LENGTH),
+        # length >= length_max where the vocabulary has enough distinct keys
+        largest=ARConfig(BINARY, BINARY, min(BINARY, LENGTH // 2), query="first"),
+        tiny=(ARConfig(3, 3, 2, query="first"), ARConfig(4, 2, 3, query="first"), ARConfig(5, 3, 3, query="first")),
+        mutated=ARConfig(8, 8, 4, query="first"),
+        mutation_formats=ar_configs(query="first", min_keys=2, max_keys=8, max_values=8, max_length=24),
+    ),
+    Family(
+        "ar.ngram-keys.exact",
+        binary_query_first,
+        drawn=ar_configs(query="first", min_keys=2, max_keys=8, max_values=16, key_lengths=(2, 3), max_length=48),
+        batches=ar_configs(query="first", min_keys=2, max_keys=64, max_values=BINARY, key_lengths=(2, 3), max_length=LENGTH),
+        largest=ARConfig(64, BINARY, LENGTH // 4, key_length=3, query="first"),
+        tiny=(ARConfig(2, 2, 3, key_length=2, query="first"), ARConfig(2, 3, 2, key_length=3, query="first")),
+        mutated=ARConfig(4, 8, 4, key_length=2, query="first"),
+        mutation_formats=ar_configs(query="first", min_keys=2, max_keys=4, max_values=8, key_lengths=(2,), max_length=24),
+    ),
+)
+
+
+def each_family():
+    return pytest.mark.parametrize(
+        "family", [pytest.param(f, marks=pytest.mark.claim(f.claim), id=f.claim) for f in FAMILIES]
+    )
+
+
+def each_mutation():
+    return pytest.mark.parametrize(
+        "family, index",
+        [pytest.param(f, i, marks=pytest.mark.claim(f.claim, role="control"), id=f"{f.claim}-{i}")
+         for f in FAMILIES for i in range(len(f.module.mutations(f.mutated)))],
+    )
+
+
+def _check_batch(family, config, tokens, evidence, device):
+    assert_exact(family.module.build(config, device=device), tokens.to(device), evidence)
     evidence.note_max("largest_vocabulary", max(config.num_keys, config.num_values))
     evidence.note_max("most_pairs", config.num_pairs)
+    evidence.note_max("longest_key", config.key_length)
 
 
-def _exhaustive_check(name, evidence, device):
-    for config in TINY[name]:
+@each_family()
+@given(data=st.data())
+def test_answers_drawn_instances_exactly(family, data, evidence, device):
+    config, batch = data.draw(ar_instances(family.drawn), label="instance")
+    _check_batch(family, config, batch.tokens, evidence, device)
+
+
+@each_family()
+@given(data=st.data())
+def test_answers_random_batches_exactly(family, data, evidence, device):
+    config, seed = data.draw(family.batches, label="format"), data.draw(seeds, label="seed")
+    _check_batch(family, config, generate(config, SIZES.batch, seed).tokens, evidence, device)
+
+
+@each_family()
+def test_answers_the_profiles_largest_format_exactly(family, evidence, device):
+    config = family.largest
+    _check_batch(family, config, generate(config, SIZES.batch, 0).tokens, evidence, device)
+    evidence.record(largest_format=str(config))
+
+
+@each_family()
+def test_answers_every_instance_of_tiny_formats(family, evidence, device):
+    for config in family.tiny:
         batch = enumerate_instances(config, limit=SIZES.exhaustive_limit)
-        assert_exact(BUILD[name](config, device=device), batch.tokens.to(device), evidence)
-        evidence.count("exhaustive_configs")
-    evidence.record(exhaustive_formats=[str(c) for c in TINY[name]])
+        assert_exact(family.module.build(config, device=device), batch.tokens.to(device), evidence)
+        evidence.count("exhaustive_formats")
+    evidence.record(tiny_formats=[str(c) for c in family.tiny])
 
 
-def drawn_instance_property(build, configs):
+def drawn_instance_property(build, formats):
     """The property 'build(config) answers this drawn instance exactly', as a hypothesis test."""
 
-    @given(case=ar_instances(configs))
+    @given(case=ar_instances(formats))
     def exact_on(case):
         config, batch = case
         assert_exact(build(config), batch.tokens)
@@ -73,97 +140,17 @@ def drawn_instance_property(build, configs):
     return exact_on
 
 
-def _mutation_control(module, config, mutation_index, configs, evidence):
-    """The drawn-instance property must fail on a mutated construction; keep hypothesis's minimal example."""
-    mutation = module.mutations(config)[mutation_index]
+@each_mutation()
+def test_check_catches_single_weight_mutation(family, index, evidence):
+    """The drawn-instance property must fail on the mutated construction; keep the minimal example."""
+    module = family.module
 
-    def broken_build(cfg):
-        return mutate(module.build(cfg), module.mutations(cfg)[mutation_index])
+    def broken_build(config):
+        return mutate(module.build(config), module.mutations(config)[index])
 
     with pytest.raises(AssertionError) as caught:
-        drawn_instance_property(broken_build, configs)()
-    evidence.record(mutation=str(mutation), counterexample=exception_report(caught.value))
-
-
-# ----------------------------------------------------------------------------- outer product (G2)
-@pytest.mark.claim("ar.outer-product.exact")
-@given(case=ar_instances(ar_configs(query="last", max_keys=SIZES.onehot_vocab_max, max_values=SIZES.onehot_vocab_max, max_queries=4, **SMALL)))
-def test_outer_product_answers_drawn_instances_exactly(case, evidence, device):
-    config, batch = case
-    assert_exact(outer_product.build(config, device=device), batch.tokens.to(device), evidence)
-
-
-@pytest.mark.claim("ar.outer-product.exact")
-@given(config=OUTER_CONFIGS, seed=seeds)
-def test_outer_product_answers_random_batches_exactly(config, seed, evidence, device):
-    _random_batch_check(outer_product.build, config, seed, evidence, SIZES.batch, device)
-
-
-@pytest.mark.claim("ar.outer-product.exact")
-def test_outer_product_answers_every_tiny_instance(evidence, device):
-    _exhaustive_check("outer-product", evidence, device)
-
-
-@pytest.mark.claim("ar.outer-product.exact", role="control")
-@pytest.mark.parametrize("mutation_index", range(3))
-def test_outer_product_check_catches_single_weight_mutation(mutation_index, evidence):
-    configs = ar_configs(query="last", min_keys=2, max_keys=4, max_values=4, max_queries=3, max_length=16)
-    _mutation_control(outer_product, ARConfig(4, 4, 4), mutation_index, configs, evidence)
-
-
-# ----------------------------------------------------------------------------- query first (G3)
-@pytest.mark.claim("ar.query-first.exact")
-@given(case=ar_instances(ar_configs(query="first", max_keys=SIZES.binary_vocab_max, max_values=SIZES.binary_vocab_max, **SMALL)))
-def test_query_first_answers_drawn_instances_exactly(case, evidence, device):
-    config, batch = case
-    assert_exact(binary_query_first.build(config, device=device), batch.tokens.to(device), evidence)
-
-
-@pytest.mark.claim("ar.query-first.exact")
-@given(config=QUERY_FIRST_CONFIGS, seed=seeds)
-@example(config=LARGEST_QUERY_FIRST, seed=0)
-def test_query_first_answers_random_batches_exactly(config, seed, evidence, device):
-    _random_batch_check(binary_query_first.build, config, seed, evidence, SIZES.batch, device)
-
-
-@pytest.mark.claim("ar.query-first.exact")
-def test_query_first_answers_every_tiny_instance(evidence, device):
-    _exhaustive_check("binary-query-first", evidence, device)
-
-
-@pytest.mark.claim("ar.query-first.exact", role="control")
-@pytest.mark.parametrize("mutation_index", range(3))
-def test_query_first_check_catches_single_weight_mutation(mutation_index, evidence):
-    configs = ar_configs(query="first", min_keys=2, max_keys=8, max_values=8, max_length=24)
-    _mutation_control(binary_query_first, ARConfig(8, 8, 4, query="first"), mutation_index, configs, evidence)
-
-
-# ----------------------------------------------------------------------------- n-gram keys
-@pytest.mark.claim("ar.ngram-keys.exact")
-@given(config=NGRAM_CONFIGS, seed=seeds)
-@example(config=LARGEST_NGRAM, seed=0)
-def test_ngram_keys_answered_exactly_on_random_batches(config, seed, evidence, device):
-    _random_batch_check(binary_query_first.build, config, seed, evidence, SIZES.batch, device)
-    evidence.note_max("longest_key", config.key_length)
-
-
-@pytest.mark.claim("ar.ngram-keys.exact")
-@given(case=ar_instances(ar_configs(query="first", min_keys=2, max_keys=8, max_values=16, key_lengths=(2, 3), **SMALL)))
-def test_ngram_keys_answered_exactly_on_drawn_instances(case, evidence, device):
-    config, batch = case
-    assert_exact(binary_query_first.build(config, device=device), batch.tokens.to(device), evidence)
-
-
-@pytest.mark.claim("ar.ngram-keys.exact")
-def test_ngram_keys_answered_on_every_tiny_instance(evidence, device):
-    _exhaustive_check("ngram", evidence, device)
-
-
-@pytest.mark.claim("ar.ngram-keys.exact", role="control")
-@pytest.mark.parametrize("mutation_index", range(3))
-def test_ngram_check_catches_single_weight_mutation(mutation_index, evidence):
-    configs = ar_configs(query="first", min_keys=2, max_keys=4, max_values=8, key_lengths=(2,), max_length=24)
-    _mutation_control(binary_query_first, ARConfig(4, 8, 4, key_length=2, query="first"), mutation_index, configs, evidence)
+        drawn_instance_property(broken_build, family.mutation_formats)()
+    evidence.record(mutation=str(module.mutations(family.mutated)[index]), counterexample=exception_report(caught.value))
 
 
 # ----------------------------------------------------------------------------- resources

@@ -17,3 +17,32 @@ from .network import SSMNetwork
 from .resources import Resources, measure
 from .ssm import DenseSSM, DiagonalSSM, ShiftSSM, SSMBank, SSMLayer, accumulator, fir, shifts
 from .vocabulary import Vocabulary
+
+__all__ = [
+    "BinaryEmbedding",
+    "OneHotEmbedding",
+    "TableEmbedding",
+    "code_bits",
+    "DeviceMismatchError",
+    "DTypeMismatchError",
+    "InfeasibleTaskError",
+    "NonFiniteWeightError",
+    "ShapeError",
+    "SuiteError",
+    "TokenRangeError",
+    "FNN",
+    "AffineMap",
+    "Layout",
+    "SSMNetwork",
+    "Resources",
+    "measure",
+    "DenseSSM",
+    "DiagonalSSM",
+    "ShiftSSM",
+    "SSMBank",
+    "SSMLayer",
+    "accumulator",
+    "fir",
+    "shifts",
+    "Vocabulary",
+]

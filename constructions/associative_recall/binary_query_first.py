@@ -34,6 +34,7 @@ import sympy as sp
 import torch
 
 from ..construction import BinaryCode, Construction
+from .common import recall_construction
 from ..embedding import BinaryEmbedding, code_bits
 from ..errors import InfeasibleTaskError
 from ..fnn import FNN
@@ -41,7 +42,7 @@ from ..layout import AffineMap, Layout
 from ..network import SSMNetwork
 from ..selection import hamming_select_fnn
 from ..ssm import SSMBank, accumulator, shifts
-from ..tasks.associative_recall import ARConfig, reference_answers
+from ..tasks.associative_recall import ARConfig
 
 NAME = "binary-query-first"
 SOURCE = "PAPER.md §4 G3 (key-query matching by Hamming distance); reconstructed"
@@ -74,15 +75,7 @@ def build(config: ARConfig, *, dtype=torch.float64, device=None) -> Construction
     ssm2 = accumulator(b, **kw)
     fnn2 = FNN.identity(b, **kw)
     network = SSMNetwork(embedding, [(ssm1, fnn1), (ssm2, fnn2)], pre_fnn=FNN.from_maps(pre))
-    return Construction(
-        name=NAME,
-        network=network,
-        config=config,
-        code=BinaryCode(vocab.offset("value"), b),
-        answer_positions=config.answer_positions(),
-        reference=lambda tokens: reference_answers(config, tokens),
-        source=SOURCE,
-    )
+    return recall_construction(NAME, network, config, BinaryCode(vocab.offset("value"), b), SOURCE)
 
 
 def closed_form() -> dict[str, sp.Expr]:
@@ -108,7 +101,7 @@ def mutations(config: ARConfig):
     """Single-weight changes that break the construction on some instances only."""
     from ..mutation import Mutation
 
-    n, m, b = config.key_length, code_bits(config.num_keys), code_bits(config.num_values)
+    b = code_bits(config.num_values)
     and_bit0 = 0  # hidden unit and_query0[0] of the selection gadget
     return [
         Mutation("Hamming distance counts an agreement on bit 0 as half a mismatch", "blocks.0.fnn.weights.1", (0, and_bit0), 1.0),

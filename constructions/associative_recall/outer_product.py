@@ -28,13 +28,14 @@ import sympy as sp
 import torch
 
 from ..construction import Construction, OneHotCode
+from .common import recall_construction
 from ..embedding import OneHotEmbedding
 from ..errors import InfeasibleTaskError
 from ..fnn import FNN
 from ..layout import AffineMap, Layout
 from ..network import SSMNetwork
 from ..ssm import SSMBank, accumulator, shifts
-from ..tasks.associative_recall import ARConfig, reference_answers
+from ..tasks.associative_recall import ARConfig
 
 NAME = "outer-product"
 SOURCE = "PAPER.md §4 G2 (H3/MultiHyena outer-product memory); reconstructed"
@@ -75,15 +76,7 @@ def build(config: ARConfig, *, dtype=torch.float64, device=None) -> Construction
     fnn2 = FNN.from_maps(read, collect)
 
     network = SSMNetwork(embedding, [(ssm1, fnn1), (ssm2, fnn2)], pre_fnn=FNN.from_maps(pre))
-    return Construction(
-        name=NAME,
-        network=network,
-        config=config,
-        code=OneHotCode(vocab.offset("value"), V),
-        answer_positions=config.answer_positions(),
-        reference=lambda tokens: reference_answers(config, tokens),
-        source=SOURCE,
-    )
+    return recall_construction(NAME, network, config, OneHotCode(vocab.offset("value"), V), SOURCE)
 
 
 def closed_form() -> dict[str, sp.Expr]:

@@ -123,6 +123,10 @@ class ARBatch:
     def __len__(self) -> int:
         return self.tokens.shape[0]
 
+    def __repr__(self) -> str:  # compact: hypothesis prints it in falsifying examples
+        shown = self.tokens.tolist() if self.tokens.numel() <= 256 else f"<{tuple(self.tokens.shape)} tensor>"
+        return f"ARBatch({self.config}, tokens={shown}, answers={self.answers.tolist() if len(self) <= 16 else '...'})"
+
     def to(self, device) -> "ARBatch":
         moved = {k: getattr(self, k).to(device) for k in ("tokens", "keys", "values", "queried", "answers", "answer_positions")}
         return ARBatch(self.config, **moved, seed=self.seed, meta=self.meta)
