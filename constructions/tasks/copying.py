@@ -1,0 +1,131 @@
+"""Input copying (Jelassi et al. 2024): typed format, seeded generator, reference, decoding.
+
+Vocabulary (ids in this order): ``symbol`` tokens ``0..D-1`` (the alphabet), then ``BOS``, ``SEP``,
+``EOS``. A string ``s`` of length ``n`` is laid out as::
+
+    position  0    1 .. n      n+1   n+2 .. 2n+1   2n+2
+    token     BOS  s_1 .. s_n  SEP   s_1 .. s_n    EOS
+
+A model predicts the next token: at every position ``p`` from ``n+1`` (SEP) to ``2n+1`` it must
+output ``x_{p+1}``, i.e. ``s_1, ..., s_n`` and finally ``EOS``. Error is string-level: one wrong
+prediction and the copy fails.
+
+* **Teacher forcing**: feed the whole sequence once, read the ``n+1`` predictions.
+* **Free-running greedy decoding**: feed ``BOS s SEP``, append the model's prediction, repeat.
+
+Worked example, ``CopyConfig(alphabet=3, length=2)``, ``s = (2, 0)``::
+
+    tokens       3  2  0  4  2  0  5        (BOS = 3, SEP = 4, EOS = 5)
+    predictions           2  0  5           at positions 3, 4, 5
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ShapeError, require_positive_int, require_rank
+from ..vocabulary import Vocabulary
+from .sampling import as_generator
+
+
+@dataclass(frozen=True)
+class CopyConfig:
+    alphabet: int
+    length: int
+
+    def __post_init__(self):
+        require_positive_int("alphabet", self.alphabet)
+        require_positive_int("length", self.length)
+
+    def vocabulary(self) -> Vocabulary:
+        return Vocabulary.of(symbol=self.alphabet, bos=1, sep=1, eos=1)
+
+    @property
+    def bos(self) -> int:
+        return self.alphabet
+
+    @property
+    def sep(self) -> int:
+        return self.alphabet + 1
+
+    @property
+    def eos(self) -> int:
+        return self.alphabet + 2
+
+    @property
+    def sequence_length(self) -> int:
+        return 2 * self.length + 3
+
+    def answer_positions(self) -> torch.Tensor:
+        """Positions whose next token must be predicted: SEP and the copied symbols."""
+        return torch.arange(self.length + 1, 2 * self.length + 2)
+
+
+@dataclass
+class CopyBatch:
+    """``strings: (B, n)`` symbols; ``tokens: (B, 2n+3)``; ``targets: (B, n+1)`` = s then EOS."""
+
+    config: CopyConfig
+    strings: torch.Tensor
+    tokens: torch.Tensor
+    targets: torch.Tensor
+    seed: int | None = None
+
+    def __len__(self) -> int:
+        return self.tokens.shape[0]
+
+    def __repr__(self) -> str:
+        shown = self.strings.tolist() if self.strings.numel() <= 256 else f"<{tuple(self.strings.shape)} tensor>"
+        return f"CopyBatch({self.config}, strings={shown})"
+
+    def prompts(self) -> torch.Tensor:
+        """``BOS s SEP``: what free-running decoding starts from, ``(B, n+2)``."""
+        return self.tokens[:, : self.config.length + 2]
+
+
+def assemble(config: CopyConfig, strings: torch.Tensor) -> CopyBatch:
+    require_rank("strings", strings, 2)
+    if strings.shape[1] != config.length:
+        raise ShapeError(f"strings have length {strings.shape[1]}, the format {config} needs {config.length}")
+    B = strings.shape[0]
+    col = lambda v: torch.full((B, 1), v, dtype=torch.long, device=strings.device)  # noqa: E731
+    tokens = torch.cat([col(config.bos), strings, col(config.sep), strings, col(config.eos)], dim=1)
+    targets = torch.cat([strings, col(config.eos)], dim=1)
+    return CopyBatch(config, strings, tokens, targets)
+
+
+def generate(config: CopyConfig, batch: int, seed: int | torch.Generator) -> CopyBatch:
+    """``batch`` strings drawn uniformly from ``alphabet^length`` (the uniform copy distribution)."""
+    require_positive_int("batch", batch)
+    strings = torch.randint(0, config.alphabet, (batch, config.length), generator=as_generator(seed))
+    out = assemble(config, strings)
+    out.seed = seed if isinstance(seed, int) else None
+    return out
+
+
+def reference_next_tokens(config: CopyConfig, tokens: torch.Tensor) -> torch.Tensor:
+    """The correct predictions, read directly off teacher-forced sequences: the token after each
+    answer position, ``(B, n+1)``."""
+    require_rank("tokens", tokens, 2)
+    if tokens.shape[1] != config.sequence_length:
+        raise ShapeError(f"tokens have length {tokens.shape[1]}, the format {config} has {config.sequence_length}")
+    return tokens[:, config.answer_positions().to(tokens.device) + 1]
+
+
+def repeated_ngram(strings: torch.Tensor, n: int, alphabet: int) -> torch.Tensor:
+    """``(B,)`` bool: does some n-gram occur twice in the string (Jelassi's failure event)?
+
+    Each n-gram is coded as an integer in base ``alphabet``; duplicates are found by sorting.
+    """
+    require_rank("strings", strings, 2)
+    require_positive_int("n", n)
+    B, L = strings.shape
+    if n > L:
+        return torch.zeros(B, dtype=torch.bool, device=strings.device)
+    if alphabet**n >= 1 << 62:
+        raise ShapeError(f"alphabet^n = {alphabet}^{n} does not fit in int64 codes")
+    powers = alphabet ** torch.arange(n - 1, -1, -1, device=strings.device)
+    codes = (strings.unfold(1, n, 1) * powers).sum(-1).sort(dim=1).values  # (B, L-n+1)
+    return (codes[:, 1:] == codes[:, :-1]).any(-1)
