@@ -20,16 +20,24 @@ from .ssm import Mode
 
 @dataclass(frozen=True)
 class OneHotCode:
-    """Answer token ``offset + j`` is the output vector ``e_j`` (``size`` channels)."""
+    """Output channel ``j`` stands for answer token ``tokens[j]``: token ``tokens[j]`` is ``e_j``."""
 
-    offset: int
-    size: int
+    tokens: tuple[int, ...]
+
+    @classmethod
+    def range(cls, offset: int, size: int) -> "OneHotCode":
+        return cls(tuple(range(offset, offset + size)))
 
     def target(self, ids: torch.Tensor, dtype=torch.float64) -> torch.Tensor:
-        return torch.nn.functional.one_hot(ids - self.offset, self.size).to(dtype)
+        table = torch.full((max(self.tokens) + 1,), -1, dtype=torch.long, device=ids.device)
+        table[torch.tensor(self.tokens, device=ids.device)] = torch.arange(len(self.tokens), device=ids.device)
+        channel = table[ids.clamp(0, len(table) - 1)]
+        if bool(((ids < 0) | (ids >= len(table)) | (channel < 0)).any()):
+            raise ValueError(f"answers {ids.unique().tolist()} include tokens outside this code's {self.tokens}")
+        return torch.nn.functional.one_hot(channel, len(self.tokens)).to(dtype)
 
     def decode(self, outputs: torch.Tensor) -> torch.Tensor:
-        return outputs.argmax(-1) + self.offset
+        return torch.tensor(self.tokens, device=outputs.device)[outputs.argmax(-1)]
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ def require_rank(name: str, tensor, rank: int) -> None:
 def require_finite(name: str, tensor) -> None:
     import torch
 
+    if tensor.is_sparse:
+        tensor = tensor.coalesce().values()
     if tensor.is_complex():
         finite = torch.isfinite(tensor.real).all() and torch.isfinite(tensor.imag).all()
     else:

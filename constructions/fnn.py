@@ -5,6 +5,7 @@
 last. Its size in the class Psi(L, W, S, B) of PAPER.md §2 is measured from the tensors: depth
 ``L`` (number of affine maps), width ``W`` (largest of p_0, ..., p_L), nonzeros ``S`` (weights and
 biases) and weight bound ``B`` (largest absolute entry). See :mod:`constructions.resources`.
+Weights may be dense or sparse (COO); both compute the same map.
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ class FNN(nn.Module):
     """A ReLU network applied independently at every token. ``layers``: ``[(W (out, in), b (out,))]``.
 
     ``layouts`` optionally names the channels at each stage (input, hidden..., output), which makes
-    probing and error messages readable.
+    probing and error messages readable; ``origin`` names the builder that made it (e.g.
+    ``"selection.memory_write"``), so checks can see which constructions share a mechanism.
     """
 
-    def __init__(self, layers: Sequence[tuple[torch.Tensor, torch.Tensor]], layouts: Sequence[Layout] | None = None):
+    def __init__(
+        self,
+        layers: Sequence[tuple[torch.Tensor, torch.Tensor]],
+        layouts: Sequence[Layout] | None = None,
+        origin: str = "",
+    ):
         super().__init__()
         if len(layers) == 0:
             raise ShapeError("an FNN needs at least one affine layer")
@@ -54,12 +61,35 @@ class FNN(nn.Module):
             if len(layouts) != len(widths) or any(l.width != w for l, w in zip(layouts, widths)):
                 raise ShapeError(f"layouts {[l.width for l in layouts]} do not match the stage widths {widths}")
         self.layouts = tuple(layouts) if layouts is not None else None
+        self.origin = origin
 
     @classmethod
-    def from_maps(cls, *maps) -> "FNN":
+    def from_maps(cls, *maps, origin: str = "") -> "FNN":
         """An FNN from :class:`~constructions.layout.AffineMap` builders, layouts kept."""
         layouts = [maps[0].source] + [m.target for m in maps]
-        return cls([m.build() for m in maps], layouts)
+        return cls([m.build() for m in maps], layouts, origin)
+
+    def then(self, after: "FNN") -> "FNN":
+        """The FNN computing ``after(self(x))``: this one's last (linear) map and ``after``'s first
+        are multiplied into one, so no ReLU is added between them."""
+        if after.in_features != self.out_features:
+            raise ShapeError(f"cannot chain an FNN giving {self.out_features} features into one taking {after.in_features}")
+        W1, b1 = self.weights[-1].detach(), self.biases[-1].detach()
+        W2, b2 = after.weights[0].detach(), after.biases[0].detach()
+        if W2.is_sparse:
+            W = torch.sparse.mm(W2, W1 if W1.is_sparse else W1)
+            b = torch.sparse.mm(W2, b1.unsqueeze(1)).squeeze(1) + b2
+        else:
+            W = W2 @ (W1.to_dense() if W1.is_sparse else W1)
+            b = W2 @ b1 + b2
+        layers = [(W.detach(), b.detach()) for W, b in zip(self.weights[:-1], self.biases[:-1])]
+        layers += [(W.coalesce() if W.is_sparse else W, b)]
+        layers += [(W.detach(), b.detach()) for W, b in zip(after.weights[1:], after.biases[1:])]
+        layouts = None
+        if self.layouts is not None and after.layouts is not None:
+            layouts = self.layouts[:-1] + after.layouts[1:]
+        origin = "+".join(o for o in (self.origin, after.origin) if o)
+        return FNN(layers, layouts, origin)
 
     @classmethod
     def identity(cls, width: int, *, dtype=torch.float64, device=None) -> "FNN":
@@ -107,7 +137,13 @@ class FNN(nn.Module):
             raise DeviceMismatchError(f"FNN input is on {x.device}, the network on {self.device}")
         last = len(self.weights) - 1
         for i, (W, b) in enumerate(zip(self.weights, self.biases)):
-            x = torch.nn.functional.linear(x, W, b)
+            x = _sparse_linear(x, W, b) if W.is_sparse else torch.nn.functional.linear(x, W, b)
             if i < last:
                 x = torch.relu(x)
         return x
+
+
+def _sparse_linear(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``x W^T + b`` for a sparse COO ``W``, on the last dimension of ``x``."""
+    flat = x.reshape(-1, x.shape[-1])
+    return (torch.sparse.mm(W, flat.T).T + b).reshape(*x.shape[:-1], W.shape[0])

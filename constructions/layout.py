@@ -61,44 +61,85 @@ class Layout:
         return {n: x[..., self[n]] for n in self.names}
 
 
+#: ``AffineMap.build`` returns a sparse weight when it has more entries than this and is sparse.
+SPARSE_MIN_ENTRIES = 1 << 20
+
+
 class AffineMap:
     """Builds one affine map ``y = W x + b`` between two layouts, block by block.
 
     ``connect(target, source, M)`` adds ``M`` into the ``(target, source)`` block of ``W``; a scalar
     ``M`` means ``M`` times the identity (square blocks) and a 1-D ``M`` a row (``target`` of width
-    one) or a column (``source`` of width one); anything else must be a matrix of the block's shape.
+    one) or a column (``source`` of width one); anything else must be a matrix of the block's shape,
+    dense or sparse (COO). Entries are collected as (row, column, value) triplets, so very large,
+    very sparse maps (outer-product memories) never exist as dense matrices: ``build`` returns a
+    sparse COO weight when the map has more than :data:`SPARSE_MIN_ENTRIES` entries and at most 1%
+    of them are non-zero (``sparse=True/False`` forces the choice).
     """
 
     def __init__(self, source: Layout, target: Layout, *, dtype=torch.float64, device=None):
         self.source, self.target = source, target
-        self.weight = torch.zeros(target.width, source.width, dtype=dtype, device=device)
+        self.dtype, self.device = dtype, torch.device(device) if device is not None else torch.device("cpu")
+        self._rows: list[torch.Tensor] = []
+        self._cols: list[torch.Tensor] = []
+        self._vals: list[torch.Tensor] = []
         self.bias = torch.zeros(target.width, dtype=dtype, device=device)
 
     def connect(self, target: str, source: str, value) -> "AffineMap":
         rows, cols = self.target[target], self.source[source]
-        block = self.weight[rows, cols]
-        value = torch.as_tensor(value, dtype=self.weight.dtype, device=self.weight.device)
-        if value.dim() == 0:
-            if block.shape[0] != block.shape[1]:
-                raise ShapeError(f"scalar connection {source!r}->{target!r} needs square blocks, got {tuple(block.shape)}")
-            value = value * torch.eye(block.shape[0], dtype=block.dtype, device=block.device)
-        elif value.dim() == 1:
-            if block.shape[0] == 1:
-                value = value.reshape(1, -1)  # one target channel reads several sources
-            elif block.shape[1] == 1:
-                value = value.reshape(-1, 1)  # several target channels read one source
-            else:
-                raise ShapeError(f"connection {source!r}->{target!r}: a 1-D value needs a block with one row or one "
-                                 f"column, got {tuple(block.shape)}; pass a matrix")
-        try:
-            block += value.expand_as(block)
-        except RuntimeError as err:
-            raise ShapeError(f"connection {source!r}->{target!r}: block {tuple(block.shape)}, value {tuple(value.shape)}") from err
+        shape = (rows.stop - rows.start, cols.stop - cols.start)
+        r, c, v = _triplets(value, shape, f"connection {source!r}->{target!r}", self.dtype, self.device)
+        self._rows.append(r + rows.start)
+        self._cols.append(c + cols.start)
+        self._vals.append(v)
         return self
 
     def add_bias(self, target: str, value) -> "AffineMap":
         self.bias[self.target[target]] += torch.as_tensor(value, dtype=self.bias.dtype, device=self.bias.device)
         return self
 
-    def build(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.weight, self.bias
+    @property
+    def weight(self) -> torch.Tensor:
+        """The weight as a dense matrix (for small maps and inspection)."""
+        return self.build(sparse=False)[0]
+
+    def build(self, sparse: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (self.target.width, self.source.width)
+        empty = torch.zeros(0, dtype=torch.long, device=self.device)
+        idx = torch.stack([torch.cat(self._rows or [empty]), torch.cat(self._cols or [empty])])
+        vals = torch.cat(self._vals or [torch.zeros(0, dtype=self.dtype, device=self.device)])
+        W = torch.sparse_coo_tensor(idx, vals, shape, check_invariants=True).coalesce()
+        if sparse is None:
+            entries = shape[0] * shape[1]
+            sparse = entries > SPARSE_MIN_ENTRIES and W._nnz() <= entries // 100
+        return (W if sparse else W.to_dense()), self.bias
+
+
+def _triplets(value, shape, what, dtype, device):
+    """(rows, cols, values) of ``value`` placed in a block of ``shape`` (see ``AffineMap.connect``)."""
+    if isinstance(value, torch.Tensor) and value.is_sparse:
+        if tuple(value.shape) != shape:
+            raise ShapeError(f"{what}: block {shape}, value {tuple(value.shape)}")
+        value = value.coalesce()
+        return value.indices()[0].to(device), value.indices()[1].to(device), value.values().to(dtype=dtype, device=device)
+    value = torch.as_tensor(value, dtype=dtype, device=device)
+    if value.dim() == 0:
+        if shape[0] != shape[1]:
+            raise ShapeError(f"scalar {what} needs square blocks, got {shape}")
+        i = torch.arange(shape[0], device=device)
+        return i, i, value.expand(shape[0]).clone()
+    if value.dim() == 1:
+        if shape[0] == 1:
+            value = value.reshape(1, -1)  # one target channel reads several sources
+        elif shape[1] == 1:
+            value = value.reshape(-1, 1)  # several target channels read one source
+        else:
+            raise ShapeError(f"{what}: a 1-D value needs a block with one row or one column, got {shape}; pass a matrix")
+    if value.dim() != 2:
+        raise ShapeError(f"{what}: block {shape}, value {tuple(value.shape)}")
+    try:
+        value = value.expand(shape)
+    except RuntimeError as err:
+        raise ShapeError(f"{what}: block {shape}, value {tuple(value.shape)}") from err
+    r, c = value.nonzero(as_tuple=True)
+    return r, c, value[r, c]

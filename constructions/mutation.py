@@ -34,9 +34,24 @@ def mutate(construction: Construction, mutation: Mutation) -> Construction:
         raise KeyError(f"no parameter {mutation.parameter!r}; the network has {sorted(params)}")
     tensor = params[mutation.parameter]
     with torch.no_grad():
+        if tensor.is_sparse:
+            _set_sparse_entry(tensor, mutation)
+            broken.name = f"{construction.name} (mutated: {mutation.description})"
+            return broken
         old = tensor[mutation.index].item()
         if old == mutation.value:
             raise ValueError(f"mutation {mutation} does not change anything (the entry is already {old})")
         tensor[mutation.index] = mutation.value
     broken.name = f"{construction.name} (mutated: {mutation.description})"
     return broken
+
+
+def _set_sparse_entry(tensor: torch.nn.Parameter, mutation: Mutation) -> None:
+    """Change one stored entry of a sparse (coalesced) parameter; the entry must be stored."""
+    coalesced = tensor.data.coalesce()
+    where = (coalesced.indices() == torch.tensor(mutation.index, device=tensor.device).unsqueeze(1)).all(0).nonzero()
+    if where.numel() == 0:
+        raise ValueError(f"mutation {mutation}: the sparse entry {mutation.index} is not stored (it is 0)")
+    values = coalesced.values().clone()
+    values[int(where[0])] = mutation.value
+    tensor.data = torch.sparse_coo_tensor(coalesced.indices(), values, coalesced.shape).coalesce()

@@ -8,7 +8,10 @@ closed-form counts are claims checked against these numbers.
   ``state_size`` -- total state dimension of all layers.
 * ``fnn_depth`` L and ``fnn_width`` W -- largest depth (affine maps) and width (largest of
   p_0..p_L) over the FNNs (pre-FNN included); ``fnn_nonzeros`` S -- nonzero weights and biases of
-  all FNNs; ``ssm_nonzeros`` -- nonzero entries of all SSM tensors (A, B, C, skip).
+  all FNNs; ``ssm_nonzeros`` -- nonzero entries of all SSM tensors (A, B, C, skip), of which
+  ``shift_structure_nonzeros`` are the fixed sub-diagonals ``J_U`` of shift SSMs: the structure
+  that makes a window ``U`` (``U - 1`` per channel), counted apart because whether a window counts
+  as parameters is exactly what the poly-log claims leave open.
 * ``weight_bound`` B -- largest absolute entry of any tensor; ``bits`` -- width of the signed
   fixed-point format (integer bits + fractional bits + sign) that holds every entry exactly.
 * ``parameters`` -- nonzero entries of all tensors (FNN + SSM + embedding table, if any);
@@ -28,7 +31,7 @@ import torch
 from .embedding import Embedding, TableEmbedding
 from .fnn import FNN
 from .network import SSMNetwork
-from .ssm import SSMBank, SSMLayer
+from .ssm import ShiftSSM, SSMBank, SSMLayer
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class SSMResources:
     state_size: int
     window: float
     nonzeros: int
+    shift_structure_nonzeros: int
     entries: int
     weight_bound: float
     bits: int
@@ -115,6 +119,7 @@ class Resources:
     fnn_width: int
     fnn_nonzeros: int
     ssm_nonzeros: int
+    shift_structure_nonzeros: int
     embedding_parameters: int
     embedding_kind: str
     input_features: int
@@ -128,7 +133,7 @@ class Resources:
     def summary(self) -> dict:
         """The headline numbers, JSON-ready (``inf`` as the string ``"inf"``)."""
         keys = ("num_layers", "window", "channels", "state_size", "fnn_depth", "fnn_width", "fnn_nonzeros",
-                "ssm_nonzeros", "embedding_parameters", "weight_bound", "bits", "parameters")
+                "ssm_nonzeros", "shift_structure_nonzeros", "embedding_parameters", "weight_bound", "bits", "parameters")
         return {k: _jsonable(getattr(self, k)) for k in keys}
 
     def to_dict(self) -> dict:
@@ -155,9 +160,10 @@ def fnn_resources(fnn: FNN, role: str) -> FNNResources:
 def ssm_resources(ssm: SSMLayer | SSMBank) -> SSMResources:
     groups = list(ssm.groups) if isinstance(ssm, SSMBank) else [ssm]
     s = TensorStats.combine(tensor_stats(t) for g in groups for t in g.parameter_tensors().values())
+    a_nonzeros = sum(tensor_stats(g.state_matrix()).nonzeros for g in groups if isinstance(g, ShiftSSM))
     kinds = "+".join(sorted({type(g).__name__ for g in groups}))
     state = sum(g.channels * g.state_size for g in groups)
-    return SSMResources(kinds, ssm.channels, state, ssm.window(), s.nonzeros, s.entries, s.max_abs, s.bits)
+    return SSMResources(kinds, ssm.channels, state, ssm.window(), s.nonzeros, a_nonzeros, s.entries, s.max_abs, s.bits)
 
 
 def measure(network: SSMNetwork) -> Resources:
@@ -179,6 +185,7 @@ def measure(network: SSMNetwork) -> Resources:
         fnn_width=max((f.width for f in fnns), default=0),
         fnn_nonzeros=sum(f.nonzeros for f in fnns),
         ssm_nonzeros=sum(s.nonzeros for s in ssms),
+        shift_structure_nonzeros=sum(s.shift_structure_nonzeros for s in ssms),
         embedding_parameters=emb_stats.nonzeros,
         embedding_kind=type(emb).__name__ + ("" if isinstance(emb, TableEmbedding) else " (fixed code, no parameters)"),
         input_features=emb.out_features,

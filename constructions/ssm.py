@@ -22,8 +22,10 @@ Parameterizations (PAPER.md §2):
 
 Every layer computes its output three ways that must agree (``model.modes-agree``):
 ``"recurrence"`` (the clear, slow reference: a loop over time), ``"direct"`` (causal convolution with
-the materialized kernel, ``O(L U)``) and ``"fft"`` (``O(L log L)``). ``"auto"`` takes ``direct``
-for short windows and ``fft`` otherwise.
+the materialized kernel, ``O(L U)``) and ``"fft"`` (``O(L log L)``). Prefix sums (a diagonal
+layer with ``N = 1`` and ``lambda = 1``: the memories of the constructions) also have ``"scan"``,
+a cumulative sum (``O(L)``). ``"auto"`` takes ``scan`` where it applies, ``direct`` for short
+windows and ``fft`` otherwise.
 
 A layer may look ahead: with ``lookahead = F`` it returns ``y_t = z_{t+F}`` where ``z`` is the
 causal output, which makes a two-sided window ``[t-U+1+F, t+F]``.
@@ -47,8 +49,8 @@ from .errors import (
     require_rank,
 )
 
-Mode = Literal["auto", "recurrence", "direct", "fft"]
-MODES: tuple[str, ...] = ("auto", "recurrence", "direct", "fft")
+Mode = Literal["auto", "recurrence", "direct", "fft", "scan"]
+MODES: tuple[str, ...] = ("auto", "recurrence", "direct", "fft", "scan")
 
 #: ``auto`` uses direct convolution up to this kernel length, FFT beyond.
 DIRECT_MAX_KERNEL = 64
@@ -187,7 +189,9 @@ class SSMLayer(nn.Module):
             return x.clone()
         if F_:
             x = F.pad(x, (0, 0, 0, F_))  # zeros after the end: the future beyond the input
-        if mode == "recurrence":
+        if mode == "scan" or (mode == "auto" and self.prefix_sum_weight() is not None):
+            y = self._scan(x)
+        elif mode == "recurrence":
             y = self._recurrence(x)
         else:
             K = self.kernel_length(x.shape[1])
@@ -196,6 +200,20 @@ class SSMLayer(nn.Module):
             k = self.kernel(K)
             y = causal_conv_direct(x, k) if mode == "direct" else causal_conv_fft(x, k)
         return y[:, F_ : F_ + L]
+
+    def supported_modes(self) -> tuple[str, ...]:
+        """The concrete modes this layer computes (``scan`` only for prefix sums)."""
+        return ("recurrence", "direct", "fft") + (("scan",) if self.prefix_sum_weight() is not None else ())
+
+    def prefix_sum_weight(self) -> torch.Tensor | None:
+        """``w`` if the layer is ``y_t = w * sum_{s <= t} x_s + skip * x_t`` (else ``None``)."""
+        return None
+
+    def _scan(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.prefix_sum_weight()
+        if w is None:
+            raise UnknownOptionError(f"mode 'scan' needs a prefix-sum layer (N = 1, lambda = 1); this is a {type(self).__name__}")
+        return torch.cumsum(x * w, dim=1) + self.skip * x
 
     def _recurrence(self, x: torch.Tensor) -> torch.Tensor:
         """The reference: one step of ``h_t = A h_{t-1} + B x_t`` per token."""
@@ -261,6 +279,11 @@ class DiagonalSSM(SSMLayer):
 
     def _transition(self, h):
         return self.lam * h
+
+    def prefix_sum_weight(self):
+        if self.state_size == 1 and bool((self.lam == 1).all()):
+            return (self.C * self.B).detach()[:, 0].real
+        return None
 
     def state_matrix(self):
         return torch.diag_embed(self.lam.detach())
@@ -347,6 +370,11 @@ class SSMBank(nn.Module):
 
     def window(self) -> float:
         return max(g.window() for g in self.groups)
+
+    def supported_modes(self) -> tuple[str, ...]:
+        """Modes every group computes."""
+        common = set(self.groups[0].supported_modes()).intersection(*(g.supported_modes() for g in self.groups))
+        return tuple(m for m in MODES if m in common)
 
     def kernel(self, length: int) -> torch.Tensor:
         return torch.cat([g.kernel(length) for g in self.groups], dim=0)

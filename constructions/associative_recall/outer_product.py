@@ -33,6 +33,7 @@ from ..embedding import OneHotEmbedding
 from ..errors import InfeasibleTaskError
 from ..fnn import FNN
 from ..layout import AffineMap, Layout
+from ..selection import memory_read_fnn, memory_write_fnn
 from ..network import SSMNetwork
 from ..ssm import SSMBank, accumulator, shifts
 from ..tasks.associative_recall import ARConfig
@@ -57,26 +58,12 @@ def build(config: ARConfig, *, dtype=torch.float64, device=None) -> Construction
 
     ssm1 = shifts([1] * K + [0] * (K + V), **kw)  # prev_key <- x_{t-1}; key, value <- x_t
 
-    pairs = Layout.of(pair=K * V, key=K)
-    # pair index (i, j) -> i * V + j
-    from_key = torch.kron(torch.eye(K, **kw), torch.ones(V, 1, **kw))  # (KV, K): row (i,j) reads key i
-    from_value = torch.kron(torch.ones(K, 1, **kw), torch.eye(V, **kw))  # (KV, V): row (i,j) reads value j
-    outer = AffineMap(routed, pairs, **kw)
-    outer.connect("pair", "prev_key", from_key).connect("pair", "value", from_value).add_bias("pair", -1)
-    outer.connect("key", "key", 1)
-    fnn1 = FNN.from_maps(outer, AffineMap(pairs, pairs, **kw).connect("pair", "pair", 1).connect("key", "key", 1))
-
+    fnn1 = memory_write_fnn(routed, ["prev_key"], "value", carry=["key"], **kw)  # Z_ij = key_i (x) value_j
     ssm2 = SSMBank([accumulator(K * V, **kw), shifts([0] * K, **kw)])  # memory M; query key passes
-
-    memory = Layout.of(memory=K * V, key=K)
-    reads = Layout.of(read=K * V)
-    answer = Layout.of(answer=V)
-    read = AffineMap(memory, reads, **kw).connect("read", "memory", 1).connect("read", "key", from_key).add_bias("read", -1)
-    collect = AffineMap(reads, answer, **kw).connect("answer", "read", from_value.T)
-    fnn2 = FNN.from_maps(read, collect)
+    fnn2 = memory_read_fnn(Layout.of(memory=K * V, key=K), "memory", ["key"], V, **kw)  # out_j = M_{q j}
 
     network = SSMNetwork(embedding, [(ssm1, fnn1), (ssm2, fnn2)], pre_fnn=FNN.from_maps(pre))
-    return recall_construction(NAME, network, config, OneHotCode(vocab.offset("value"), V), SOURCE)
+    return recall_construction(NAME, network, config, OneHotCode.range(vocab.offset("value"), V), SOURCE)
 
 
 def closed_form() -> dict[str, sp.Expr]:
