@@ -32,12 +32,18 @@ class Sizes:
     onehot_growth_exponents: tuple[int, ...]
     #: enumeration budget for exhaustive checks (instances per configuration)
     exhaustive_limit: int
+    #: longest string for the fixed-length copier (the sequence is twice as long, plus 3)
+    copy_length_max: int
+    #: Monte Carlo of the n-gram copier's error: (alphabet D, string length L, n-gram n, strings)
+    copy_error_run: tuple[int, int, int, int]
 
 
 PROFILES: dict[str, Sizes] = {
-    "tiny": Sizes("tiny", 5, 16, 64, 4, 8, tuple(range(2, 9)), (2, 3, 4), 2_000),
-    "quick": Sizes("quick", 25, 1 << 12, 1 << 10, 12, 32, tuple(range(2, 21)), (2, 3, 4, 5, 6), 50_000),
-    "thorough": Sizes("thorough", 250, 1 << 20, 1 << 14, 24, 128, tuple(range(2, 31)), (2, 3, 4, 5, 6, 7), 500_000),
+    "tiny": Sizes("tiny", 5, 16, 64, 4, 8, tuple(range(2, 9)), (2, 3, 4), 2_000, 16, (8, 8, 3, 64)),
+    "quick": Sizes("quick", 25, 1 << 12, 1 << 10, 12, 32, tuple(range(2, 21)), (2, 3, 4, 5, 6), 50_000, 1 << 10,
+                   (8, 10, 3, 512)),
+    "thorough": Sizes("thorough", 250, 1 << 20, 1 << 14, 24, 128, tuple(range(2, 31)), (2, 3, 4, 5, 6, 7), 500_000,
+                      1 << 15, (8, 16, 4, 4096)),
 }
 
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]

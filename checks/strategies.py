@@ -115,3 +115,29 @@ def ssm_inputs(draw, channels: int, *, max_batch: int = 3, max_length: int = 200
     seed = draw(seeds)
     g = torch.Generator().manual_seed(seed)
     return torch.randn(B, L, channels, generator=g, dtype=torch.float64)
+
+
+# ----------------------------------------------------------------------------- copying
+@st.composite
+def copy_configs(draw, *, max_alphabet: int, max_length: int, min_alphabet: int = 1):
+    from constructions.tasks.copying import CopyConfig
+
+    return CopyConfig(draw(vocab_sizes(min_alphabet, max_alphabet)), draw(st.integers(1, max_length)))
+
+
+@st.composite
+def strings_without_repeated_ngram(draw, *, alphabet: int, n: int, max_length: int) -> list[int]:
+    """A string in which no n-gram occurs twice, drawn symbol by symbol among the symbols that keep
+    it so (it ends early if none does); shrinks towards short strings of small symbols."""
+    target = draw(st.integers(1, max_length))
+    string: list[int] = []
+    seen: set[tuple[int, ...]] = set()
+    while len(string) < target:
+        tail = string[len(string) - n + 1 :] if n > 1 else []
+        options = [a for a in range(alphabet) if len(string) < n - 1 or tuple(tail + [a]) not in seen]
+        if not options:
+            break
+        string.append(draw(st.sampled_from(options)))
+        if len(string) >= n:
+            seen.add(tuple(string[-n:]))
+    return string

@@ -27,8 +27,17 @@ class Mutation:
         return f"{self.description} [{self.parameter}{list(self.index)} := {self.value}]"
 
 
+def _deepcopy(construction: Construction) -> Construction:
+    """``copy.deepcopy``, with sparse parameters cloned by hand (torch cannot deep-copy them)."""
+    memo = {}
+    for p in construction.network.parameters():
+        if p.is_sparse:
+            memo[id(p)] = torch.nn.Parameter(p.data.clone(), requires_grad=p.requires_grad)
+    return copy.deepcopy(construction, memo)
+
+
 def mutate(construction: Construction, mutation: Mutation) -> Construction:
-    broken = copy.deepcopy(construction)
+    broken = _deepcopy(construction)
     params = dict(broken.network.named_parameters())
     if mutation.parameter not in params:
         raise KeyError(f"no parameter {mutation.parameter!r}; the network has {sorted(params)}")

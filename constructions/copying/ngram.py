@@ -144,7 +144,8 @@ def closed_form() -> dict[str, sp.Expr]:
 def mutations(config: CopyConfig, n: int = 2):
     from ..mutation import Mutation
 
+    start_then_symbol0 = config.alphabet + 1  # cell of key (PAD, .., PAD, START) with value symbol 0
     return [
-        Mutation("the memory gate of cell 0 is always open", "blocks.0.fnn.biases.3", (0,), 0.0),
-        Mutation("the key's newest slot is not cut at START", "blocks.0.fnn.biases.0", (0,), 0.0),
+        Mutation("the memory gate of (PAD..START -> symbol 0) is always open", "blocks.0.fnn.biases.3", (start_then_symbol0,), 0.0),
+        Mutation("query slot 0 is never PAD", "blocks.0.fnn.biases.2", (0,), 0.0),
     ]

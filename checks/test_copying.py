@@ -1,0 +1,238 @@
+"""Checks of the input-copying family (Theorem 3.1; claims ``copy.*`` and ``select.shared-structure``).
+
+* ``copy.fixed-length.exact`` -- the one-channel shift copier on random strings up to the profile's
+  longest, on every string of tiny formats, with single-weight mutations that must be caught.
+* ``copy.ngram.exact`` -- the n-gram copier on strings without a repeated n-gram (drawn symbol by
+  symbol, random, and all of tiny formats); teacher-forced and free-running greedy decoding agree.
+* ``copy.ngram.error-bound`` -- on uniform strings, failures happen only on strings with a repeated
+  n-gram, and the error rate (exact 95% upper bound) stays below ``L^2 D^-n``.
+* ``select.shared-structure`` -- recall and copying constructions are built by the same selection
+  builders.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from checks import profiles
+from checks.assertions import assert_exact, exception_report
+from checks.strategies import copy_configs, seeds, strings_without_repeated_ngram
+from claims.statistics import clopper_pearson_upper
+from constructions.associative_recall import binary_query_first, outer_product
+from constructions.copying import fixed_length, greedy_decode, ngram, teacher_forced
+from constructions.mutation import mutate
+from constructions.tasks.associative_recall import ARConfig
+from constructions.tasks.copying import CopyConfig, assemble, generate, repeated_ngram
+
+SIZES = profiles.current()
+
+
+def all_strings(alphabet: int, length: int) -> torch.Tensor:
+    return torch.tensor(list(itertools.product(range(alphabet), repeat=length)), dtype=torch.long)
+
+
+def _assert_decodings_agree(construction, batch, evidence):
+    forced = teacher_forced(construction, batch.tokens)
+    free = greedy_decode(construction, batch.prompts(), batch.config.length + 1)
+    evidence.count("strings_decoded_both_ways", len(batch))
+    assert torch.equal(forced, free), f"teacher-forced {forced.tolist()} != free-running {free.tolist()}"
+
+
+# ----------------------------------------------------------------------------- fixed length
+@pytest.mark.claim("copy.fixed-length.exact")
+@given(config=copy_configs(max_alphabet=64, max_length=SIZES.copy_length_max), seed=seeds)
+def test_fixed_length_copies_random_strings_exactly(config, seed, evidence, device):
+    batch = generate(config, SIZES.batch, seed)
+    assert_exact(fixed_length.build(config, device=device), batch.tokens.to(device), evidence)
+    evidence.note_max("longest_string", config.length)
+
+
+@pytest.mark.claim("copy.fixed-length.exact")
+def test_fixed_length_copies_the_profiles_longest_strings(evidence, device):
+    config = CopyConfig(16, SIZES.copy_length_max)
+    batch = generate(config, SIZES.batch, 0)
+    construction = fixed_length.build(config, device=device)
+    assert_exact(construction, batch.tokens.to(device), evidence)
+    evidence.record(longest_string=config.length, window=construction.resources().window)
+
+
+@pytest.mark.claim("copy.fixed-length.exact")
+@pytest.mark.parametrize("alphabet, length", [(2, 6), (3, 4), (5, 2), (1, 3)])
+def test_fixed_length_copies_every_tiny_string(alphabet, length, evidence):
+    config = CopyConfig(alphabet, length)
+    construction = fixed_length.build(config)
+    batch = assemble(config, all_strings(alphabet, length))
+    assert_exact(construction, batch.tokens, evidence)
+    _assert_decodings_agree(construction, batch, evidence)
+
+
+def fixed_length_property(build):
+    @given(config=copy_configs(max_alphabet=6, max_length=6, min_alphabet=2), data=st.data())
+    def copies(config, data):
+        string = data.draw(st.lists(st.integers(0, config.alphabet - 1), min_size=config.length, max_size=config.length))
+        assert_exact(build(config), assemble(config, torch.tensor([string])).tokens)
+
+    return copies
+
+
+@pytest.mark.claim("copy.fixed-length.exact", role="control")
+@pytest.mark.parametrize("index", range(2))
+def test_fixed_length_check_catches_single_weight_mutation(index, evidence):
+    def broken(config):
+        return mutate(fixed_length.build(config), fixed_length.mutations(config)[index])
+
+    with pytest.raises(AssertionError) as caught:
+        fixed_length_property(broken)()
+    evidence.record(mutation=str(fixed_length.mutations(CopyConfig(2, 2))[index]), counterexample=exception_report(caught.value))
+
+
+# ----------------------------------------------------------------------------- n-gram lookup
+def ngram_property(build):
+    """'build(config, n) copies this drawn string without a repeated n-gram exactly'."""
+
+    @given(alphabet=st.integers(1, 5), n=st.integers(1, 4), data=st.data())
+    def copies(alphabet, n, data):
+        string = data.draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=24), label="string")
+        config = CopyConfig(alphabet, len(string))
+        assert_exact(build(config, n), assemble(config, torch.tensor([string])).tokens)
+
+    return copies
+
+
+@pytest.mark.claim("copy.ngram.exact")
+@given(alphabet=st.integers(1, 5), n=st.integers(1, 4), data=st.data())
+def test_ngram_copies_drawn_strings_without_repeats_exactly(alphabet, n, data, evidence, device):
+    string = data.draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=40), label="string")
+    config = CopyConfig(alphabet, len(string))
+    construction = ngram.build(config, n, device=device)
+    batch = assemble(config, torch.tensor([string], device=device))
+    assert_exact(construction, batch.tokens, evidence)
+    _assert_decodings_agree(construction, batch, evidence)
+    evidence.note_max("longest_string", len(string))
+    evidence.note_max("largest_n", n)
+
+
+@pytest.mark.claim("copy.ngram.exact")
+@pytest.mark.parametrize("alphabet, length, n", [(4, 12, 3), (8, 16, 3), (3, 16, 4)])
+def test_ngram_copies_random_strings_without_repeats_exactly(alphabet, length, n, evidence, device):
+    """Memories of 1080, 9000 and 2500 cells; free-running decoding (one pass per token) on 4 strings."""
+    config = CopyConfig(alphabet, length)
+    strings = generate(config, SIZES.batch, length).strings
+    batch = assemble(config, strings[~repeated_ngram(strings, n, alphabet)].to(device))
+    construction = ngram.build(config, n, device=device)
+    assert_exact(construction, batch.tokens, evidence)
+    _assert_decodings_agree(construction, assemble(config, batch.strings[:4]), evidence)
+
+
+@pytest.mark.claim("copy.ngram.exact")
+@pytest.mark.parametrize("alphabet, length, n", [(2, 8, 3), (3, 6, 2), (2, 9, 4)])
+def test_ngram_copies_every_tiny_string_without_repeats(alphabet, length, n, evidence):
+    config = CopyConfig(alphabet, length)
+    strings = all_strings(alphabet, length)
+    strings = strings[~repeated_ngram(strings, n, alphabet)]
+    construction = ngram.build(config, n)
+    batch = assemble(config, strings)
+    assert_exact(construction, batch.tokens, evidence)
+    _assert_decodings_agree(construction, batch, evidence)
+    evidence.count("exhaustive_formats")
+
+
+@pytest.mark.claim("copy.ngram.exact", role="control")
+@pytest.mark.parametrize("index", range(2))
+def test_ngram_check_catches_single_weight_mutation(index, evidence):
+    def broken(config, n):
+        return mutate(ngram.build(config, n), ngram.mutations(config, n)[index])
+
+    with pytest.raises(AssertionError) as caught:
+        ngram_property(broken)()
+    evidence.record(mutation=str(ngram.mutations(CopyConfig(2, 2))[index]), counterexample=exception_report(caught.value))
+
+
+# ----------------------------------------------------------------------------- error bound
+def error_run(construction, config: CopyConfig, n: int, strings: int, seed: int, chunk: int = 32):
+    """Copy ``strings`` uniform strings; return (failures, failures without a repeated n-gram, repeats)."""
+    failures = unexplained = repeats = 0
+    done = 0
+    while done < strings:
+        batch = generate(config, min(chunk, strings - done), seed + done)
+        wrong = (teacher_forced(construction, batch.tokens) != batch.targets).any(-1)
+        rep = repeated_ngram(batch.strings, n, config.alphabet)
+        failures += int(wrong.sum())
+        unexplained += int((wrong & ~rep).sum())
+        repeats += int(rep.sum())
+        done += len(batch)
+    return failures, unexplained, repeats
+
+
+def _bound_verdict(construction, config, n, strings, evidence, label):
+    failures, unexplained, repeats = error_run(construction, config, n, strings, seed=1000)
+    bound = config.length**2 / config.alphabet**n
+    upper = clopper_pearson_upper(failures, strings, 0.95)
+    evidence.record(**{label: dict(alphabet=config.alphabet, length=config.length, n=n, strings=strings,
+                                   failures=failures, failures_without_repeated_ngram=unexplained,
+                                   strings_with_repeated_ngram=repeats, error_rate=failures / strings,
+                                   error_rate_upper_95=upper, bound_L2_D_minus_n=bound)})
+    return unexplained, upper, bound
+
+
+@pytest.mark.claim("copy.ngram.error-bound")
+def test_ngram_error_on_uniform_strings_is_below_the_repeated_ngram_bound(evidence):
+    D, L, n, strings = SIZES.copy_error_run
+    config = CopyConfig(D, L)
+    unexplained, upper, bound = _bound_verdict(ngram.build(config, n), config, n, strings, evidence, "monte_carlo")
+    assert unexplained == 0, f"{unexplained} strings failed without a repeated {n}-gram"
+    assert upper < bound, f"error rate upper bound {upper:.4f} is not below L^2 D^-n = {bound:.4f}"
+
+
+@pytest.mark.claim("copy.ngram.error-bound")
+@pytest.mark.parametrize("alphabet, length, n", [(3, 6, 3), (4, 5, 2)])
+def test_ngram_error_probability_by_enumeration(alphabet, length, n, evidence):
+    """Exactly, over all D^L strings: error <= P(repeated n-gram) < L^2 D^-n."""
+    config = CopyConfig(alphabet, length)
+    strings = all_strings(alphabet, length)
+    batch = assemble(config, strings)
+    wrong = (teacher_forced(ngram.build(config, n), batch.tokens) != batch.targets).any(-1)
+    rep = repeated_ngram(strings, n, alphabet)
+    error, p_repeat, bound = float(wrong.double().mean()), float(rep.double().mean()), length**2 / alphabet**n
+    evidence.record(**{f"exact_D{alphabet}_L{length}_n{n}": dict(error=error, p_repeated_ngram=p_repeat, bound=bound)})
+    assert not bool((wrong & ~rep).any())
+    assert error <= p_repeat < bound
+
+
+@pytest.mark.claim("copy.ngram.error-bound", role="control")
+def test_error_bound_check_catches_a_broken_copier(evidence):
+    D, L, n, _ = SIZES.copy_error_run
+    config = CopyConfig(D, L)
+    broken = mutate(ngram.build(config, n), ngram.mutations(config, n)[0])
+    unexplained, upper, bound = _bound_verdict(broken, config, n, 256, evidence, "mutated_copier")
+    assert unexplained > 0 or upper >= bound
+
+
+# ----------------------------------------------------------------------------- shared structure
+def _origins(construction) -> set[str]:
+    fnns = [b.fnn for b in construction.network.blocks]
+    return {part for f in fnns for part in f.origin.split("+") if part}
+
+
+@pytest.mark.claim("select.shared-structure")
+def test_recall_and_copying_are_built_by_the_same_selection_builders(evidence):
+    origins = {
+        "ar outer product (query last)": _origins(outer_product.build(ARConfig(3, 3, 2))),
+        "ar binary (query first)": _origins(binary_query_first.build(ARConfig(3, 3, 2, query="first"))),
+        "copy n-gram lookup": _origins(ngram.build(CopyConfig(3, 4), 2)),
+    }
+    evidence.record(builders={k: sorted(v) for k, v in origins.items()})
+    memory = {"selection.memory_write", "selection.memory_read"}
+    assert memory <= origins["ar outer product (query last)"] and memory <= origins["copy n-gram lookup"]
+    assert "selection.hamming_select" in origins["ar binary (query first)"]
+
+
+@pytest.mark.claim("select.shared-structure", role="control")
+def test_shared_structure_check_sees_a_construction_built_otherwise(evidence):
+    assert not ({"selection.memory_write", "selection.memory_read"} & _origins(fixed_length.build(CopyConfig(3, 4))))
+    evidence.record(control="the fixed-length copier (a plain shift) is not reported as a selection construction")
