@@ -61,14 +61,14 @@ class EmpiricalGrowth:
 class GrowthVerdict:
     verdict: str  # holds | fails | inconclusive
     reason: str
-    symbolic: SymbolicGrowth
+    symbolic: SymbolicGrowth | None  # None: judged from the measurements alone
     empirical: EmpiricalGrowth
 
     def to_dict(self) -> dict:
         return {
             "verdict": self.verdict,
             "reason": self.reason,
-            "symbolic": self.symbolic.__dict__,
+            "symbolic": self.symbolic.__dict__ if self.symbolic else None,
             "empirical": {**self.empirical.__dict__, "last_slope": self.empirical.last_slope},
             "thresholds": {"polylog_slope_max": POLYLOG_SLOPE_MAX, "poly_slope_rtol": POLY_SLOPE_RTOL},
         }
@@ -136,6 +136,21 @@ def judge_polylog(symbolic: SymbolicGrowth, empirical: EmpiricalGrowth) -> Growt
         why = "symbolic class %s but last measured slope %.3f (first %.3f): the grid does not settle it" % (
             symbolic.growth_class, empirical.last_slope, empirical.first_slope)
     return GrowthVerdict(verdict, why, symbolic, empirical)
+
+
+def judge_polylog_measured(empirical: EmpiricalGrowth) -> GrowthVerdict:
+    """Poly-log from the measurements alone (no closed form): the local log-log slope has fallen
+    below ``POLYLOG_SLOPE_MAX``, is no larger than at the start, and ``log y`` is close to linear in
+    ``log log x`` (R^2 >= 0.9). A slope that stays at or above the threshold and does not fall
+    (last >= 0.8 x first) is polynomial: ``fails``. Anything else: ``inconclusive``."""
+    last, first = empirical.last_slope, empirical.first_slope
+    desc = "measured slopes %.3f -> %.3f, poly-log fit degree %.2f (R^2 %.3f)" % (
+        first, last, empirical.polylog_fit_degree, empirical.polylog_fit_r2)
+    if last < POLYLOG_SLOPE_MAX and last <= first + 1e-12 and empirical.polylog_fit_r2 >= 0.9:
+        return GrowthVerdict("holds", desc, None, empirical)
+    if last >= POLYLOG_SLOPE_MAX and last >= 0.8 * first:
+        return GrowthVerdict("fails", desc + ": the slope does not fall (polynomial)", None, empirical)
+    return GrowthVerdict("inconclusive", desc, None, empirical)
 
 
 def judge_polynomial(symbolic: SymbolicGrowth, empirical: EmpiricalGrowth, degree: float) -> GrowthVerdict:

@@ -16,7 +16,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from .errors import DeviceMismatchError, ShapeError, TokenRangeError, require_finite, require_rank
+from .errors import DeviceMismatchError, DTypeMismatchError, ShapeError, TokenRangeError, require_finite, require_rank
 from .layout import Layout
 from .vocabulary import Vocabulary
 
@@ -134,3 +134,39 @@ class TableEmbedding(Embedding):
 
     def encode(self, tokens):
         return self.table[tokens]
+
+
+class FeatureInput(nn.Module):
+    """Not an embedding: continuous token features ``(batch, length, width)`` pass straight in.
+
+    For constructions whose tokens are vectors (scores and values in Lemma 3.3's pooling)."""
+
+    def __init__(self, layout: Layout, *, dtype=torch.float64, device=None):
+        super().__init__()
+        self.layout = layout
+        self.register_buffer("_device_marker", torch.zeros(0, dtype=dtype, device=device), persistent=False)
+
+    @property
+    def out_features(self) -> int:
+        return self.layout.width
+
+    @property
+    def device(self) -> torch.device:
+        return self._device_marker.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._device_marker.dtype
+
+    def parameter_tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != self.out_features:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ShapeError(f"features must have shape (batch, length, {self.out_features}), got {shape}")
+        if x.dtype != self.dtype:
+            raise DTypeMismatchError(f"features have dtype {x.dtype}, the network {self.dtype}")
+        if x.device != self.device:
+            raise DeviceMismatchError(f"features are on {x.device}, the network on {self.device}")
+        return x

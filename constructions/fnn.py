@@ -95,6 +95,42 @@ class FNN(nn.Module):
     def identity(cls, width: int, *, dtype=torch.float64, device=None) -> "FNN":
         return cls([(torch.eye(width, dtype=dtype, device=device), torch.zeros(width, dtype=dtype, device=device))])
 
+    @classmethod
+    def affine(cls, W, b, *, dtype=torch.float64, device=None, origin: str = "") -> "FNN":
+        """A single affine map (no ReLU) from nested lists or tensors."""
+        W = torch.as_tensor(W, dtype=dtype, device=device)
+        return cls([(W.reshape(W.shape[0], -1), torch.as_tensor(b, dtype=dtype, device=device).reshape(-1))], origin=origin)
+
+    def deepened(self, depth: int) -> "FNN":
+        """The same map with ``depth`` affine maps: identity layers ``x = relu(x) - relu(-x)`` are
+        inserted before the output (width doubles there). For running FNNs side by side."""
+        if depth < self.depth:
+            raise ShapeError(f"cannot make an FNN of depth {self.depth} shallower ({depth})")
+        if depth == self.depth:
+            return self
+        W, b = self.weights[-1].detach().to_dense(), self.biases[-1].detach()
+        d = W.shape[0]
+        eye = torch.eye(d, dtype=W.dtype, device=W.device)
+        split = torch.cat([eye, -eye])  # relu(y), relu(-y)
+        layers = [(w.detach(), c.detach()) for w, c in zip(self.weights[:-1], self.biases[:-1])]
+        layers.append((split @ W, split @ b))
+        for _ in range(depth - self.depth - 1):
+            layers.append((torch.eye(2 * d, dtype=W.dtype, device=W.device), torch.zeros(2 * d, dtype=W.dtype, device=W.device)))
+        layers.append((torch.cat([eye, -eye], dim=1), torch.zeros(d, dtype=W.dtype, device=W.device)))
+        return FNN(layers, origin=self.origin)
+
+    @staticmethod
+    def parallel(*fnns: "FNN") -> "FNN":
+        """Side by side: inputs and outputs concatenated in order, block-diagonal weights; shallower
+        networks are deepened to the deepest one first."""
+        depth = max(f.depth for f in fnns)
+        fnns = [f.deepened(depth) for f in fnns]
+        layers = []
+        for i in range(depth):
+            layers.append((torch.block_diag(*[f.weights[i].detach().to_dense() for f in fnns]),
+                           torch.cat([f.biases[i].detach() for f in fnns])))
+        return FNN(layers, origin="+".join(sorted({f.origin for f in fnns if f.origin})))
+
     @property
     def in_features(self) -> int:
         return self.weights[0].shape[1]
