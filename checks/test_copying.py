@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 import torch
 from hypothesis import given
@@ -25,15 +23,12 @@ from checks.strategies import copy_configs, seeds, strings_without_repeated_ngra
 from claims.statistics import clopper_pearson_upper
 from constructions.associative_recall import binary_query_first, outer_product
 from constructions.copying import fixed_length, greedy_decode, ngram, teacher_forced
+from constructions.copying.decoding import copy_error_run
 from constructions.mutation import mutate
 from constructions.tasks.associative_recall import ARConfig
-from constructions.tasks.copying import CopyConfig, assemble, generate, repeated_ngram
+from constructions.tasks.copying import CopyConfig, all_strings, assemble, generate, repeated_ngram
 
 SIZES = profiles.current()
-
-
-def all_strings(alphabet: int, length: int) -> torch.Tensor:
-    return torch.tensor(list(itertools.product(range(alphabet), repeat=length)), dtype=torch.long)
 
 
 def _assert_decodings_agree(construction, batch, evidence):
@@ -154,37 +149,23 @@ def test_ngram_check_catches_single_weight_mutation(index, evidence):
 
 
 # ----------------------------------------------------------------------------- error bound
-def error_run(construction, config: CopyConfig, n: int, strings: int, seed: int, chunk: int = 32):
-    """Copy ``strings`` uniform strings; return (failures, failures without a repeated n-gram, repeats)."""
-    failures = unexplained = repeats = 0
-    done = 0
-    while done < strings:
-        batch = generate(config, min(chunk, strings - done), seed + done)
-        wrong = (teacher_forced(construction, batch.tokens) != batch.targets).any(-1)
-        rep = repeated_ngram(batch.strings, n, config.alphabet)
-        failures += int(wrong.sum())
-        unexplained += int((wrong & ~rep).sum())
-        repeats += int(rep.sum())
-        done += len(batch)
-    return failures, unexplained, repeats
-
-
-def _bound_verdict(construction, config, n, strings, evidence, label):
-    failures, unexplained, repeats = error_run(construction, config, n, strings, seed=1000)
+def bound_verdict(construction, n, strings, evidence, label):
+    """Monte Carlo of the copy error; records it and returns (unexplained failures, 95% upper bound
+    of the error rate, L^2 D^-n)."""
+    config = construction.config
+    run = copy_error_run(construction, n, strings, seed=1000)
     bound = config.length**2 / config.alphabet**n
-    upper = clopper_pearson_upper(failures, strings, 0.95)
-    evidence.record(**{label: dict(alphabet=config.alphabet, length=config.length, n=n, strings=strings,
-                                   failures=failures, failures_without_repeated_ngram=unexplained,
-                                   strings_with_repeated_ngram=repeats, error_rate=failures / strings,
-                                   error_rate_upper_95=upper, bound_L2_D_minus_n=bound)})
-    return unexplained, upper, bound
+    upper = clopper_pearson_upper(run["failures"], strings, 0.95)
+    evidence.record(**{label: dict(alphabet=config.alphabet, length=config.length, n=n, **run,
+                                   error_rate=run["failures"] / strings, error_rate_upper_95=upper, bound_L2_D_minus_n=bound)})
+    return run["failures_without_repeated_ngram"], upper, bound
 
 
 @pytest.mark.claim("copy.ngram.error-bound")
 def test_ngram_error_on_uniform_strings_is_below_the_repeated_ngram_bound(evidence):
     D, L, n, strings = SIZES.copy_error_run
     config = CopyConfig(D, L)
-    unexplained, upper, bound = _bound_verdict(ngram.build(config, n), config, n, strings, evidence, "monte_carlo")
+    unexplained, upper, bound = bound_verdict(ngram.build(config, n), n, strings, evidence, "monte_carlo")
     assert unexplained == 0, f"{unexplained} strings failed without a repeated {n}-gram"
     assert upper < bound, f"error rate upper bound {upper:.4f} is not below L^2 D^-n = {bound:.4f}"
 
@@ -209,7 +190,7 @@ def test_error_bound_check_catches_a_broken_copier(evidence):
     D, L, n, _ = SIZES.copy_error_run
     config = CopyConfig(D, L)
     broken = mutate(ngram.build(config, n), ngram.mutations(config, n)[0])
-    unexplained, upper, bound = _bound_verdict(broken, config, n, 256, evidence, "mutated_copier")
+    unexplained, upper, bound = bound_verdict(broken, n, 256, evidence, "mutated_copier")
     assert unexplained > 0 or upper >= bound
 
 

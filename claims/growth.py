@@ -12,10 +12,12 @@ two independent pieces of evidence:
    points. A polynomial of degree ``p`` has slopes tending to ``p``; a poly-log count has slopes
    tending to 0 like ``k / ln x``.
 
-Thresholds (module constants, reported with every verdict): poly-log holds when the symbolic class
-is poly-log (or constant) and the last measured slope is below ``POLYLOG_SLOPE_MAX`` and no larger
-than the first; polynomial of degree ``p`` holds when the symbolic degree is ``p`` and the last
-measured slope is within ``POLY_SLOPE_RTOL * p`` of ``p``. When the two disagree the verdict is
+Slopes are averaged over the first and the last third of the grid (``early_slope``,
+``late_slope``): ceilings in the counts make single steps jumpy. Thresholds (module constants,
+reported with every verdict): poly-log holds when the symbolic class is poly-log (or constant) and
+the late slope is below ``POLYLOG_SLOPE_MAX`` and no larger than the early one; polynomial of
+degree ``p`` holds when the symbolic degree is ``p`` and the late slope is within
+``POLY_SLOPE_RTOL * p`` of ``p``. When the two disagree the verdict is
 ``inconclusive`` (or ``fails`` when both contradict the claim).
 """
 
@@ -56,6 +58,18 @@ class EmpiricalGrowth:
     def last_slope(self) -> float:
         return self.local_slopes[-1]
 
+    @property
+    def early_slope(self) -> float:
+        """Mean local slope over the first third of the grid (ceilings make single steps jumpy)."""
+        k = max(1, len(self.local_slopes) // 3)
+        return float(np.mean(self.local_slopes[:k]))
+
+    @property
+    def late_slope(self) -> float:
+        """Mean local slope over the last third of the grid."""
+        k = max(1, len(self.local_slopes) // 3)
+        return float(np.mean(self.local_slopes[-k:]))
+
 
 @dataclass(frozen=True)
 class GrowthVerdict:
@@ -69,7 +83,8 @@ class GrowthVerdict:
             "verdict": self.verdict,
             "reason": self.reason,
             "symbolic": self.symbolic.__dict__ if self.symbolic else None,
-            "empirical": {**self.empirical.__dict__, "last_slope": self.empirical.last_slope},
+            "empirical": {**self.empirical.__dict__, "last_slope": self.empirical.last_slope,
+                          "early_slope": self.empirical.early_slope, "late_slope": self.empirical.late_slope},
             "thresholds": {"polylog_slope_max": POLYLOG_SLOPE_MAX, "poly_slope_rtol": POLY_SLOPE_RTOL},
         }
 
@@ -126,15 +141,15 @@ def empirical_growth(xs, ys) -> EmpiricalGrowth:
 def judge_polylog(symbolic: SymbolicGrowth, empirical: EmpiricalGrowth) -> GrowthVerdict:
     """Is the count poly-logarithmic (or constant) in x?"""
     sym_ok = symbolic.growth_class in ("constant", "polylog")
-    emp_ok = empirical.last_slope < POLYLOG_SLOPE_MAX and empirical.last_slope <= empirical.first_slope + 1e-12
+    emp_ok = _flattens(empirical)
     if sym_ok and emp_ok:
-        verdict, why = "holds", "symbolic class %s and the measured slope flattens to %.3f" % (symbolic.growth_class, empirical.last_slope)
+        verdict, why = "holds", "symbolic class %s and the measured slope flattens to %.3f" % (symbolic.growth_class, empirical.late_slope)
     elif not sym_ok and not emp_ok:
-        verdict, why = "fails", "symbolic class %s and the measured slope stays at %.3f" % (symbolic.growth_class, empirical.last_slope)
+        verdict, why = "fails", "symbolic class %s and the measured slope stays at %.3f" % (symbolic.growth_class, empirical.late_slope)
     else:
         verdict = "inconclusive"
-        why = "symbolic class %s but last measured slope %.3f (first %.3f): the grid does not settle it" % (
-            symbolic.growth_class, empirical.last_slope, empirical.first_slope)
+        why = "symbolic class %s but measured slope %.3f late vs %.3f early: the grid does not settle it" % (
+            symbolic.growth_class, empirical.late_slope, empirical.early_slope)
     return GrowthVerdict(verdict, why, symbolic, empirical)
 
 
@@ -143,21 +158,26 @@ def judge_polylog_measured(empirical: EmpiricalGrowth) -> GrowthVerdict:
     below ``POLYLOG_SLOPE_MAX``, is no larger than at the start, and ``log y`` is close to linear in
     ``log log x`` (R^2 >= 0.9). A slope that stays at or above the threshold and does not fall
     (last >= 0.8 x first) is polynomial: ``fails``. Anything else: ``inconclusive``."""
-    last, first = empirical.last_slope, empirical.first_slope
-    desc = "measured slopes %.3f -> %.3f, poly-log fit degree %.2f (R^2 %.3f)" % (
+    last, first = empirical.late_slope, empirical.early_slope
+    desc = "measured slopes %.3f (early) -> %.3f (late), poly-log fit degree %.2f (R^2 %.3f)" % (
         first, last, empirical.polylog_fit_degree, empirical.polylog_fit_r2)
-    if last < POLYLOG_SLOPE_MAX and last <= first + 1e-12 and empirical.polylog_fit_r2 >= 0.9:
+    if _flattens(empirical) and empirical.polylog_fit_r2 >= 0.9:
         return GrowthVerdict("holds", desc, None, empirical)
     if last >= POLYLOG_SLOPE_MAX and last >= 0.8 * first:
         return GrowthVerdict("fails", desc + ": the slope does not fall (polynomial)", None, empirical)
     return GrowthVerdict("inconclusive", desc, None, empirical)
 
 
+def _flattens(empirical: EmpiricalGrowth) -> bool:
+    """The late slope is below the poly-log threshold and no steeper than the early one."""
+    return empirical.late_slope < POLYLOG_SLOPE_MAX and empirical.late_slope <= empirical.early_slope + 1e-12
+
+
 def judge_polynomial(symbolic: SymbolicGrowth, empirical: EmpiricalGrowth, degree: float) -> GrowthVerdict:
     """Does the count grow like x^degree?"""
     sym_ok = symbolic.growth_class == "polynomial" and abs(symbolic.poly_degree - degree) < 1e-12
-    emp_ok = abs(empirical.last_slope - degree) <= POLY_SLOPE_RTOL * degree
-    desc = "symbolic degree %s, last measured slope %.3f (claimed %s)" % (symbolic.poly_degree, empirical.last_slope, degree)
+    emp_ok = abs(empirical.late_slope - degree) <= POLY_SLOPE_RTOL * degree
+    desc = "symbolic degree %s, late measured slope %.3f (claimed %s)" % (symbolic.poly_degree, empirical.late_slope, degree)
     if sym_ok and emp_ok:
         return GrowthVerdict("holds", desc, symbolic, empirical)
     if not sym_ok and not emp_ok:

@@ -41,6 +41,32 @@ class OneHotCode:
 
 
 @dataclass(frozen=True)
+class SignCode:
+    """Output channel ``r`` is ``+1`` or ``-1``, bit ``r`` of a class index; ``classes[token]`` is the
+    class of an answer token and ``tokens[class]`` the token a class decodes to (``-1``: none)."""
+
+    bits: int
+    classes: dict
+    tokens: tuple[int, ...]
+
+    def target(self, ids: torch.Tensor, dtype=torch.float64) -> torch.Tensor:
+        table = torch.full((max(self.classes) + 1,), -1, dtype=torch.long, device=ids.device)
+        for token, cls in self.classes.items():
+            table[token] = cls
+        cls = table[ids]
+        if bool((cls < 0).any()):
+            raise ValueError(f"answers {ids.unique().tolist()} include tokens without a class")
+        shifts = torch.arange(self.bits, device=ids.device)
+        return (2 * ((cls.unsqueeze(-1) >> shifts) & 1) - 1).to(dtype)
+
+    def decode(self, outputs: torch.Tensor) -> torch.Tensor:
+        weights = 2 ** torch.arange(self.bits, device=outputs.device)
+        cls = ((outputs > 0).long() * weights).sum(-1)
+        lookup = torch.tensor(self.tokens, device=outputs.device)
+        return torch.where(cls < len(self.tokens), lookup[cls.clamp(max=len(self.tokens) - 1)], torch.full_like(cls, -1))
+
+
+@dataclass(frozen=True)
 class BinaryCode:
     """Answer token ``offset + j`` is the little-endian bit vector of ``j`` (``bits`` channels)."""
 
@@ -63,7 +89,7 @@ class Construction:
     name: str
     network: SSMNetwork
     config: Any
-    code: OneHotCode | BinaryCode
+    code: OneHotCode | BinaryCode | SignCode
     answer_positions: torch.Tensor
     reference: Callable[[torch.Tensor], torch.Tensor]
     source: str
@@ -81,5 +107,9 @@ class Construction:
     def target(self, answers: torch.Tensor) -> torch.Tensor:
         return self.code.target(answers, self.network.dtype)
 
-    def resources(self) -> Resources:
+    def resources(self):
+        """Measured resources: :class:`~constructions.resources.Resources` for SSM networks, the
+        network's own ``resources()`` for others (Transformers)."""
+        if hasattr(self.network, "resources"):
+            return self.network.resources()
         return measure(self.network)

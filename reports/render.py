@@ -53,7 +53,7 @@ def headline(record: ClaimRecord) -> str:
                 sums[key] += value
             elif key.endswith("_growth") and isinstance(value, dict):
                 cls = (value.get("symbolic") or {}).get("growth_class") or f"measured {value.get('verdict')}"
-                growth.append(f"{key[:-7]}: {cls} (last slope {value['empirical']['last_slope']:.2f})")
+                growth.append(f"{key[:-7]}: {cls} (late slope {value['empirical']['late_slope']:.2f})")
     parts = [f"{k.replace('_', ' ')} {v:g}" for k, v in sums.items()]
     parts += [f"{k.replace('_', ' ')} {v:.3g}" for k, v in maxes.items()] + growth
     if not parts and record.verdict != "not-run":

@@ -114,6 +114,13 @@ def reference_next_tokens(config: CopyConfig, tokens: torch.Tensor) -> torch.Ten
     return tokens[:, config.answer_positions().to(tokens.device) + 1]
 
 
+def all_strings(alphabet: int, length: int) -> torch.Tensor:
+    """Every string of ``length`` symbols, ``(alphabet^length, length)``, in lexicographic order."""
+    require_positive_int("alphabet", alphabet)
+    grid = torch.cartesian_prod(*[torch.arange(alphabet)] * length) if length > 1 else torch.arange(alphabet).unsqueeze(1)
+    return grid.reshape(-1, length)
+
+
 def repeated_ngram(strings: torch.Tensor, n: int, alphabet: int) -> torch.Tensor:
     """``(B,)`` bool: does some n-gram occur twice in the string (Jelassi's failure event)?
 

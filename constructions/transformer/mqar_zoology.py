@@ -1,0 +1,74 @@
+"""Attention solves MQAR exactly with one-hot triples (Zoology, Arora et al. 2024, Prop. 4.3).
+
+Claim (``transformer.mqar-zoology-4.3``, related): attention, even without softmax, solves MQAR on
+one-hot token codes with a residual stream of ``d = 3c`` (keys, values, previous key) and
+``O(c^2)`` parameters in ``O(1)`` layers, independently of the number of pairs N.
+
+Format: as :mod:`constructions.tasks.associative_recall` with ``query="last"``
+(``k_1 v_1 .. k_N v_N q_1 .. q_Q``, disjoint key and value vocabularies of ``c`` tokens each).
+
+Mechanism::
+
+    stream        key (c) | value (c) | prev_key (c) | answer (c)
+    layer 1       one head attending exactly 1 back copies the key block into prev_key
+    layer 2       linear attention: query = key block at t, key = prev_key at s, value = value at s
+                  answer_t = sum_{s <= t} <key_t, prev_key_s> value_s = one-hot of v(q_t)
+
+Resources: 2 layers, 2 heads, ``d_model = 4c`` here (the three one-hot blocks of the proposition
+plus the answer block the read-out reads), weight matrices of ``O(c^2)`` entries with ``O(c)``
+nonzeros, weight bound 1; nothing depends on N or the length.
+
+Source: Arora et al. 2024 (Zoology), Proposition 4.3; weights written out here (related).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..construction import Construction, OneHotCode
+from ..embedding import OneHotEmbedding
+from ..errors import InfeasibleTaskError
+from ..fnn import FNN
+from ..layout import AffineMap, Layout
+from ..tasks.associative_recall import ARConfig, reference_answers
+from .model import Block, Head, Transformer
+
+NAME = "zoology-attention"
+SOURCE = "Arora et al. 2024 (Zoology), Proposition 4.3 (related)"
+
+
+def _selector(stream: Layout, target: Layout, pairs, **kw) -> torch.Tensor:
+    m = AffineMap(stream, target, **kw)
+    for t, s in pairs:
+        m.connect(t, s, 1)
+    return m.build(sparse=False)[0]
+
+
+def build(config: ARConfig, *, kind: str = "linear", dtype=torch.float64, device=None) -> Construction:
+    if config.query != "last" or config.key_length != 1:
+        raise InfeasibleTaskError("the Zoology attention construction needs query='last' and key_length=1")
+    K, V = config.num_keys, config.num_values
+    kw = dict(dtype=dtype, device=device)
+    vocab = config.vocabulary()
+    embedding = OneHotEmbedding(vocab, **kw)
+    stream = Layout.of(key=K, value=V, prev_key=K, answer=V)
+    keys, values = Layout.of(k=K), Layout.of(v=V)
+    zero_qk = torch.zeros(1, stream.width, **kw)
+    previous = Head(zero_qk, zero_qk, _selector(stream, keys, [("k", "key")], **kw),
+                    _selector(keys, stream, [("prev_key", "k")], **kw), kind="hardmax", lag=1)
+    recall = Head(_selector(stream, keys, [("k", "key")], **kw), _selector(stream, keys, [("k", "prev_key")], **kw),
+                  _selector(stream, values, [("v", "value")], **kw), _selector(values, stream, [("answer", "v")], **kw),
+                  kind=kind)
+    readout = FNN([(_selector(stream, values, [("v", "answer")], **kw), torch.zeros(V, **kw))], origin="transformer.readout")
+    network = Transformer(embedding, stream.width, [Block([previous]), Block([recall])], readout)
+    return Construction(NAME, network, config, OneHotCode.range(vocab.offset("value"), V),
+                        config.answer_positions(), lambda tokens: reference_answers(config, tokens), SOURCE)
+
+
+def mutations(config: ARConfig):
+    from ..mutation import Mutation
+
+    return [
+        Mutation("key 0 is not copied forward", "blocks.0.heads.0.W_O", (2 * 0 + config.num_keys + config.num_values, 0), 0.0),
+        Mutation("the query of key 0 is dropped", "blocks.1.heads.0.W_Q", (0, 0), 0.0),
+    ]
