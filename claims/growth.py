@@ -173,6 +173,34 @@ def _flattens(empirical: EmpiricalGrowth) -> bool:
     return empirical.late_slope < POLYLOG_SLOPE_MAX and empirical.late_slope <= empirical.early_slope + 1e-12
 
 
+def growth_class(xs, ys, expr: sp.Expr | None = None, x: sp.Symbol | None = None) -> dict:
+    """One resource's growth class from measurements (and a closed form, if there is one):
+    ``constant``, ``polylog``, ``polynomial`` (with its degree) or ``unclear`` when the closed
+    form and the measurements disagree or the measurements alone do not settle it."""
+    emp = empirical_growth(xs, ys)
+    row = {"late_slope": round(emp.late_slope, 4), "early_slope": round(emp.early_slope, 4)}
+    if len(set(ys)) == 1:
+        return {**row, "class": "constant", "source": "measured (all equal)"}
+    if expr is not None:
+        sym = symbolic_growth(expr, x)
+        row["symbolic"] = sym.growth_class
+        if sym.growth_class in ("constant", "polylog"):
+            agree = _flattens(emp)
+        elif sym.growth_class == "polynomial":
+            agree = abs(emp.late_slope - sym.poly_degree) <= POLY_SLOPE_RTOL * sym.poly_degree
+            row["degree"] = round(sym.poly_degree, 4)
+        else:
+            agree = emp.late_slope > 1
+        return {**row, "class": sym.growth_class if agree else "unclear",
+                "source": "closed form and measurements" + ("" if agree else " disagree")}
+    verdict = judge_polylog_measured(emp)
+    if verdict.verdict == "holds":
+        return {**row, "class": "polylog", "source": "measurements"}
+    if verdict.verdict == "fails":
+        return {**row, "class": "polynomial", "degree": round(emp.late_slope, 2), "source": "measurements"}
+    return {**row, "class": "unclear", "source": "measurements"}
+
+
 def judge_polynomial(symbolic: SymbolicGrowth, empirical: EmpiricalGrowth, degree: float) -> GrowthVerdict:
     """Does the count grow like x^degree?"""
     sym_ok = symbolic.growth_class == "polynomial" and abs(symbolic.poly_degree - degree) < 1e-12

@@ -17,6 +17,7 @@ from claims.registry import load
 from constructions.errors import UnknownClaimError
 
 from . import environment
+from .figures import draw_all
 from .output import OutputError, prepare_directory, write_atomic
 from .render import json_text, to_json, to_markdown
 from .runner import REPO_ROOT, RunOptions, run_checks
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     run = run_checks(options)
     records = aggregate(selected, run.results)
     document = to_json(run, records, environment.describe(REPO_ROOT, args.device))
+    draw_all(document, out)
     write_atomic(out / "claims.json", json_text(document))
     write_atomic(out / "report.md", to_markdown(document))
     if not args.quiet:

@@ -173,8 +173,11 @@ def to_markdown(document: dict) -> str:
             lines += ["", "| check | outcome | time |", "|---|---|---|"]
             lines += [f"| `{t['test']}` {'(control)' if t['roles'] == ['control'] else ''} | {t['outcome']} | "
                       f"{t['duration_s']:.2f} s |" for t in c["tests"]]
+        for fig in c.get("figures", []):
+            lines += ["", f"![{fig['title']}]({fig['png']}) ([SVG]({fig['svg']}))"]
         if c["evidence"]:
-            lines += ["", "Evidence:", "", "```json", json.dumps(c["evidence"], indent=1)[:6000], "```"]
+            shown = {t: {k: v for k, v in ev.items() if not k.startswith("figure:")} for t, ev in c["evidence"].items()}
+            lines += ["", "Evidence (figure data are in claims.json):", "", "```json", json.dumps(shown, indent=1)[:8000], "```"]
         for f in c["failures"]:
             lines += ["", f"Counterexample / message from `{f['test']}` ({f['outcome']}):", "", "```", str(f["message"])[:4000], "```"]
     return "\n".join(lines) + "\n"

@@ -65,6 +65,14 @@ def build(config: ARConfig, *, kind: str = "linear", dtype=torch.float64, device
                         config.answer_positions(), lambda tokens: reference_answers(config, tokens), SOURCE)
 
 
+def closed_form() -> dict:
+    """Resources in terms of ``c`` keys = values (``K = V = c``)."""
+    import sympy as sp
+
+    c = sp.Symbol("c", positive=True, integer=True)
+    return {"d_model": 4 * c, "parameters": 7 * c + 1, "entries": 24 * c**2 + 2 * 4 * c, "weight_bound": sp.Integer(1)}
+
+
 def mutations(config: ARConfig):
     from ..mutation import Mutation
 

@@ -1,0 +1,78 @@
+"""Figures for the report, drawn from figure specifications that checks put in their evidence.
+
+A check records ``evidence.record(**{"figure:<name>": spec})`` with ``spec`` a dict: ``name``,
+``title``, ``xlabel``, ``ylabel``, ``xscale``/``yscale`` (``"log"`` or ``"linear"``), optional
+``note``, and ``series``: a list of ``{"label", "x", "y"}``. The report draws each one as PNG and
+SVG under ``figures/`` (atomically; SVG without timestamps, so reruns are byte-identical) and links
+it from the claim's section. The data stay in ``claims.json``, so anyone can redraw them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+FIGURE_PREFIX = "figure:"
+
+
+def figure_specs(claim: dict) -> list[dict]:
+    specs = []
+    for evidence in claim["evidence"].values():
+        for key, value in evidence.items():
+            if key.startswith(FIGURE_PREFIX) and isinstance(value, dict) and value.get("series"):
+                specs.append(value)
+    return specs
+
+
+def _save_atomic(fig, path: Path, **kwargs) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, **kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def draw(spec: dict, directory: Path) -> list[str]:
+    """Draw one figure; returns the written paths relative to the report directory."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "ssm-suite"  # deterministic SVG ids
+    directory.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    for series in spec["series"]:
+        xs = [float(v) for v in series["x"]]
+        ys = [float(v) if not isinstance(v, str) else float("nan") for v in series["y"]]
+        ax.plot(xs, ys, marker="o", markersize=3, label=series["label"])
+    ax.set_xscale(spec.get("xscale", "linear"))
+    ax.set_yscale(spec.get("yscale", "linear"))
+    ax.set_xlabel(spec.get("xlabel", ""))
+    ax.set_ylabel(spec.get("ylabel", ""))
+    ax.set_title(spec.get("title", spec["name"]), fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    if spec.get("note"):
+        fig.text(0.01, 0.01, spec["note"], fontsize=7, alpha=0.8)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    written = []
+    for suffix, kwargs in ((".png", {"metadata": {"Software": None}}), (".svg", {"metadata": {"Date": None, "Creator": None}})):
+        path = directory / f"{spec['name']}{suffix}"
+        _save_atomic(fig, path, **kwargs)
+        written.append(f"{directory.name}/{path.name}")
+    plt.close(fig)
+    return written
+
+
+def draw_all(document: dict, out: Path) -> None:
+    """Draw every claim's figures into ``out/figures`` and list them under ``claim["figures"]``."""
+    for claim in document["claims"]:
+        claim["figures"] = []
+        for spec in figure_specs(claim):
+            png, svg = draw(spec, out / "figures")
+            claim["figures"].append({"title": spec.get("title", spec["name"]), "png": png, "svg": svg})
