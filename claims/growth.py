@@ -177,10 +177,10 @@ def growth_class(xs, ys, expr: sp.Expr | None = None, x: sp.Symbol | None = None
     """One resource's growth class from measurements (and a closed form, if there is one):
     ``constant``, ``polylog``, ``polynomial`` (with its degree) or ``unclear`` when the closed
     form and the measurements disagree or the measurements alone do not settle it."""
+    if len(set(ys)) == 1:
+        return {"class": "constant", "source": "measured (all equal)", "late_slope": 0.0, "early_slope": 0.0}
     emp = empirical_growth(xs, ys)
     row = {"late_slope": round(emp.late_slope, 4), "early_slope": round(emp.early_slope, 4)}
-    if len(set(ys)) == 1:
-        return {**row, "class": "constant", "source": "measured (all equal)"}
     if expr is not None:
         sym = symbolic_growth(expr, x)
         row["symbolic"] = sym.growth_class

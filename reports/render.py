@@ -97,6 +97,23 @@ def to_json(run: RunResult, records: list[ClaimRecord], environment: dict) -> di
     }
 
 
+def growth_table(title: str, table: dict) -> list[str]:
+    """Markdown for ``{construction: {resource: {"class": ..., "degree"?: ...}}}``."""
+    resources = list(dict.fromkeys(r for row in table.values() for r in row))
+    lines = [f"**{title}** (growth class of each resource; degree for polynomial growth):", "",
+             "| construction | " + " | ".join(resources) + " |", "|---|" + "---|" * len(resources)]
+    for name, row in table.items():
+        cells = []
+        for r in resources:
+            cell = row.get(r)
+            if cell is None:
+                cells.append("")
+            else:
+                cells.append(cell["class"] + (f" ({cell['degree']:g})" if "degree" in cell else ""))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def json_text(document: dict) -> str:
     return json.dumps(jsonable(document), indent=2, sort_keys=False) + "\n"
 
@@ -173,10 +190,14 @@ def to_markdown(document: dict) -> str:
             lines += ["", "| check | outcome | time |", "|---|---|---|"]
             lines += [f"| `{t['test']}` {'(control)' if t['roles'] == ['control'] else ''} | {t['outcome']} | "
                       f"{t['duration_s']:.2f} s |" for t in c["tests"]]
+        for ev in c["evidence"].values():
+            for key, table in ev.items():
+                if key.startswith("table:"):
+                    lines += ["", *growth_table(key.removeprefix("table:").replace("_", " "), table)]
         for fig in c.get("figures", []):
             lines += ["", f"![{fig['title']}]({fig['png']}) ([SVG]({fig['svg']}))"]
         if c["evidence"]:
-            shown = {t: {k: v for k, v in ev.items() if not k.startswith("figure:")} for t, ev in c["evidence"].items()}
+            shown = {t: {k: v for k, v in ev.items() if not k.startswith(("figure:", "table:"))} for t, ev in c["evidence"].items()}
             lines += ["", "Evidence (figure data are in claims.json):", "", "```json", json.dumps(shown, indent=1)[:8000], "```"]
         for f in c["failures"]:
             lines += ["", f"Counterexample / message from `{f['test']}` ({f['outcome']}):", "", "```", str(f["message"])[:4000], "```"]
