@@ -28,9 +28,11 @@ from claims.growth import empirical_growth, judge_polylog_measured
 from constructions import relu_approx
 from constructions.associative_recall import binary_query_first
 from constructions.embedding import code_bits
+from constructions.mutation import mutate
 from constructions.pooling import lookup_pooling_network, ratio, relu_pooling_network, softmax_attention
 from constructions.resources import fnn_resources, measure
 from constructions.tasks.associative_recall import ARConfig, generate
+from constructions.verification import verify
 
 SIZES = profiles.current()
 EPSILONS = [10.0**-k for k in range(1, 9)]
@@ -264,3 +266,14 @@ def test_two_layer_key_query_selection_is_exact_with_small_weights(bits, evidenc
     m = code_bits(K)
     evidence.record(**{f"m{m}": {"fnn_width": r.fnn_width, "weight_bound": r.weight_bound, "layers": r.num_layers}})
     assert r.num_layers == 2 and r.weight_bound <= 2 and r.fnn_width == 3 * m + 1
+
+
+@pytest.mark.claim("select.key-query-two-layer", role="control")
+@pytest.mark.parametrize("index", range(3))
+def test_key_query_check_catches_single_weight_mutation(index, evidence):
+    config = ARConfig(256, 256, 64, query="first")
+    broken = mutate(binary_query_first.build(config), binary_query_first.mutations(config)[index])
+    result = verify(broken, generate(config, 4 * SIZES.batch, 99).tokens)
+    evidence.record(mutation=str(binary_query_first.mutations(config)[index]), wrong_answers=result.wrong_answers,
+                    first_failure=result.first_failure)
+    assert not result.ok

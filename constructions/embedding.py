@@ -26,14 +26,15 @@ def code_bits(size: int) -> int:
     return max(1, (size - 1).bit_length())
 
 
-class Embedding(nn.Module):
-    vocabulary: Vocabulary
+class NetworkInput(nn.Module):
+    """What every network input stage shares: a layout of output channels, a dtype and a device."""
+
     layout: Layout
 
-    def __init__(self, vocabulary: Vocabulary, layout: Layout, dtype: torch.dtype):
+    def __init__(self, layout: Layout, dtype: torch.dtype, device=None):
         super().__init__()
-        self.vocabulary, self.layout = vocabulary, layout
-        self.register_buffer("_device_marker", torch.zeros(0, dtype=dtype), persistent=False)
+        self.layout = layout
+        self.register_buffer("_device_marker", torch.zeros(0, dtype=dtype, device=device), persistent=False)
 
     @property
     def out_features(self) -> int:
@@ -49,6 +50,16 @@ class Embedding(nn.Module):
 
     def parameter_tensors(self) -> dict[str, torch.Tensor]:
         return {}
+
+
+class Embedding(NetworkInput):
+    """Token ids in, ``(batch, length, d)`` features out."""
+
+    vocabulary: Vocabulary
+
+    def __init__(self, vocabulary: Vocabulary, layout: Layout, dtype: torch.dtype):
+        super().__init__(layout, dtype)
+        self.vocabulary = vocabulary
 
     def check_tokens(self, tokens: torch.Tensor) -> None:
         if not isinstance(tokens, torch.Tensor):
@@ -136,30 +147,13 @@ class TableEmbedding(Embedding):
         return self.table[tokens]
 
 
-class FeatureInput(nn.Module):
+class FeatureInput(NetworkInput):
     """Not an embedding: continuous token features ``(batch, length, width)`` pass straight in.
 
     For constructions whose tokens are vectors (scores and values in Lemma 3.3's pooling)."""
 
     def __init__(self, layout: Layout, *, dtype=torch.float64, device=None):
-        super().__init__()
-        self.layout = layout
-        self.register_buffer("_device_marker", torch.zeros(0, dtype=dtype, device=device), persistent=False)
-
-    @property
-    def out_features(self) -> int:
-        return self.layout.width
-
-    @property
-    def device(self) -> torch.device:
-        return self._device_marker.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self._device_marker.dtype
-
-    def parameter_tensors(self) -> dict[str, torch.Tensor]:
-        return {}
+        super().__init__(layout, dtype, device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != self.out_features:
