@@ -18,6 +18,7 @@ from constructions.errors import UnknownClaimError
 
 from . import environment
 from .figures import draw_all
+from .html import to_html
 from .output import OutputError, prepare_directory, write_atomic
 from .render import json_text, to_json, to_markdown
 from .runner import REPO_ROOT, RunOptions, run_checks
@@ -70,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     draw_all(document, out)
     write_atomic(out / "claims.json", json_text(document))
     write_atomic(out / "report.md", to_markdown(document))
+    write_atomic(out / "report.html", to_html(document, out))
     if not args.quiet:
         summary = ", ".join(f"{n} {v}" for v, n in document["summary"].items() if n)
-        print(f"{len(records)} claims: {summary}. Wrote {out / 'report.md'} and {out / 'claims.json'}", file=sys.stderr)
+        print(f"{len(records)} claims: {summary}. Wrote {out / 'report.html'}, report.md and claims.json", file=sys.stderr)
     if run.errors:
         for e in run.errors:
             print(f"error: {e}", file=sys.stderr)

@@ -97,21 +97,25 @@ def to_json(run: RunResult, records: list[ClaimRecord], environment: dict) -> di
     }
 
 
-def growth_table(title: str, table: dict) -> list[str]:
-    """Markdown for ``{construction: {resource: {"class": ..., "degree"?: ...}}}``."""
+def growth_rows(table: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows for ``{construction: {resource: {"class": ..., "degree"?: ...}}}``."""
     resources = list(dict.fromkeys(r for row in table.values() for r in row))
-    lines = [f"**{title}** (growth class of each resource; degree for polynomial growth):", "",
-             "| construction | " + " | ".join(resources) + " |", "|---|" + "---|" * len(resources)]
+    rows = []
     for name, row in table.items():
-        cells = []
+        cells = [name]
         for r in resources:
             cell = row.get(r)
-            if cell is None:
-                cells.append("")
-            else:
-                cells.append(cell["class"] + (f" ({cell['degree']:g})" if "degree" in cell else ""))
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return lines
+            cells.append("" if cell is None else cell["class"] + (f" ({cell['degree']:g})" if "degree" in cell else ""))
+        rows.append(cells)
+    return ["construction", *resources], rows
+
+
+def growth_table(title: str, table: dict) -> list[str]:
+    """Markdown of :func:`growth_rows`."""
+    header, rows = growth_rows(table)
+    return [f"**{title}** (growth class of each resource; degree for polynomial growth):", "",
+            "| " + " | ".join(header) + " |", "|---|" + "---|" * (len(header) - 1),
+            *["| " + " | ".join(row) + " |" for row in rows]]
 
 
 def json_text(document: dict) -> str:
