@@ -273,7 +273,8 @@ def check_single_claim_report(out: Path, claim_id: str) -> dict:
     assert document["run"]["errors"] == []
     assert document["summary"]["holds"] == 1
     assert claim_id in (out / "report.md").read_text(encoding="utf-8")
-    assert sorted(p.name for p in out.iterdir()) == ["claims.json", "report.md"]
+    assert claim_id in (out / "report.html").read_text(encoding="utf-8")
+    assert sorted(p.name for p in out.iterdir()) == ["claims.json", "report.html", "report.md"]
     return record
 
 
