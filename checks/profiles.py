@@ -39,11 +39,11 @@ class Sizes:
 
 
 PROFILES: dict[str, Sizes] = {
-    "tiny": Sizes("tiny", 5, 16, 64, 4, 8, tuple(range(2, 9)), (2, 3, 4), 2_000, 16, (8, 8, 3, 64)),
+    "tiny": Sizes("tiny", 5, 16, 64, 4, 8, tuple(range(2, 17)), (2, 3, 4), 20_000, 16, (8, 8, 3, 64)),
     "quick": Sizes("quick", 25, 1 << 12, 1 << 10, 12, 32, tuple(range(2, 21)), (2, 3, 4, 5, 6), 50_000, 1 << 10,
                    (8, 10, 3, 512)),
     "thorough": Sizes("thorough", 250, 1 << 20, 1 << 14, 24, 128, tuple(range(2, 31)), (2, 3, 4, 5, 6, 7), 500_000,
-                      1 << 16, (8, 16, 4, 4096)),
+                      1 << 16, (8, 12, 3, 8192)),
 }
 
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
@@ -83,3 +83,9 @@ def activate(name: str, seed: int | None = None) -> Sizes:
 
 def current() -> Sizes:
     return _active
+
+
+def control_settings() -> settings:
+    """Settings for a control's search (a check run against a broken construction must find the
+    break): at least 100 examples whatever the profile, since a control that gives up proves nothing."""
+    return settings(max_examples=max(100, _active.max_examples))

@@ -67,6 +67,7 @@ def test_fixed_length_copies_every_tiny_string(alphabet, length, evidence):
 
 
 def fixed_length_property(build):
+    @profiles.control_settings()
     @given(config=copy_configs(max_alphabet=6, max_length=6, min_alphabet=2), data=st.data())
     def copies(config, data):
         string = data.draw(st.lists(st.integers(0, config.alphabet - 1), min_size=config.length, max_size=config.length))
@@ -90,6 +91,7 @@ def test_fixed_length_check_catches_single_weight_mutation(index, evidence):
 def ngram_property(build):
     """'build(config, n) copies this drawn string without a repeated n-gram exactly'."""
 
+    @profiles.control_settings()
     @given(alphabet=st.integers(1, 5), n=st.integers(1, 4), data=st.data())
     def copies(alphabet, n, data):
         string = data.draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=24), label="string")

@@ -73,6 +73,7 @@ def test_attention_resources_do_not_depend_on_pairs_and_entries_grow_like_c_squa
 @pytest.mark.claim("transformer.mqar-zoology-4.3", role="control")
 @pytest.mark.parametrize("index", range(2))
 def test_mqar_attention_check_catches_single_weight_mutation(index, evidence):
+    @profiles.control_settings()
     @given(case=ar_instances(ar_configs(query="last", min_keys=2, max_keys=4, max_values=4, max_queries=3, max_length=16)))
     def exact(case):
         config, batch = case
@@ -160,6 +161,7 @@ def test_jelassi_width_is_n_log_d(evidence):
 @pytest.mark.claim("transformer.copy-jelassi-2.3", role="control")
 @pytest.mark.parametrize("index", range(2))
 def test_jelassi_check_catches_single_weight_mutation(index, evidence):
+    @profiles.control_settings()
     @given(alphabet=st.integers(2, 5), n=st.integers(1, 3), data=st.data())
     def exact(alphabet, n, data):
         string = data.draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=16))

@@ -105,3 +105,6 @@ class Evidence:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self._data)
+
+    def __repr__(self) -> str:
+        return f"Evidence({sorted(self._data)})"

@@ -9,6 +9,9 @@ instances go wrong), and the checks show that each is caught, with the counterex
 from __future__ import annotations
 
 import copy
+import functools
+import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -64,3 +67,69 @@ def _set_sparse_entry(tensor: torch.nn.Parameter, mutation: Mutation) -> None:
     values = coalesced.values().clone()
     values[int(where[0])] = mutation.value
     tensor.data = torch.sparse_coo_tensor(coalesced.indices(), values, coalesced.shape).coalesce()
+
+
+# ----------------------------------------------------------------------------- fault injection
+#: ``NAME:INDEX[,NAME:INDEX...]``: builders decorated with :func:`injectable` return their
+#: construction with mutation ``INDEX`` of their module applied. ``python -m reports
+#: --inject-fault`` sets it, so a reviewer can watch a claim's verdict flip to ``fails``.
+FAULTS_ENV = "SSM_SUITE_FAULTS"
+
+#: construction name -> (module of the builder): every injectable construction
+INJECTABLE: dict[str, str] = {}
+
+
+def parse_faults(text: str) -> dict[str, int]:
+    faults = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, index = item.rpartition(":")
+        if not sep or not index.isdigit() or name not in INJECTABLE:
+            known = ", ".join(sorted(INJECTABLE))
+            raise ValueError(f"fault {item!r} must be NAME:INDEX with NAME one of: {known}")
+        faults[name] = int(index)
+    return faults
+
+
+def active_faults() -> dict[str, int]:
+    return parse_faults(os.environ.get(FAULTS_ENV, ""))
+
+
+def injectable(name: str):
+    """Register a builder ``build(config, *args, **kwargs)`` under ``name``; while a fault names it,
+    the built construction gets mutation ``mutations(config, *args)[index]`` of the same module."""
+
+    def wrap(build):
+        INJECTABLE[name] = build.__module__
+
+        @functools.wraps(build)
+        def built(config, *args, **kwargs):
+            construction = build(config, *args, **kwargs)
+            index = active_faults().get(name)
+            if index is None:
+                return construction
+            mutation = sys.modules[build.__module__].mutations(config, *args)[index]
+            return mutate(construction, mutation)
+
+        return built
+
+    return wrap
+
+
+def fault_catalogue() -> list[str]:
+    """Every ``NAME:INDEX  description`` that can be injected (with a tiny example format)."""
+    import importlib
+
+    from .tasks.associative_recall import ARConfig
+    from .tasks.copying import CopyConfig
+
+    lines = []
+    for name, module_name in sorted(INJECTABLE.items()):
+        module = importlib.import_module(module_name)
+        for config in (ARConfig(4, 4, 2), ARConfig(4, 4, 2, query="first"), CopyConfig(3, 4)):
+            try:
+                mutations = module.mutations(config)
+            except Exception:  # noqa: BLE001 -- this format does not fit this construction
+                continue
+            lines += [f"{name}:{i}  {m.description}" for i, m in enumerate(mutations)]
+            break
+    return lines

@@ -17,6 +17,11 @@ from claims.registry import load
 from constructions.errors import UnknownClaimError
 
 from . import environment
+import constructions.associative_recall  # noqa: F401  (registers the injectable constructions)
+import constructions.copying  # noqa: F401
+import constructions.transformer  # noqa: F401
+from constructions.mutation import fault_catalogue, parse_faults
+
 from .figures import draw_all
 from .html import to_html
 from .output import OutputError, prepare_directory, write_atomic
@@ -38,6 +43,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 if any verdict differs from the expected one")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--list", action="store_true", help="list the registered claims and exit")
+    p.add_argument("--inject-fault", action="append", default=[], metavar="NAME:INDEX",
+                   help="break a construction on purpose (one weight changed) to see its claims fail; see --list-faults")
+    p.add_argument("--list-faults", action="store_true", help="list the faults --inject-fault accepts and exit")
     return p
 
 
@@ -48,6 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         for c in registry:
             print(f"{c.id:<36} {c.provenance:<14} {c.kind:<10} {c.title}")
         return 0
+    if args.list_faults:
+        print("\n".join(fault_catalogue()))
+        return 0
+    try:
+        faults = parse_faults(",".join(args.inject_fault))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     ids = None
     if args.claims:
         ids = [i.strip() for arg in args.claims for i in arg.split(",") if i.strip()]
@@ -64,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --device cuda was requested but CUDA is not available", file=sys.stderr)
             return 2
     options = RunOptions(profile=args.profile, device=args.device, claims=ids, seed=args.seed,
-                         workers=args.workers, quiet=args.quiet)
+                         workers=args.workers, quiet=args.quiet, faults=faults)
     run = run_checks(options)
     records = aggregate(selected, run.results)
     document = to_json(run, records, environment.describe(REPO_ROOT, args.device))

@@ -72,6 +72,9 @@ def to_html(document: dict, out: Path) -> str:
     unexpected = document["unexpected"]
     parts.append(f"<p>Unexpected verdicts (differ from what the mathematics predicts): "
                  f"{html.escape(', '.join(unexpected)) if unexpected else 'none'}.</p>")
+    if run["faults_injected"]:
+        parts.append(f'<p class="unexpected"><b>Constructions broken on purpose in this run (--inject-fault): '
+                     f'{html.escape(str(run["faults_injected"]))}. Verdicts about them describe the broken versions.</b></p>')
     if run["errors"]:
         parts.append("<h2>Errors of the run</h2>" + "".join(f"<pre>{html.escape(e)}</pre>" for e in run["errors"]))
     parts.append(

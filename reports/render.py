@@ -71,6 +71,7 @@ def to_json(run: RunResult, records: list[ClaimRecord], environment: dict) -> di
             "seed": run.options.seed,
             "seed_meaning": "hypothesis derandomized (examples fixed per test)" if run.options.seed is None else "every draw seeded by this value",
             "claims_selected": run.options.claims,
+            "faults_injected": {name: index for name, index in run.options.faults.items()},
             "started_at": run.started_at,
             "duration_s": round(run.duration_s, 2),
             "pytest_exit_code": run.pytest_exit_code,
@@ -154,6 +155,9 @@ def to_markdown(document: dict) -> str:
         "Unexpected verdicts (differ from what the mathematics predicts): "
         + (", ".join(document["unexpected"]) if document["unexpected"] else "none") + ".",
     ]
+    if run["faults_injected"]:
+        lines += ["", f"**Constructions broken on purpose in this run (--inject-fault): {run['faults_injected']}. "
+                      "Verdicts about them describe the broken versions.**"]
     if run["errors"]:
         lines += ["", "**The run had errors:**", "", *[f"```\n{e}\n```" for e in run["errors"]]]
     lines += [

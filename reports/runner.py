@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from .collect import Collector, CheckResult
+from constructions.mutation import FAULTS_ENV
+
+from .collect import CheckResult, Collector
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHECKS_DIR = REPO_ROOT / "checks"
@@ -27,11 +29,12 @@ class RunOptions:
     seed: int | None = None  # None: derandomized hypothesis, as in CI
     workers: str = "auto"
     quiet: bool = False
+    faults: dict[str, int] = field(default_factory=dict)  # constructions broken on purpose
 
     def pytest_args(self) -> list[str]:
         args = [
             str(CHECKS_DIR), "--rootdir", str(REPO_ROOT), "-p", "no:cacheprovider", "-o", "addopts=",
-            "-q", "-W", "ignore", "--suite-profile", self.profile, "--device", self.device, "-n", str(self.workers),
+            "-q", "--tb=short", "-W", "ignore", "--suite-profile", self.profile, "--device", self.device, "-n", str(self.workers),
         ]
         if self.seed is not None:
             args += ["--suite-seed", str(self.seed)]
@@ -55,13 +58,18 @@ def run_checks(options: RunOptions) -> RunResult:
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.monotonic()
     pytest_output = io.StringIO()
-    old_cwd = os.getcwd()
+    old_cwd, old_faults = os.getcwd(), os.environ.get(FAULTS_ENV)
+    os.environ[FAULTS_ENV] = ",".join(f"{name}:{index}" for name, index in options.faults.items())
     try:
         os.chdir(REPO_ROOT)  # conftest and plugin discovery relative to the repository
         with contextlib.redirect_stdout(pytest_output):
             code = int(pytest.main(options.pytest_args(), plugins=[collector]))
     finally:
         os.chdir(old_cwd)
+        if old_faults is None:
+            os.environ.pop(FAULTS_ENV, None)
+        else:
+            os.environ[FAULTS_ENV] = old_faults
     errors = collector.collection_errors + collector.internal_errors
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED) and not errors:
         errors.append(f"pytest stopped with exit code {code}:\n{pytest_output.getvalue()[-3000:]}")

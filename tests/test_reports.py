@@ -293,3 +293,87 @@ def test_end_to_end_report_of_one_claim_with_the_tiny_profile(tmp_path):
                        "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     check_single_claim_report(tmp_path, "model.shift-kernel")
+
+
+# ----------------------------------------------------------------------------- broken constructions, determinism, HTML
+def load_document(out: Path) -> dict:
+    return json.loads((out / "claims.json").read_text(encoding="utf-8"))
+
+
+def test_an_injected_fault_flips_its_claim_to_fails_with_a_minimal_counterexample(tmp_path):
+    proc = run_reports("--profile", "tiny", "--claims", "ar.outer-product.exact", "--inject-fault", "outer-product:0",
+                       "--workers", "0", "--quiet", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    document = load_document(tmp_path)
+    (record,) = document["claims"]
+    assert record["verdict"] == "fails"
+    assert document["run"]["faults_injected"] == {"outer-product": 0}
+    assert any("Falsifying example" in (f["message"] or "") for f in record["failures"])
+    for report in ("report.md", "report.html"):
+        assert "broken on purpose" in (tmp_path / report).read_text(encoding="utf-8")
+
+
+def test_an_unknown_fault_is_a_usage_error(capsys):
+    from reports.cli import main
+
+    assert main(["--inject-fault", "no-such-construction:0"]) == 2
+    assert "must be NAME:INDEX" in capsys.readouterr().err
+
+
+def strip_timings(document: dict) -> dict:
+    """The document without what may differ between two identical runs: timestamps and durations."""
+    document = json.loads(json.dumps(document))
+    document["run"].pop("started_at")
+    document["run"].pop("duration_s")
+    for claim in document["claims"]:
+        claim.pop("duration_s")
+        for test in claim["tests"]:
+            test.pop("duration_s")
+    return document
+
+
+def test_same_profile_and_seed_give_the_same_claims_json_apart_from_timings(tmp_path):
+    claims = ("ar.query-first.exact", "select.hard-selection-bound", "model.modes-agree")
+    documents = []
+    for run in ("first", "second"):
+        proc = run_reports("--profile", "tiny", "--seed", "5", "--claims", *claims, "--workers", "0", "--quiet",
+                           "--out", str(tmp_path / run))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        documents.append(strip_timings(load_document(tmp_path / run)))
+    assert documents[0] == documents[1]
+
+
+def test_html_report_has_every_claim_and_its_figures(tmp_path):
+    from html.parser import HTMLParser
+
+    proc = run_reports("--profile", "tiny", "--claims", "transformer.vs-ssm.resources", "model.shift-kernel",
+                       "--workers", "0", "--quiet", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    class Page(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.ids, self.images, self.links = set(), [], []
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if "id" in attrs:
+                self.ids.add(attrs["id"])
+            if tag == "img":
+                self.images.append(attrs["src"])
+            if tag == "a":
+                self.links.append(attrs.get("href", ""))
+
+    page = Page()
+    page.feed((tmp_path / "report.html").read_text(encoding="utf-8"))
+    document = load_document(tmp_path)
+    for claim in document["claims"]:
+        assert "claim-" + claim["id"].replace(".", "-").lower() in page.ids
+    figures = [f for c in document["claims"] for f in c["figures"]]
+    assert figures and len(page.images) == len(figures)
+    assert all(src.startswith("data:image/png;base64,") for src in page.images)  # self-contained
+    for link in page.links:
+        if link.startswith("#"):
+            assert link[1:] in page.ids, link
+        else:
+            assert (tmp_path / link).is_file(), link  # the SVG files beside the report

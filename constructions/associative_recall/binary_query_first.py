@@ -34,20 +34,22 @@ import sympy as sp
 import torch
 
 from ..construction import BinaryCode, Construction
-from .common import recall_construction
 from ..embedding import BinaryEmbedding, code_bits
 from ..errors import InfeasibleTaskError
 from ..fnn import FNN
 from ..layout import AffineMap, Layout
+from ..mutation import injectable
 from ..network import SSMNetwork
 from ..selection import hamming_select_fnn
 from ..ssm import SSMBank, accumulator, shifts
 from ..tasks.associative_recall import ARConfig
+from .common import recall_construction
 
 NAME = "binary-query-first"
 SOURCE = "PAPER.md §4 G3 (key-query matching by Hamming distance); reconstructed"
 
 
+@injectable(NAME)
 def build(config: ARConfig, *, dtype=torch.float64, device=None) -> Construction:
     if config.query != "first":
         raise InfeasibleTaskError(f"the binary query-first construction needs query='first', got {config.query!r}")

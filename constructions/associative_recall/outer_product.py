@@ -28,20 +28,22 @@ import sympy as sp
 import torch
 
 from ..construction import Construction, OneHotCode
-from .common import recall_construction
 from ..embedding import OneHotEmbedding
 from ..errors import InfeasibleTaskError
 from ..fnn import FNN
 from ..layout import AffineMap, Layout
-from ..selection import memory_read_fnn, memory_write_fnn
+from ..mutation import injectable
 from ..network import SSMNetwork
+from ..selection import memory_read_fnn, memory_write_fnn
 from ..ssm import SSMBank, accumulator, shifts
 from ..tasks.associative_recall import ARConfig
+from .common import recall_construction
 
 NAME = "outer-product"
 SOURCE = "PAPER.md §4 G2 (H3/MultiHyena outer-product memory); reconstructed"
 
 
+@injectable(NAME)
 def build(config: ARConfig, *, dtype=torch.float64, device=None) -> Construction:
     if config.query != "last" or config.key_length != 1:
         raise InfeasibleTaskError(

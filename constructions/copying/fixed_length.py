@@ -27,6 +27,7 @@ from ..construction import Construction
 from ..embedding import TableEmbedding
 from ..fnn import FNN
 from ..layout import AffineMap, Layout
+from ..mutation import injectable
 from ..network import SSMNetwork
 from ..ssm import shifts
 from ..tasks.copying import CopyConfig
@@ -36,6 +37,7 @@ NAME = "fixed-length-shift"
 SOURCE = "PAPER.md §4 G4 (one shift channel); reconstructed"
 
 
+@injectable(NAME)
 def build(config: CopyConfig, *, dtype=torch.float64, device=None) -> Construction:
     D, n = config.alphabet, config.length
     kw = dict(dtype=dtype, device=device)

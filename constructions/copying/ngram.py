@@ -38,6 +38,7 @@ from ..embedding import OneHotEmbedding
 from ..errors import require_positive_int
 from ..fnn import FNN
 from ..layout import AffineMap, Layout
+from ..mutation import injectable
 from ..network import SSMNetwork
 from ..selection import memory_read_fnn, memory_write_fnn
 from ..ssm import SSMBank, accumulator, shifts
@@ -104,6 +105,7 @@ def _placed(rows: int, cols: int, first_row: int, **kw) -> torch.Tensor:
     return m
 
 
+@injectable(NAME)
 def build(config: CopyConfig, n: int = 2, *, dtype=torch.float64, device=None) -> Construction:
     require_positive_int("n", n)
     D = config.alphabet

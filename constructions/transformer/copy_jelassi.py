@@ -34,6 +34,7 @@ from ..embedding import TableEmbedding, code_bits
 from ..errors import require_positive_int
 from ..fnn import FNN
 from ..layout import AffineMap, Layout
+from ..mutation import injectable
 from ..tasks.copying import CopyConfig, reference_next_tokens
 from .model import Block, Head, Transformer
 
@@ -47,6 +48,7 @@ def _codes(classes: int, bits: int, **kw) -> torch.Tensor:
     return (2 * (c & 1) - 1).to(**kw)
 
 
+@injectable(NAME)
 def build(config: CopyConfig, n: int = 2, *, kind: str = "hardmax", beta: float = 8.0, dtype=torch.float64, device=None) -> Construction:
     require_positive_int("n", n)
     D = config.alphabet

@@ -30,6 +30,7 @@ from ..embedding import OneHotEmbedding
 from ..errors import InfeasibleTaskError
 from ..fnn import FNN
 from ..layout import AffineMap, Layout
+from ..mutation import injectable
 from ..tasks.associative_recall import ARConfig, reference_answers
 from .model import Block, Head, Transformer
 
@@ -44,6 +45,7 @@ def _selector(stream: Layout, target: Layout, pairs, **kw) -> torch.Tensor:
     return m.build(sparse=False)[0]
 
 
+@injectable(NAME)
 def build(config: ARConfig, *, kind: str = "linear", dtype=torch.float64, device=None) -> Construction:
     if config.query != "last" or config.key_length != 1:
         raise InfeasibleTaskError("the Zoology attention construction needs query='last' and key_length=1")
