@@ -40,6 +40,10 @@ class InfeasibleTaskError(SuiteError):
     """A task configuration cannot be realized (e.g. more pairs than distinct keys)."""
 
 
+class ModelFileError(SuiteError):
+    """A model file is missing, malformed, or does not fit its declared architecture or task."""
+
+
 class UnknownClaimError(SuiteError):
     """A claim id is not in the registry."""
 

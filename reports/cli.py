@@ -1,4 +1,7 @@
-"""``python -m reports``: run the checks and write ``report.md`` and ``claims.json``.
+"""``python -m reports``: run the checks and write ``report.html``, ``report.md`` and ``claims.json``.
+
+Also ``python -m reports verify --task TASK --weights FILE`` (the property checks on a network
+from a file) and ``python -m reports export CONSTRUCTION ...`` (write a construction to a file).
 
 Exit status: 0 -- the run completed (whatever the verdicts); 1 -- ``--strict`` and some verdict
 differs from the registry's expectation; 2 -- bad command line (unknown claim id, unwritable output
@@ -50,6 +53,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("verify", "export"):
+        from .verify import export_main, verify_main
+
+        return (verify_main if argv[0] == "verify" else export_main)(argv[1:])
     args = parser().parse_args(argv)
     registry = load()
     if args.list:

@@ -1,0 +1,180 @@
+"""``python -m reports verify`` and ``export``: the suite's property checks on a network from a file.
+
+    python -m reports export outer-product --config num_keys=4,num_values=4,num_pairs=3 --out net.safetensors
+    python -m reports verify --task associative-recall --weights net.safetensors
+
+``verify`` loads the file (:mod:`constructions.serialization`; no pickle code runs), measures the
+network's resources, and runs three checks on the file's task format: a seeded random batch,
+hypothesis-drawn instances (a failure is shrunk to a minimal counterexample) and, when the format
+is small enough, every instance. It prints a summary, writes ``verify.json`` and ``verify.md``
+(atomically) and exits 0 if every check passed, 1 if one failed, 2 on a bad file or command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from claims.evidence import jsonable
+from constructions.errors import ModelFileError, SuiteError
+from constructions.serialization import TASKS, load, save
+from constructions.tasks import associative_recall as ar
+from constructions.tasks import copying
+from constructions.verification import verify
+
+from .output import OutputError, prepare_directory, write_atomic
+
+EXHAUSTIVE_LIMIT = 200_000
+
+
+def _strings(config: copying.CopyConfig, ngram: int | None):
+    string = st.lists(st.integers(0, config.alphabet - 1), min_size=config.length, max_size=config.length)
+    if ngram:
+        string = string.filter(lambda s: not bool(copying.repeated_ngram(torch.tensor([s]), ngram, config.alphabet)[0]))
+    return string.map(lambda s: copying.assemble(config, torch.tensor([s])))
+
+
+def _instances(task: str, config, ngram: int | None):
+    if task == "associative-recall":
+        from checks.strategies import ar_instances
+
+        return ar_instances(st.just(config)).map(lambda case: case[1])
+    return _strings(config, ngram)
+
+
+def _batch(task: str, config, size: int, seed: int, ngram: int | None) -> torch.Tensor:
+    if task == "associative-recall":
+        return ar.generate(config, size, seed).tokens
+    batch = copying.generate(config, size, seed)
+    keep = ~copying.repeated_ngram(batch.strings, ngram, config.alphabet) if ngram else torch.ones(size, dtype=torch.bool)
+    return batch.tokens[keep]
+
+
+def _everything(task: str, config, ngram: int | None) -> torch.Tensor | None:
+    if task == "associative-recall":
+        return ar.enumerate_instances(config).tokens if ar.instance_count(config) <= EXHAUSTIVE_LIMIT else None
+    if config.alphabet**config.length > EXHAUSTIVE_LIMIT:
+        return None
+    strings = copying.all_strings(config.alphabet, config.length)
+    if ngram:
+        strings = strings[~copying.repeated_ngram(strings, ngram, config.alphabet)]
+    return copying.assemble(config, strings).tokens
+
+
+def _record(name: str, result) -> dict:
+    return {"check": name, "passed": result.ok, "instances": result.instances, "wrong_answers": result.wrong_answers,
+            "max_abs_error": result.max_abs_error, "tolerance": result.tolerance, "first_failure": result.first_failure}
+
+
+def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, ngram: int | None) -> dict:
+    construction = load(path)
+    file_task = "associative-recall" if isinstance(construction.config, ar.ARConfig) else "copying"
+    if file_task != task:
+        raise ModelFileError(f"{path} holds a network for {file_task!r}, but --task says {task!r}")
+    config = construction.config
+    checks = [_record(f"random batch of {batch} (seed {seed})", verify(construction, _batch(task, config, batch, seed, ngram)))]
+
+    @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @given(instance=_instances(task, config, ngram))
+    def exact(instance):
+        result = verify(construction, instance.tokens)
+        assert result.ok, result.describe()
+
+    try:
+        exact()
+        checks.append({"check": f"{examples} hypothesis-drawn instances", "passed": True})
+    except AssertionError as err:
+        notes = "\n".join(getattr(err, "__notes__", []))
+        checks.append({"check": f"{examples} hypothesis-drawn instances", "passed": False,
+                       "counterexample": f"{err}\n{notes}".strip()})
+    everything = _everything(task, config, ngram)
+    if everything is not None:
+        checks.append(_record(f"every instance ({len(everything)})", verify(construction, everything)))
+    return {"file": str(path), "task": task, "config": jsonable(config), "restricted_to_strings_without_repeated_ngram": ngram,
+            "resources": construction.resources().summary(), "checks": checks, "passed": all(c["passed"] for c in checks)}
+
+
+def to_markdown(result: dict) -> str:
+    lines = [f"# Verification of `{result['file']}`", "", f"Task: **{result['task']}**, format `{result['config']}`", "",
+             f"Result: **{'PASS' if result['passed'] else 'FAIL'}**", "", "| check | result |", "|---|---|"]
+    lines += [f"| {c['check']} | {'pass' if c['passed'] else 'FAIL'} |" for c in result["checks"]]
+    lines += ["", "Measured resources:", "", "```json", json.dumps(result["resources"], indent=1), "```"]
+    for c in result["checks"]:
+        if not c["passed"]:
+            detail = c.get("counterexample") or json.dumps(c.get("first_failure"), indent=1)
+            lines += ["", f"Counterexample ({c['check']}):", "", "```", str(detail), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def verify_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m reports verify", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--weights", required=True, type=Path, help="model file (.safetensors or .pt, suite format)")
+    p.add_argument("--examples", type=int, default=200, help="hypothesis-drawn instances (default 200)")
+    p.add_argument("--batch", type=int, default=1000, help="random instances (default 1000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ngram", type=int, default=None, help="copying: only strings without a repeated n-gram")
+    p.add_argument("--out", type=Path, default=Path("reports/out/verify"), help="where verify.json/.md go")
+    args = p.parse_args(argv)
+    try:
+        out = prepare_directory(args.out)
+        result = verify_file(args.weights, args.task, examples=args.examples, batch=args.batch, seed=args.seed, ngram=args.ngram)
+    except (ModelFileError, OutputError, SuiteError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    write_atomic(out / "verify.json", json.dumps(jsonable(result), indent=2) + "\n")
+    write_atomic(out / "verify.md", to_markdown(result))
+    for c in result["checks"]:
+        print(f"{'pass' if c['passed'] else 'FAIL'}  {c['check']}")
+    print(f"{'PASS' if result['passed'] else 'FAIL'}: {args.weights} ({args.task}); resources {result['resources']}")
+    if not result["passed"]:  # the shrunk (minimal) counterexample first, if hypothesis found one
+        failed = [c for c in result["checks"] if not c["passed"]]
+        bad = next((c for c in failed if c.get("counterexample")), failed[0])
+        print("counterexample:\n" + str(bad.get("counterexample") or json.dumps(bad.get("first_failure"))), file=sys.stderr)
+    print(f"wrote {out / 'verify.md'} and {out / 'verify.json'}")
+    return 0 if result["passed"] else 1
+
+
+def _parse_assignments(text: str) -> dict:
+    values = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"expected key=value, got {item!r}")
+        values[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else value.strip()
+    return values
+
+
+def export_main(argv: list[str]) -> int:
+    import importlib
+
+    from constructions.mutation import INJECTABLE
+
+    p = argparse.ArgumentParser(prog="python -m reports export", description="Write one of the suite's constructions to a model file.")
+    p.add_argument("construction", help="one of: " + ", ".join(sorted(INJECTABLE)))
+    p.add_argument("--config", required=True, help="task format as key=value pairs, e.g. num_keys=4,num_values=4,num_pairs=3")
+    p.add_argument("--option", default="", help="builder options as key=value pairs, e.g. n=3")
+    p.add_argument("--out", required=True, type=Path, help="file to write (.safetensors or .pt)")
+    args = p.parse_args(argv)
+    if args.construction not in INJECTABLE:
+        print(f"error: unknown construction {args.construction!r}; choose one of {sorted(INJECTABLE)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(INJECTABLE[args.construction])
+    try:
+        fields = _parse_assignments(args.config)
+        config_type = ar.ARConfig if "num_keys" in fields else copying.CopyConfig
+        construction = module.build(config_type(**fields), **_parse_assignments(args.option))
+        save(construction, args.out)
+    except (TypeError, ValueError, SuiteError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}")
+    return 0
