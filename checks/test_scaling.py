@@ -21,7 +21,7 @@ import sympy as sp
 
 from checks import profiles
 from checks.assertions import closed_form_mismatches
-from claims.growth import growth_class
+from claims.growth import fitted_curve, growth_class
 from constructions.associative_recall import binary_query_first, outer_product
 from constructions.copying import fixed_length, ngram
 from constructions.resources import Resources, measure
@@ -54,12 +54,19 @@ def classify_table(xs, rows: dict[str, dict[str, list]], closed: dict[str, dict[
             for name, resources in rows.items()}
 
 
-def figure(name, title, xlabel, ylabel, grids, rows, resource, note=""):
-    """Figure data: one series per construction; ``grids`` is one x grid for all, or a dict by name."""
+def figure(name, title, xlabel, ylabel, grids, rows, resource, note="", table=None):
+    """Figure data: one series per construction, and the fitted curve of its growth class where
+    ``table`` has one; ``grids`` is one x grid for all, or a dict by name."""
     x_of = grids if isinstance(grids, dict) else {label: grids for label in rows}
+    series = [{"label": label, "x": list(x_of[label]), "y": res[resource], "style": ":" if "closed form" in label else "-"}
+              for label, res in rows.items() if resource in res]
+    fits = []
+    for s in series:
+        row = (table or {}).get(s["label"], {}).get(resource)
+        if row and row["class"] != "unclear":
+            fits.append({"label": f"fit: {row['class']}", "of": s["label"], "x": s["x"], "y": fitted_curve(s["x"], s["y"], row)})
     return {"name": name, "title": title, "xlabel": xlabel, "ylabel": ylabel, "xscale": "log", "yscale": "log",
-            "note": note, "series": [{"label": label, "x": list(x_of[label]), "y": res[resource]}
-                                     for label, res in rows.items() if resource in res]}
+            "note": note, "series": series, "fits": fits}
 
 
 # ----------------------------------------------------------------------------- recall vs |V|
@@ -107,12 +114,12 @@ def test_recall_resources_side_by_side_over_the_vocabulary(evidence):
         **{"table:recall_growth_in_vocabulary": table,
            "figure:recall_parameters_vs_vocabulary": figure(
             "recall_parameters_vs_vocabulary", "Associative recall: parameters vs |V|", "|V| (keys = values)",
-            "nonzero parameters", grids, rows, "parameters",
-            note="closed-form curves: checked equal to the measured counts where both exist"),
+            "nonzero parameters", grids, rows, "parameters", table=table,
+            note="closed-form curves: checked equal to the measured counts where both exist; dashed: fitted growth"),
            "figure:recall_width_vs_vocabulary": figure(
             "recall_width_vs_vocabulary", "Associative recall: width vs |V|", "|V| (keys = values)",
-            "width (FNN / channels / d_model)", grids, rows, "width",
-            note="closed-form curves: checked equal to the measured counts where both exist")},
+            "width (FNN / channels / d_model)", grids, rows, "width", table=table,
+            note="closed-form curves: checked equal to the measured counts where both exist; dashed: fitted growth")},
     )
     unclear = [(name, res) for name, t in table.items() for res, row in t.items() if row["class"] == "unclear"]
     assert not unclear, f"growth not settled for {unclear}"
@@ -181,11 +188,11 @@ def test_copying_resources_side_by_side_over_the_length(evidence):
         ngram_lengths={str(L): ngram_length(L) for L in COPY_LENGTHS},
         **{"figure:copy_width_vs_length": figure(
             "copy_width_vs_length", "Copying (D = 4, eps = 0.01): width vs L", "string length L",
-            "width (FNN / channels / d_model)", COPY_LENGTHS, rows, "width",
-            note="n-gram SSM width from its closed form, checked against measurements for n <= 3"),
+            "width (FNN / channels / d_model)", COPY_LENGTHS, rows, "width", table=table,
+            note="n-gram SSM width from its closed form, checked against measurements for n <= 3; dashed: fitted growth"),
            "figure:copy_parameters_vs_length": figure(
             "copy_parameters_vs_length", "Copying: parameters vs L", "string length L", "nonzero parameters",
-            COPY_LENGTHS, rows, "parameters"),
+            COPY_LENGTHS, rows, "parameters", table=table),
            "figure:copy_window_vs_length": figure(
             "copy_window_vs_length", "Copying: span of the sequence a layer sees", "string length L",
             "window U (SSM) / context (attention)", COPY_LENGTHS, rows, "context_span")},

@@ -158,6 +158,31 @@ def test_beta_from_margin_and_window_gives_error_eps(Uw, delta, eps, seed, evide
     assert error <= eps * spread * (1 + 1e-9) + 1e-15
 
 
+@pytest.mark.claim("select.hard-selection-bound")
+def test_selection_error_decays_in_beta_within_the_bound(evidence):
+    """Windows of 8 tokens with importance margin 0.25 (lambda = 1): the worst error over 64 windows
+    against beta, beside the bound (U-1) e^{-beta delta} max |v_j - v_*|."""
+    g = torch.Generator().manual_seed(11)
+    Uw, delta, betas = 8, 0.25, [float(b) for b in range(0, 81, 4)]
+    windows = []
+    for _ in range(64):
+        mus = torch.rand(Uw, generator=g, dtype=torch.float64) * 0.5
+        best = int(torch.randint(0, Uw, (1,), generator=g))
+        mus[best] = float(mus.max()) + delta
+        windows.append((mus, torch.rand(Uw, 2, generator=g, dtype=torch.float64) * 2 - 1))
+    errors, bounds = [], []
+    for beta_ in betas:
+        worst = max((selection_error_and_bound(beta_ * m, v, 1.0, paper_bound) for m, v in windows), key=lambda r: r[0] / r[1])
+        errors.append(worst[0])
+        bounds.append(worst[1])
+        assert worst[0] <= worst[1] * (1 + 1e-9) + 1e-15
+    evidence.record(**{"figure:selection_error_vs_beta": {
+        "name": "selection_error_vs_beta", "title": "Exponential pooling: selection error vs beta (U = 8, margin 0.25)",
+        "xlabel": "beta", "ylabel": "|pooled - best value|", "xscale": "linear", "yscale": "log",
+        "series": [{"label": "worst error over 64 windows", "x": betas, "y": [max(e, 1e-300) for e in errors]},
+                   {"label": "bound (U-1) e^(-beta delta) max|v - v*|", "x": betas, "y": bounds, "style": "--"}]}})
+
+
 @pytest.mark.claim("select.hard-selection-bound", role="control")
 def test_bound_search_finds_violations_of_a_too_tight_bound(evidence):
     """Without the factor U - 1 the bound is false; the same search must find a counterexample."""
@@ -183,6 +208,17 @@ def _sup_error(fnn, f, lo, hi, points=20001):
     return float((relu_approx.evaluate(fnn, x) - f(x)).abs().max())
 
 
+def _error_figure(name: str, title: str, errors: dict, sizes: list[int]) -> dict:
+    """Measured error, proven budget and eps against 1/eps; the network size on the same axes."""
+    inv = [1 / float(k) for k in errors]
+    return {"name": name, "title": title, "xlabel": "1 / eps", "ylabel": "error  /  nonzero parameters",
+            "xscale": "log", "yscale": "log",
+            "series": [{"label": "measured sup error", "x": inv, "y": [max(v["sup_error"], 1e-300) for v in errors.values()]},
+                       {"label": "proven budget", "x": inv, "y": [v["budget"] for v in errors.values()], "style": "--"},
+                       {"label": "eps", "x": inv, "y": [float(k) for k in errors], "style": ":"},
+                       {"label": "nonzero parameters", "x": inv, "y": sizes}]}
+
+
 GADGETS = {
     "square on [0,1]": (lambda eps: relu_approx.square_fnn(relu_approx.square_steps(eps)), lambda x: x * x, 0.0, 1.0),
     "exp on [-4,0]": (lambda eps: relu_approx.exp_fnn(4.0, eps), torch.exp, -4.0, 0.0),
@@ -203,7 +239,10 @@ def test_relu_gadget_error_within_budget_and_size_polylog(name, evidence):
         assert err <= budget + ROUNDOFF and budget <= eps, f"{name} at eps={eps}: error {err}, budget {budget}"
         sizes.append(fnn_resources(fnn, name).nonzeros)
     verdict = judge_polylog_measured(empirical_growth([1 / e for e in EPSILONS], sizes))
-    evidence.record(**{f"{name}": {"errors": errors, "nonzeros": sizes}, "nonzeros_growth": verdict})
+    slug = name.split(" ")[0]
+    evidence.record(**{f"{name}": {"errors": errors, "nonzeros": sizes}, "nonzeros_growth": verdict,
+                       f"figure:relu_{slug}_vs_eps": _error_figure(f"relu_{slug}_vs_eps", f"ReLU {name}: error and size vs eps",
+                                                                   errors, sizes)})
     if verdict.verdict == "inconclusive":
         evidence.inconclusive(verdict.reason)
     assert verdict.verdict == "holds", verdict.reason
@@ -248,7 +287,11 @@ def test_relu_pooling_lemma_error_below_eps_with_polylog_size(evidence):
         assert err <= eps and err <= budget.total + ROUNDOFF, f"eps={eps}: error {err}, budget {budget.total}"
         sizes.append(measure(network).parameters)
     verdict = judge_polylog_measured(empirical_growth([1 / e for e in grid], sizes))
-    evidence.record(pooling_lemma=rows, parameters=sizes, parameters_growth=verdict)
+    evidence.record(pooling_lemma=rows, parameters=sizes, parameters_growth=verdict,
+                    **{"figure:pooling_lemma_vs_eps": _error_figure("pooling_lemma_vs_eps",
+                                                                    "Pooling lemma with ReLU networks (beta 4, U 8): error and size vs eps",
+                                                                    {k: {"sup_error": v["error"], "budget": v["budget"]} for k, v in rows.items()},
+                                                                    sizes)})
     if verdict.verdict == "inconclusive":
         evidence.inconclusive(verdict.reason)
     assert verdict.verdict == "holds", verdict.reason

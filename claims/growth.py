@@ -201,6 +201,20 @@ def growth_class(xs, ys, expr: sp.Expr | None = None, x: sp.Symbol | None = None
     return {**row, "class": "unclear", "source": "measurements"}
 
 
+def fitted_curve(xs, ys, row: dict) -> list[float]:
+    """The curve of a growth class through measured counts (for figures): ``C x^p`` with the
+    class's degree, ``C (ln x)^k`` with ``k`` fitted, or the constant; least squares in log space."""
+    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    if row["class"] == "polynomial":
+        p = row.get("degree", row.get("late_slope", 1.0))
+        c = np.mean(np.log(y) - p * np.log(x))
+        return list(map(float, np.exp(c) * x**p))
+    if row["class"] == "polylog":
+        k, c = np.polyfit(np.log(np.log(x)), np.log(y), 1)
+        return list(map(float, np.exp(c) * np.log(x) ** k))
+    return [float(np.mean(y))] * len(xs)
+
+
 def judge_polynomial(symbolic: SymbolicGrowth, empirical: EmpiricalGrowth, degree: float) -> GrowthVerdict:
     """Does the count grow like x^degree?"""
     sym_ok = symbolic.growth_class == "polynomial" and abs(symbolic.poly_degree - degree) < 1e-12

@@ -28,6 +28,7 @@ class CheckResult:
     duration_s: float = 0.0
     evidence: dict = field(default_factory=dict)
     message: str | None = None
+    examples: int | None = None  # hypothesis examples run (None: not a hypothesis test)
 
     @property
     def name(self) -> str:
@@ -35,7 +36,8 @@ class CheckResult:
 
     def to_dict(self) -> dict:
         return {"test": self.nodeid, "outcome": self.outcome, "duration_s": round(self.duration_s, 3),
-                "roles": sorted({role for _, role in self.links}), "evidence": self.evidence, "message": self.message}
+                "roles": sorted({role for _, role in self.links}), "examples": self.examples,
+                "evidence": self.evidence, "message": self.message}
 
 
 def _message(report) -> str:
@@ -45,6 +47,14 @@ def _message(report) -> str:
         keep = [ln for ln in text.splitlines() if ln.startswith("E ") or "Falsifying example" in ln]
         text = "\n".join(keep) or text
     return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + "\n..."
+
+
+def _examples(report) -> int | None:
+    """Examples hypothesis ran, from the statistics its pytest plugin attaches to the report."""
+    stats = report.__dict__.get("_hypothesis_stats")
+    if not stats:
+        return None
+    return sum(int(a) + int(b) for a, b in re.findall(r"(\d+) passing examples?, (\d+) failing examples?", stats))
 
 
 def _skip_reason(report) -> str:
@@ -111,6 +121,7 @@ class Collector:
         elif report.when == "teardown":
             if report.failed and result.outcome != "failed":
                 result.outcome, result.message = "error", _message(report)
+            result.examples = _examples(report)
             self.finished += 1
             self._progress(result)
 
@@ -123,5 +134,6 @@ class Collector:
         elapsed = time.monotonic() - self.started
         total = f"/{self.total}" if self.total else ""
         claims = ",".join(sorted({c for c, _ in result.links})) or "-"
-        self._say(f"[{self.finished:>3}{total}] {elapsed:6.1f}s  {result.outcome:<12} {result.duration_s:6.2f}s  "
+        examples = f"{result.examples:>4} ex" if result.examples is not None else "       "
+        self._say(f"[{self.finished:>3}{total}] {elapsed:6.1f}s  {result.outcome:<12} {result.duration_s:6.2f}s {examples}  "
                   f"{claims}  {result.name}")

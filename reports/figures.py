@@ -2,7 +2,8 @@
 
 A check records ``evidence.record(**{"figure:<name>": spec})`` with ``spec`` a dict: ``name``,
 ``title``, ``xlabel``, ``ylabel``, ``xscale``/``yscale`` (``"log"`` or ``"linear"``), optional
-``note``, and ``series``: a list of ``{"label", "x", "y"}``. The report draws each one as PNG and
+``note``, ``series``: a list of ``{"label", "x", "y", "style"?}``, and ``fits``: fitted curves
+``{"label", "of", "x", "y"}`` drawn dashed in the colour of the series they fit. The report draws each one as PNG and
 SVG under ``figures/`` (atomically; SVG without timestamps, so reruns are byte-identical) and links
 it from the claim's section. The data stay in ``claims.json``, so anyone can redraw them.
 """
@@ -46,10 +47,15 @@ def draw(spec: dict, directory: Path) -> list[str]:
     plt.rcParams["svg.hashsalt"] = "ssm-suite"  # deterministic SVG ids
     directory.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    colors = {}
     for series in spec["series"]:
         xs = [float(v) for v in series["x"]]
         ys = [float(v) if not isinstance(v, str) else float("nan") for v in series["y"]]
-        ax.plot(xs, ys, marker="o", markersize=3, label=series["label"])
+        (line,) = ax.plot(xs, ys, series.get("style", "-"), marker="o", markersize=3, label=series["label"])
+        colors[series["label"]] = line.get_color()
+    for fit in spec.get("fits", []):  # fitted growth curves: dashed, in their series' colour
+        ax.plot([float(v) for v in fit["x"]], [float(v) for v in fit["y"]], "--", linewidth=1,
+                color=colors.get(fit.get("of")), alpha=0.8)
     ax.set_xscale(spec.get("xscale", "linear"))
     ax.set_yscale(spec.get("yscale", "linear"))
     ax.set_xlabel(spec.get("xlabel", ""))

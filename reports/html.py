@@ -111,10 +111,11 @@ def to_html(document: dict, out: Path) -> str:
             parts.append(f"<p class=\"meta\">notes: {html.escape(c['notes'])}</p>")
         parts.append(f'<p>Re-run just this claim: <code>{html.escape(c["rerun"])}</code></p>')
         if c["tests"]:
-            parts.append("<table><tr><th>check</th><th>role</th><th>outcome</th><th>time</th></tr>")
+            parts.append("<table><tr><th>check</th><th>role</th><th>outcome</th><th>examples</th><th>time</th></tr>")
             for t in c["tests"]:
+                examples = "" if t.get("examples") is None else str(t["examples"])
                 parts.append(f'<tr><td><code>{html.escape(t["test"])}</code></td><td>{html.escape(", ".join(t["roles"]))}</td>'
-                             f'<td>{html.escape(t["outcome"])}</td><td>{t["duration_s"]:.2f} s</td></tr>')
+                             f'<td>{html.escape(t["outcome"])}</td><td>{examples}</td><td>{t["duration_s"]:.2f} s</td></tr>')
             parts.append("</table>")
         for ev in c["evidence"].values():
             for key, table in ev.items():

@@ -195,9 +195,9 @@ def to_markdown(document: dict) -> str:
         if c["notes"]:
             lines.append(f"- notes: {c['notes']}")
         if c["tests"]:
-            lines += ["", "| check | outcome | time |", "|---|---|---|"]
+            lines += ["", "| check | outcome | examples | time |", "|---|---|---|---|"]
             lines += [f"| `{t['test']}` {'(control)' if t['roles'] == ['control'] else ''} | {t['outcome']} | "
-                      f"{t['duration_s']:.2f} s |" for t in c["tests"]]
+                      f"{t['examples'] if t.get('examples') is not None else ''} | {t['duration_s']:.2f} s |" for t in c["tests"]]
         for ev in c["evidence"].values():
             for key, table in ev.items():
                 if key.startswith("table:"):
