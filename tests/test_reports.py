@@ -377,3 +377,23 @@ def test_html_report_has_every_claim_and_its_figures(tmp_path):
             assert link[1:] in page.ids, link
         else:
             assert (tmp_path / link).is_file(), link  # the SVG files beside the report
+
+
+def test_strict_turns_an_unexpected_verdict_into_exit_1(tmp_path):
+    proc = run_reports("--profile", "tiny", "--claims", "copy.fixed-length.exact", "--inject-fault", "fixed-length-shift:0",
+                       "--workers", "0", "--quiet", "--strict", "--out", str(tmp_path))
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "unexpected verdicts for copy.fixed-length.exact" in proc.stderr
+
+
+def test_xdist_workers_merge_to_the_same_verdicts_and_evidence_as_one_process(tmp_path):
+    claims = ("model.shift-kernel", "ar.outer-product.polynomial", "select.shared-structure")
+    documents = {}
+    for workers in ("0", "2"):
+        proc = run_reports("--profile", "tiny", "--claims", *claims, "--workers", workers, "--quiet",
+                           "--out", str(tmp_path / workers))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        documents[workers] = strip_timings(load_document(tmp_path / workers))
+    for one, many in zip(documents["0"]["claims"], documents["2"]["claims"]):
+        assert (one["id"], one["verdict"], one["evidence"]) == (many["id"], many["verdict"], many["evidence"])
+        assert [t["outcome"] for t in one["tests"]] == [t["outcome"] for t in many["tests"]]
