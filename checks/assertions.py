@@ -37,7 +37,7 @@ def closed_form_mismatches(closed_form: dict[str, sp.Expr], measured: Resources,
 
 
 def exception_report(err: BaseException, limit: int = 1500) -> str:
-    """The message of a caught failure plus hypothesis's 'Falsifying example' notes."""
+    """The message of a caught failure plus hypothesis's notes (its minimal failing example)."""
     notes = "\n".join(getattr(err, "__notes__", []))
     text = f"{type(err).__name__}: {err}\n{notes}".strip()
     return text if len(text) <= limit else text[:limit] + " ..."

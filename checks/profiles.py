@@ -43,7 +43,7 @@ PROFILES: dict[str, Sizes] = {
     "quick": Sizes("quick", 25, 1 << 12, 1 << 10, 12, 32, tuple(range(2, 21)), (2, 3, 4, 5, 6), 50_000, 1 << 10,
                    (8, 10, 3, 512)),
     "thorough": Sizes("thorough", 250, 1 << 20, 1 << 14, 24, 128, tuple(range(2, 31)), (2, 3, 4, 5, 6, 7), 500_000,
-                      1 << 16, (8, 12, 3, 8192)),
+                      1 << 16, (8, 12, 3, 4096)),
 }
 
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]

@@ -45,15 +45,20 @@ class Verification:
         )
 
 
+#: instances are run in chunks of at most this many tokens (rows x length), bounding memory
+MAX_TOKENS_PER_CHUNK = 1 << 21
+
+
 def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "auto", tolerance: float | None = None) -> Verification:
     dtype = construction.network.dtype
     tol = EXACT_TOLERANCE.get(dtype, 1e-4) if tolerance is None else tolerance
-    with torch.no_grad():
-        outputs = construction.outputs(tokens, mode)  # (B, Q, d)
-        expected = construction.reference(tokens).to(outputs.device)  # (B, Q)
-        got = construction.code.decode(outputs)
-        error = (outputs - construction.target(expected)).abs().amax(-1)  # (B, Q)
-    bad = (got != expected) | (error > tol)
+    if tokens.dim() != 2 or tokens.shape[0] == 0:
+        parts = [_run(construction, tokens, mode)]  # the network names what is wrong with the shape
+    else:
+        rows = max(1, MAX_TOKENS_PER_CHUNK // max(1, tokens.shape[1]))
+        parts = [_run(construction, chunk, mode) for chunk in torch.split(tokens, rows)]
+    outputs, expected, got, error = (torch.cat(p) for p in zip(*parts))
+    bad = (got != expected) | (error > tol)  # (B, Q)
     first = None
     if bool(bad.any()):
         i = int(bad.any(-1).nonzero()[0])
@@ -72,3 +77,13 @@ def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "au
         tolerance=tol,
         first_failure=first,
     )
+
+
+def _run(construction: Construction, tokens: torch.Tensor, mode: Mode):
+    """Outputs ``(B, Q, d)``, expected and decoded answers ``(B, Q)``, deviation from target ``(B, Q)``."""
+    with torch.no_grad():
+        outputs = construction.outputs(tokens, mode)
+        expected = construction.reference(tokens).to(outputs.device)
+        got = construction.code.decode(outputs)
+        error = (outputs - construction.target(expected)).abs().amax(-1)
+    return outputs, expected, got, error

@@ -40,11 +40,20 @@ class CheckResult:
                 "evidence": self.evidence, "message": self.message}
 
 
+#: how hypothesis introduces its shrunk example: "Falsifying example" before 6.16x, "Failing test case" since
+COUNTEREXAMPLE_MARKERS = ("Falsifying example", "Failing test case")
+
+
+def is_hypothesis_counterexample(text: str) -> bool:
+    """Whether ``text`` carries hypothesis's report of a minimal failing example (any hypothesis version)."""
+    return any(marker in text for marker in COUNTEREXAMPLE_MARKERS)
+
+
 def _message(report) -> str:
     """The failure text, object addresses scrubbed (a report must not differ between identical runs)."""
     text = re.sub(r" at 0x[0-9a-fA-F]+", "", report.longreprtext or "")
-    if "Falsifying example" in text:  # keep hypothesis's minimal example and the assertion
-        keep = [ln for ln in text.splitlines() if ln.startswith("E ") or "Falsifying example" in ln]
+    if is_hypothesis_counterexample(text):  # keep hypothesis's minimal example and the assertion
+        keep = [ln for ln in text.splitlines() if ln.startswith("E ") or is_hypothesis_counterexample(ln)]
         text = "\n".join(keep) or text
     return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + "\n..."
 
@@ -54,7 +63,7 @@ def _examples(report) -> int | None:
     stats = report.__dict__.get("_hypothesis_stats")
     if not stats:
         return None
-    return sum(int(a) + int(b) for a, b in re.findall(r"(\d+) passing examples?, (\d+) failing examples?", stats))
+    return sum(int(a) + int(b) for a, b in re.findall(r"(\d+) passing(?: examples?)?, (\d+) failing", stats))
 
 
 def _skip_reason(report) -> str:

@@ -13,6 +13,7 @@ import pytest
 from claims.registry import claim
 from reports import output
 from reports.cli import main
+from reports.collect import is_hypothesis_counterexample
 from reports import collect
 from reports.output import OutputError, prepare_directory, write_atomic
 from reports.verdicts import aggregate, verdict_for
@@ -286,6 +287,7 @@ def test_end_to_end_report_of_one_claim(tmp_path):
     roles = sorted(r for t in record["tests"] for r in t["roles"])
     assert roles == ["control", "evidence", "evidence"]
     assert all(t["outcome"] == "passed" for t in record["tests"])
+    assert any(t["examples"] for t in record["tests"]), "hypothesis example counts were not collected"
 
 
 def test_end_to_end_report_of_one_claim_with_the_tiny_profile(tmp_path):
@@ -293,6 +295,22 @@ def test_end_to_end_report_of_one_claim_with_the_tiny_profile(tmp_path):
                        "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     check_single_claim_report(tmp_path, "model.shift-kernel")
+
+
+@pytest.mark.parametrize("stats", [
+    "  - during generate phase (0.10 seconds):\n    - 7 passing examples, 1 failing examples, 0 invalid examples",  # < 6.16x
+    "  - during generate phase (0.10 seconds):\n    - 7 passing, 1 failing, and 0 invalid test cases",  # 6.17x
+])
+def test_hypothesis_example_counts_are_read_from_either_statistics_format(stats):
+    report = type("Report", (), {})()
+    report._hypothesis_stats = stats + "\n  - during shrink phase (0.01 seconds):\n    - 2 passing, 3 failing, and 0 invalid test cases"
+    assert collect._examples(report) == 13
+
+
+@pytest.mark.parametrize("text", ["Falsifying example: f(x=1)", "Failing test case: f(x=1)"])
+def test_hypothesis_counterexamples_are_recognised_in_either_wording(text):
+    assert collect.is_hypothesis_counterexample(f"E   AssertionError\n{text}")
+    assert not collect.is_hypothesis_counterexample("E   AssertionError: plain failure")
 
 
 # ----------------------------------------------------------------------------- broken constructions, determinism, HTML
@@ -308,7 +326,7 @@ def test_an_injected_fault_flips_its_claim_to_fails_with_a_minimal_counterexampl
     (record,) = document["claims"]
     assert record["verdict"] == "fails"
     assert document["run"]["faults_injected"] == {"outer-product": 0}
-    assert any("Falsifying example" in (f["message"] or "") for f in record["failures"])
+    assert any(is_hypothesis_counterexample(f["message"] or "") for f in record["failures"])
     for report in ("report.md", "report.html"):
         assert "broken on purpose" in (tmp_path / report).read_text(encoding="utf-8")
 

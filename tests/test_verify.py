@@ -19,6 +19,7 @@ from constructions.tasks.copying import CopyConfig
 from constructions.tasks.copying import generate as generate_strings
 from constructions.verification import verify
 from reports.cli import main
+from reports.collect import is_hypothesis_counterexample
 
 FAST = ["--examples", "30", "--batch", "100"]
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "outer_product_k4_v4.safetensors"
@@ -56,7 +57,7 @@ def test_export_verify_corrupt_verify_round_trip(tmp_path, suffix, capsys):
     result = json.loads((tmp_path / "bad" / "verify.json").read_text())
     assert not result["passed"]
     shrunk = next(c for c in result["checks"] if "counterexample" in c)
-    assert "Falsifying example" in shrunk["counterexample"]
+    assert is_hypothesis_counterexample(shrunk["counterexample"])
     assert "counterexample" in capsys.readouterr().err
 
 
@@ -156,3 +157,23 @@ def test_verify_checks_a_loaded_copy_network_on_strings_without_repeats(tmp_path
     assert main(["verify", "--task", "copying", "--weights", str(model), "--ngram", "3", *FAST, "--out", str(tmp_path)]) == 0
     assert main(["verify", "--task", "copying", "--weights", str(model), *FAST, "--out", str(tmp_path / "all")]) == 1
     assert verify(load(model), generate_strings(CopyConfig(3, 6), 5, 0).tokens).instances == 5
+
+
+def test_verify_in_chunks_gives_the_same_verdict_and_first_failure_as_one_pass(monkeypatch):
+    import constructions.verification as verification
+
+    config = ARConfig(num_keys=8, num_values=8, num_pairs=3, query="first")
+    construction = binary_query_first.build(config)
+    construction.network.blocks[1].ssm.C.data[0, 0] = 0.0  # wrong on some instances only
+    tokens = generate(config, 64, seed=3).tokens
+    whole = verify(construction, tokens)
+    monkeypatch.setattr(verification, "MAX_TOKENS_PER_CHUNK", 5 * tokens.shape[1])  # chunks of 5 rows
+    chunked = verify(construction, tokens)
+    assert 0 < whole.wrong_answers < whole.answers
+    assert chunked == whole
+
+
+def test_verify_of_tokens_with_a_wrong_rank_names_the_shape():
+    construction = binary_query_first.build(ARConfig(num_keys=8, num_values=8, num_pairs=3, query="first"))
+    with pytest.raises(ValueError, match="shape|rank|dimension"):
+        verify(construction, torch.zeros(7, dtype=torch.long))
