@@ -272,11 +272,17 @@ CATALOGUE = [
     claim(
         id="limits.gssm-2.7",
         title="Fixed-state models cannot copy",
-        statement="Any GSSM with state set S has copy error > 1 - |S|/D^L on the uniform distribution.",
+        statement="Any GSSM with state set S has copy error >= 1 - |S|/D^L on the uniform distribution "
+        "(success <= |S|/D^L), and the bound is attained for every |S| <= D^L. Recorded in PAPER.md §6 with '>'; "
+        "that strict form is false: an |S|-state copier reaches error exactly 1 - |S|/D^L.",
         provenance="related",
         source=f"{_JELASSI}, Theorem 2.7",
         kind="bound",
         paper_claims=["limits"],
+        notes="Checked as the non-strict bound (what the counting proof gives); equality measured by exhaustive "
+        "search over all small automata and a simulated cycle witness (evidence: strict_inequality_holds, "
+        "bound_attained_exactly). Jelassi et al.'s exact wording could not be re-read: if their format also "
+        "requires an EOS after the copy, the strict form may survive for small |S|.",
     ),
     claim(
         id="limits.gssm-2.8",
@@ -299,8 +305,13 @@ CATALOGUE = [
     claim(
         id="limits.single-layer",
         title="One SSM layer with pre/post-FNN fails AR and copying",
-        statement="A single SSM layer with pre/post-FNN, sketch dimension D and b bits per channel fails AR and "
-        "copying once the prefix carries more than D b bits: a colliding input pair is found.",
+        statement="A network's SSM states after a prefix (its sketch) are all it remembers of it. A single SSM "
+        "layer with pre/post-FNN whose sketch has S entries of b bits fails query-last AR with N pairs and copying "
+        "of length L once S b < N log2 |V| (resp. L log2 D): two prefixes with one sketch but different answers "
+        "exist (pigeonhole) and the exhaustive search exhibits them; cut after their first layer, the suite's "
+        "two-layer constructions collide even in exact arithmetic (query first or last: the token-wise pre-FNN "
+        "cannot see the query), while the two-layer constructions and the one-layer fixed-length copier (window "
+        "L+1) have no colliding prefixes.",
         provenance="reconstructed",
         source="PAPER.md §5",
         kind="bound",
@@ -309,7 +320,11 @@ CATALOGUE = [
     claim(
         id="limits.window",
         title="Too short a window fails",
-        statement="Every construction with window below the needed distance fails on some input.",
+        statement="For every SSM+FNN construction of the suite, rebuilt with every layer cut to window U: whenever "
+        "the receptive field 1 + sum_m (U_m - 1) is below the task's needed receptive field R* (the smallest R at "
+        "which no two instances agree on the last R tokens before an answer yet need different answers), two "
+        "instances exist that the network answers alike (outputs measured equal) with different correct answers, "
+        "so it fails on one; with the window covering the sequence the construction is exact again.",
         provenance="reconstructed",
         source="PAPER.md §5; reviewer point on the window size U",
         kind="bound",
@@ -327,7 +342,10 @@ CATALOGUE = [
     claim(
         id="limits.consistency",
         title="Copying constructions respect the GSSM bound",
-        statement="Every copying construction in the suite has U >~ L or >= L log2 D - 1 bits of state.",
+        statement="Read as a fixed-state model, every SSM+FNN copier of the suite has log2|S| >= L log2 D - 1 "
+        "whenever its measured copy error is below 1/2, where log2|S| is bounded by R log2|vocab| (receptive field "
+        "R) and by S b (S state entries of b measured bits); and on every decoded family the share of strings "
+        "copied is at most (distinct sketches)/(strings) (Jelassi et al. Theorem 2.7 applied to the network).",
         provenance="reconstructed",
         source=f"PAPER.md §5; {_JELASSI}",
         kind="bound",

@@ -118,15 +118,32 @@ class SSMLayer(nn.Module):
 
     def kernel(self, length: int) -> torch.Tensor:
         """``K_s`` for ``0 <= s < length``, shape ``(D, length)``; generic doubling algorithm."""
+        k = torch.einsum("dn,dns->ds", self.C, self.state_kernel(length)).real
+        return self._add_skip(k.to(self.dtype))
+
+    def state_kernel(self, length: int) -> torch.Tensor:
+        """``A^s B`` for ``0 <= s < length``: ``(D, N, length)`` (doubling, as :meth:`kernel`)."""
         A = self.state_matrix()
         A = A.to_dense() if A.is_sparse else A
-        powers_times_B = self.B.unsqueeze(-1)  # (D, N, 1): columns A^s B for s < current width
-        A_pow = A
-        while powers_times_B.shape[-1] < length:
-            powers_times_B = torch.cat([powers_times_B, A_pow @ powers_times_B], dim=-1)
+        columns, A_pow = self.B.detach().unsqueeze(-1), A
+        while columns.shape[-1] < length:
+            columns = torch.cat([columns, A_pow @ columns], dim=-1)
             A_pow = A_pow @ A_pow
-        k = torch.einsum("dn,dns->ds", self.C, powers_times_B[..., :length]).real
-        return self._add_skip(k.to(self.dtype))
+        return columns[..., :length]
+
+    def final_state(self, x: torch.Tensor) -> torch.Tensor:
+        """The state after reading all of ``x`` (``(batch, L, D)``): ``h_L = sum_s A^s B x_{L-1-s}``,
+        ``(batch, D, N)`` (complex for complex layers).
+
+        Everything the layer outputs later depends on the past only through this state: it is what
+        a fixed-state (GSSM) reading of the layer counts (claims ``limits.*``). Computed as one
+        contraction with :meth:`state_kernel`; the per-token recurrence is its slow twin.
+        """
+        self.check_input(x)
+        if self.lookahead:
+            raise ShapeError("a two-sided layer (lookahead > 0) has no causal state to read")
+        S = self.state_kernel(x.shape[1])  # (D, N, L)
+        return torch.einsum("dns,bsd->bdn", S, x.flip(1).to(S.dtype))
 
     def _add_skip(self, k: torch.Tensor) -> torch.Tensor:
         if k.shape[-1] > 0:
@@ -254,6 +271,12 @@ class ShiftSSM(SSMLayer):
         vals = torch.ones(idx.shape[1], dtype=self.dtype, device=self.device)
         return torch.sparse_coo_tensor(idx, vals, (D, N, N), check_invariants=True).coalesce()
 
+    def state_kernel(self, length):
+        """``J^s e_1 = e_{s+1}`` for ``s < N``, then 0: the state is the last ``N`` inputs."""
+        eye = torch.eye(self.state_size, dtype=self.C.dtype, device=self.device)[:, :length]
+        eye = F.pad(eye, (0, max(0, length - self.state_size)))
+        return eye.expand(self.channels, -1, -1)
+
     def kernel(self, length):
         k = self.C.detach()[:, :length]
         if length > self.state_size:
@@ -378,6 +401,14 @@ class SSMBank(nn.Module):
 
     def kernel(self, length: int) -> torch.Tensor:
         return torch.cat([g.kernel(length) for g in self.groups], dim=0)
+
+    def final_state(self, x: torch.Tensor) -> torch.Tensor:
+        """Every group's state after reading ``x``, flattened and concatenated: ``(batch, state_size)``."""
+        self.check_input(x)
+        parts = torch.split(x, [g.channels for g in self.groups], dim=-1)
+        states = [g.final_state(part) for g, part in zip(self.groups, parts)]
+        dtype = torch.complex128 if any(s.is_complex() for s in states) else states[0].dtype
+        return torch.cat([s.reshape(s.shape[0], -1).to(dtype) for s in states], dim=1)
 
     def check_input(self, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor) or x.dim() != 3:

@@ -13,6 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from checks.strategies import seeds, ssm_inputs, ssm_layers
+from constructions.errors import ShapeError
 from constructions.precision import to_dtype
 from constructions.ssm import (
     MODES,
@@ -353,3 +354,43 @@ def test_layer_modes_agree_with_the_naive_convolution_of_their_kernel(data):
     expected = naive_causal_conv(x, layer.kernel(x.shape[1]))
     for mode in ("auto",) + layer.supported_modes():
         torch.testing.assert_close(layer(x, mode), expected, rtol=1e-9, atol=1e-9)
+
+
+def state_by_recurrence(layer, x):
+    """The slow twin of ``final_state``: ``h_t = A h_{t-1} + B x_t``, one token at a time."""
+    h = torch.zeros(x.shape[0], layer.channels, layer.state_size, dtype=layer.C.dtype)
+    for t in range(x.shape[1]):
+        h = layer._transition(h) + layer.B * x[:, t, :].unsqueeze(-1)
+    return h
+
+
+def assert_final_state_matches_the_recurrence(layer, x):
+    got = layer.final_state(x)
+    if isinstance(layer, SSMBank):
+        expected = torch.cat([state_by_recurrence(g, part).reshape(x.shape[0], -1).to(got.dtype)
+                              for g, part in zip(layer.groups, torch.split(x, [g.channels for g in layer.groups], -1))], 1)
+    else:
+        expected = state_by_recurrence(layer, x)
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@given(layer=ssm_layers(allow_lookahead=False), data=st.data())
+def test_final_state_equals_the_state_the_recurrence_reaches(layer, data):
+    assert_final_state_matches_the_recurrence(layer, data.draw(ssm_inputs(layer.channels, max_length=40)))
+
+
+@pytest.mark.parametrize("layer", [g for g in one_layer_of_each_kind() if not getattr(g, "lookahead", 0)], ids=repr)
+def test_final_state_equals_the_recurrence_for_each_kind_of_layer(layer):
+    x = torch.randn(2, 30, layer.channels, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    assert_final_state_matches_the_recurrence(layer, x)
+
+
+def test_final_state_of_a_shift_layer_is_the_last_inputs_newest_first():
+    x = torch.arange(1.0, 6.0, dtype=torch.float64).reshape(1, 5, 1)
+    assert ShiftSSM(torch.ones(1, 3, dtype=torch.float64)).final_state(x).tolist() == [[[5.0, 4.0, 3.0]]]
+
+
+def test_final_state_of_a_two_sided_layer_is_refused():
+    layer = ShiftSSM(torch.ones(1, 3, dtype=torch.float64), lookahead=1)
+    with pytest.raises(ShapeError, match="two-sided"):
+        layer.final_state(torch.zeros(1, 4, 1, dtype=torch.float64))
