@@ -58,11 +58,14 @@ CATALOGUE = [
     claim(
         id="model.diagonal-realizes",
         title="What a diagonal SSM can realize",
-        statement="A diagonal complex SSM with state N >= L realizes any kernel on [0, L) (DFT nodes, condition "
-        "number 1); with real nodes in (0,1) the needed |C| grows exponentially in L; no diagonal SSM has an "
-        "exact window U >= 2 on unbounded sequences (only a nilpotent A does).",
+        statement="A diagonal complex SSM with state N >= L realizes any kernel on [0, L) (DFT nodes: cond_2(V) = 1, "
+        "|C| <= max|c|, kernel N-periodic beyond); with real nodes in [0,1] realizing the shift at lag L-1 needs "
+        "sum_j |B_j C_j| >= 2^(2L-3) for any number of nodes (equispaced nodes: max|C| ~ 7^L, float64 fails beyond "
+        "L = 13); no diagonal SSM has an exact window U >= 2 (its window is 0, 1 or infinite; only a nilpotent A "
+        "gives U >= 2), so a swapped shift with N = U states fails where lag U-1+N is reached (the fixed-length "
+        "copier needs N = U + 1).",
         provenance="reconstructed",
-        source="Reviewer question on diagonal A; PAPER.md §2",
+        source="Reviewer question on diagonal A; PAPER.md §2; Chebyshev extremal property",
         kind="scaling",
         paper_claims=["model"],
     ),
@@ -338,6 +341,10 @@ CATALOGUE = [
         source="PAPER.md §5",
         kind="scaling",
         paper_claims=["limits", "C3"],
+        notes="Exhibited by precision_route: all pairs in one memory channel, exact for every N in rational "
+        "arithmetic; the state needs 2 N (m+b) - 1 significant bits (float64 runs out when that exceeds 53); the "
+        "growth is in the state, not the weights (B = 8, weight bits independent of N); the read-out FNN's depth, "
+        "hence the parameters, also grows linearly in N; one query only.",
     ),
     claim(
         id="limits.consistency",

@@ -51,7 +51,7 @@ def headline(record: ClaimRecord) -> str:
                 maxes[key] = max(maxes.get(key, value), value)
             elif isinstance(value, int):
                 sums[key] += value
-            elif key.endswith("_growth") and isinstance(value, dict):
+            elif key.endswith("_growth") and isinstance(value, dict) and isinstance(value.get("empirical"), dict):
                 cls = (value.get("symbolic") or {}).get("growth_class") or f"measured {value.get('verdict')}"
                 growth.append(f"{key[:-7]}: {cls} (late slope {value['empirical']['late_slope']:.2f})")
     parts = [f"{k.replace('_', ' ')} {v:g}" for k, v in sums.items()]
