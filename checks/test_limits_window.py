@@ -89,8 +89,9 @@ def test_every_window_below_the_needed_distance_has_a_failing_input(name, cases,
                      "answers": result.answers, "witness": witness.to_dict()})
         window += 1
     assert rows, "no window below the needed distance was tried"
-    evidence.record(needed_receptive_field=needed, sequence_length=tokens.shape[1], instances=tokens.shape[0],
-                    windows_failing=rows, layers=len(construction.network.blocks))
+    evidence.record(short_windows={"construction": name, "needed_receptive_field": needed,
+                                   "sequence_length": tokens.shape[1], "instances": tokens.shape[0],
+                                   "layers": len(construction.network.blocks), "windows_failing": rows})
     evidence.count("short-window networks shown to fail", len(rows))
 
 
@@ -102,4 +103,4 @@ def test_a_window_covering_the_sequence_leaves_the_construction_exact(name, case
     assert window_witness(full, tokens) is None
     result = verify(full, tokens)
     assert result.ok, result.describe()
-    evidence.record(window=tokens.shape[1], instances=tokens.shape[0])
+    evidence.record(full_window={"construction": name, "window": tokens.shape[1], "instances": tokens.shape[0]})
