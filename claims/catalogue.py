@@ -362,7 +362,9 @@ CATALOGUE = [
     claim(
         id="regression.effective-smoothness",
         title="Effective smoothness",
-        statement="a_dagger = min a_i (mixed smoothness), (sum 1/a_i)^(-1) (anisotropic).",
+        statement="a_dagger = min a_i (mixed smoothness), (sum 1/a_i)^(-1) (anisotropic), where T / a_dagger is the "
+        "largest sum_i s_i over the frequency blocks with gamma(s) <= T (proved at the LP's vertices in sympy), so "
+        "the coefficients kept at level T number 2^(T / a_dagger) up to poly(T) (exact count, fitted slope).",
         provenance="related",
         source="Okumoto & Suzuki, ICLR 2022",
         kind="exact",
