@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import sympy as sp
 import torch
+from hypothesis import given
+
+from checks import profiles
+from checks.strategies import ar_instances
 
 from constructions.construction import Construction
 from constructions.resources import Resources
@@ -21,6 +25,18 @@ def assert_exact(construction: Construction, tokens: torch.Tensor, evidence=None
         evidence.record(output_tolerance=result.tolerance)
         evidence.note_max("longest_sequence", tokens.shape[1])
     assert result.ok, f"{construction.name} on {construction.config}: {result.describe()}"
+
+
+def drawn_instance_property(build, formats):
+    """The property 'build(config) answers this drawn instance exactly', as a hypothesis test."""
+
+    @profiles.control_settings()
+    @given(case=ar_instances(formats))
+    def exact_on(case):
+        config, batch = case
+        assert_exact(build(config), batch.tokens)
+
+    return exact_on
 
 
 def closed_form_mismatches(closed_form: dict[str, sp.Expr], measured: Resources, values: dict[str, int]) -> list[str]:

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks import profiles
-from checks.assertions import assert_exact, closed_form_mismatches, exception_report
+from checks.assertions import assert_exact, closed_form_mismatches, drawn_instance_property, exception_report
 from checks.strategies import ar_configs, ar_instances, seeds
 from claims.growth import empirical_growth, judge_polylog, judge_polynomial, symbolic_growth
 from constructions.associative_recall import binary_query_first, outer_product
@@ -130,18 +130,6 @@ def test_answers_every_instance_of_tiny_formats(family, evidence, device):
         assert_exact(family.module.build(config, device=device), batch.tokens.to(device), evidence)
         evidence.count("exhaustive_formats")
     evidence.record(tiny_formats=[str(c) for c in family.tiny])
-
-
-def drawn_instance_property(build, formats):
-    """The property 'build(config) answers this drawn instance exactly', as a hypothesis test."""
-
-    @profiles.control_settings()
-    @given(case=ar_instances(formats))
-    def exact_on(case):
-        config, batch = case
-        assert_exact(build(config), batch.tokens)
-
-    return exact_on
 
 
 @each_mutation()

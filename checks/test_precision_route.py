@@ -33,7 +33,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks import profiles
-from checks.assertions import assert_exact, closed_form_mismatches, exception_report
+from checks.assertions import assert_exact, closed_form_mismatches, drawn_instance_property, exception_report
 from checks.strategies import ar_instances, seeds, vocab_sizes
 from claims.growth import (
     POLY_SLOPE_RTOL,
@@ -355,18 +355,6 @@ def test_closed_forms_equal_measured_counts(evidence):
 
 # ----------------------------------------------------------------------------- (e) controls
 MUTATED = ARConfig(4, 4, 3)
-
-
-def drawn_instance_property(build, formats):
-    """The property 'build(config) answers this drawn instance exactly', as a hypothesis test."""
-
-    @profiles.control_settings()
-    @given(case=ar_instances(formats))
-    def exact_on(case):
-        config, batch = case
-        assert_exact(build(config), batch.tokens)
-
-    return exact_on
 
 
 @functools.lru_cache(maxsize=512)

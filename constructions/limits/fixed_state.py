@@ -272,19 +272,28 @@ def exhaustive_best(alphabet: int, length: int, states: int, *, initial_states: 
     total = starts * k ** (k * columns) * alphabet**k
     strings = all_strings(alphabet, length)
     _require_budget("search over copiers", total, strings.shape[0], limit)
-    chunk = max(1, chunk_cells // strings.shape[0])
-    best_count, best_index = -1, 0
-    for start in range(0, total, chunk):
-        index = np.arange(start, min(total, start + chunk), dtype=np.int64)
+    def copied(index):
         initial, rest = (index % starts, index // starts)
         table, rest = _digits(rest, k, k * columns)
         out, _ = _digits(rest, alphabet, k)
-        counts = copy_success_mask(initial, table.reshape(-1, k, columns), out, strings).sum(axis=1)
+        return copy_success_mask(initial, table.reshape(-1, k, columns), out, strings).sum(axis=1)
+
+    best_count, best_index = _best_candidate(copied, total, max(1, chunk_cells // strings.shape[0]))
+    best = _decode_copier(best_index, alphabet, k, starts)
+    return SearchResult(alphabet, length, states, total, best_count, best, f"every copier (initial states: {initial_states})")
+
+
+def _best_candidate(score, total: int, chunk: int) -> tuple[int, int]:
+    """``(best score, its index)`` over candidates ``0 .. total - 1``, scored ``chunk`` at a time by
+    ``score(indices) -> counts`` (the first index wins ties)."""
+    best_count, best_index = -1, 0
+    for start in range(0, total, chunk):
+        index = np.arange(start, min(total, start + chunk), dtype=np.int64)
+        counts = score(index)
         a = int(counts.argmax())
         if counts[a] > best_count:
             best_count, best_index = int(counts[a]), int(index[a])
-    best = _decode_copier(best_index, alphabet, k, starts)
-    return SearchResult(alphabet, length, states, total, best_count, best, f"every copier (initial states: {initial_states})")
+    return best_count, best_index
 
 
 def _decode_copier(index: int, alphabet: int, k: int, starts: int) -> FiniteStateCopier:
@@ -316,10 +325,7 @@ def exhaustive_reached_states(alphabet: int, length: int, states: int, *, includ
     total = starts * k ** (k * columns)
     strings = all_strings(alphabet, length)
     _require_budget("search over reading tables", total, strings.shape[0], limit)
-    chunk = max(1, chunk_cells // strings.shape[0])
-    best_count, best_index = -1, 0
-    for start in range(0, total, chunk):
-        index = np.arange(start, min(total, start + chunk), dtype=np.int64)
+    def reached(index):
         A = index.shape[0]
         initial, rest = index % starts, index // starts
         table, _ = _digits(rest, k, k * columns)
@@ -332,10 +338,9 @@ def exhaustive_reached_states(alphabet: int, length: int, states: int, *, includ
             state = flat[(base + state) * columns + alphabet]
         seen = np.zeros(A * k, dtype=bool)
         seen[(base + state).reshape(-1)] = True
-        counts = seen.reshape(A, k).sum(axis=1)
-        a = int(counts.argmax())
-        if counts[a] > best_count:
-            best_count, best_index = int(counts[a]), int(index[a])
+        return seen.reshape(A, k).sum(axis=1)
+
+    best_count, best_index = _best_candidate(reached, total, max(1, chunk_cells // strings.shape[0]))
     idx = np.array([best_index], dtype=np.int64)
     initial, rest = idx % starts, idx // starts
     table, _ = _digits(rest, k, k * columns)

@@ -48,6 +48,11 @@ def receptive_field(network: SSMNetwork) -> float:
     return 1 + sum(max(w, 1) - 1 for w in windows)
 
 
+def _last_tokens(tokens: torch.Tensor, position: int, R: int) -> torch.Tensor:
+    """The ``R`` tokens up to ``position`` (fewer at the start), as a sketch for :func:`find_collision`."""
+    return tokens[:, max(0, position - R + 1) : position + 1].to(torch.float64)
+
+
 @dataclass(frozen=True)
 class WindowWitness:
     """Instances ``rows`` agree on the ``receptive`` tokens up to answer position ``position`` but
@@ -80,9 +85,7 @@ def window_witness(construction: Construction, tokens: torch.Tensor) -> WindowWi
     R = int(R)
     answers = construction.reference(tokens)  # (B, Q)
     for q, position in enumerate(construction.answer_positions.tolist()):
-        lo = max(0, position - R + 1)
-        seen = tokens[:, lo : position + 1].to(torch.float64)
-        search = find_collision(seen, answers[:, q : q + 1])
+        search = find_collision(_last_tokens(tokens, position, R), answers[:, q : q + 1])
         if search.collision is None:
             continue
         rows = (search.collision.first, search.collision.second)
@@ -104,8 +107,7 @@ def needed_receptive_field(construction: Construction, tokens: torch.Tensor) -> 
     for R in range(1, T + 1):
         clash = False
         for q, position in enumerate(construction.answer_positions.tolist()):
-            seen = tokens[:, max(0, position - R + 1) : position + 1].to(torch.float64)
-            if find_collision(seen, answers[:, q : q + 1]).collision is not None:
+            if find_collision(_last_tokens(tokens, position, R), answers[:, q : q + 1]).collision is not None:
                 clash = True
                 break
         if not clash:

@@ -30,7 +30,6 @@ from fractions import Fraction
 
 import sympy as sp
 
-Kind = str  # "mixed" | "anisotropic"
 KINDS = ("mixed", "anisotropic")
 
 
