@@ -141,3 +141,38 @@ def strings_without_repeated_ngram(draw, *, alphabet: int, n: int, max_length: i
         if len(string) >= n:
             seen.add(tuple(string[-n:]))
     return string
+
+
+# ----------------------------------------------------------------------------- regression
+@st.composite
+def smoothness(draw, *, max_dim: int = 3):
+    """A :class:`~constructions.regression.smooth_functions.Smoothness` with ``a_i`` in ``[0.5, 3]``."""
+    from constructions.regression.smooth_functions import Smoothness
+
+    d = draw(st.integers(1, max_dim))
+    a = tuple(draw(st.sampled_from((0.5, 1.0, 1.5, 2.0, 3.0))) for _ in range(d))
+    return Smoothness(draw(st.sampled_from(("mixed", "anisotropic"))), a)
+
+
+@st.composite
+def gamma_smooth_configs(draw, *, max_dim: int = 3, max_level: float = 5.0):
+    """Seeded gamma-smooth function configs, small enough to evaluate exhaustively."""
+    from constructions.regression.smooth_functions import GammaSmoothConfig
+
+    smooth = draw(smoothness(max_dim=max_dim))
+    level = draw(st.sampled_from([x / 2 for x in range(0, int(2 * max_level) + 1)]))
+    norm = draw(st.sampled_from((0.5, 1.0, 3.0)))
+    return GammaSmoothConfig(smooth, level, norm, draw(seeds))
+
+
+@st.composite
+def extraction_settings(draw, *, max_levels: int = 8, max_window: int = 6, max_top: int = 3, max_bits: int = 3):
+    """``(TokenGrid, window U, top J)`` whose extraction network float64 holds exactly."""
+    from constructions.regression.extraction import FLOAT64_EXACT_BITS, radix_bits_needed
+    from constructions.regression.piecewise import TokenGrid
+
+    feasible = [(Q, b, U) for Q in (2, 4, 8, 16) if Q <= max_levels for b in range(1, max_bits + 1)
+                for U in range(1, max_window + 1) if Q * radix_bits_needed(U, b) + 1 <= FLOAT64_EXACT_BITS]
+    Q, b, U = draw(st.sampled_from(feasible))
+    J = draw(st.integers(1, max(1, min(max_top, U, Q - 1))))
+    return TokenGrid(Q, b, draw(st.integers(1, 2))), U, J

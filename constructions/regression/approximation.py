@@ -1,0 +1,133 @@
+"""Approximation of piecewise gamma-smooth targets: extraction, then the smooth part at level T.
+
+**Claim** (``regression.approximation``; reconstructed, PAPER.md §7). For ``F(X) = f(phi_(1..J))``
+with ``||f||_gamma <= 1``, an SSM+FNN of size ``poly(T) 2^(T / a_dagger)`` reaches ``L^2`` error
+``<~ 2^(-T)``. The approximant measured here is
+
+    F_T(X) = f_T( extraction network (quantize_b(X)) )
+
+* the token features are quantized to ``b`` bits and the **built** extraction network
+  (:mod:`.extraction`) returns the top-``J`` tokens exactly; ``b = T + ceil(log2(G sqrt(J d))) + 1``
+  with ``G = ||grad f||_2`` makes the quantization error at most ``2^(-T-1)``;
+* ``f_T`` keeps the blocks with ``gamma(s) <= T``: ``||f - f_T||_2 <= 2^(-T) ||f||_gamma``.
+
+**Size** = the extraction network's parameters (measured from its tensors; poly(T): its depth grows
+like ``J b``) + the number of trigonometric coefficients of ``f_T`` (measured; ``2^(T / a_dagger)``
+up to poly(T)). The smooth part is counted in trigonometric form: its ReLU realization (poly(T)
+ReLU units per coefficient by Yarotsky-type approximations of products and of ``cos``) is **not
+built**, a gap the report states.
+
+**Error** is the root mean square of ``F - F_T`` over fresh windows (importances on the grid with
+the margin, features continuous uniform), with the standard error of that estimate. The network
+runs in float64 while its ``Q r`` bits fit, otherwise in the exact rational twin at the last
+position only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..exact_arithmetic import ExactNetwork
+from .extraction import build_extraction
+from .piecewise import PiecewiseSmoothConfig, PiecewiseSmoothTarget, TokenGrid, top_tokens
+from .smooth_functions import GammaSmoothConfig, GammaSmoothFunction, Smoothness
+
+
+@dataclass(frozen=True)
+class ApproximationSetup:
+    smoothness: Smoothness  # on J * d coordinates
+    window: int = 4
+    top: int = 2
+    features: int = 1
+    levels: int = 8  # importance levels Q
+    function_level: float = 12.0  # the true f has every block with gamma(s) <= this
+    norm: float = 1.0
+    samples: int = 512
+    seed: int = 0
+
+    def target(self, feature_bits: int = 1) -> PiecewiseSmoothTarget:
+        grid = TokenGrid(self.levels, feature_bits, self.features)
+        smooth = GammaSmoothConfig(self.smoothness, self.function_level, self.norm, self.seed)
+        return PiecewiseSmoothTarget.sample(PiecewiseSmoothConfig(self.window, self.top, grid, smooth))
+
+
+def gradient_norm(f: GammaSmoothFunction) -> float:
+    """``||grad f||_2 = 2 pi (sum_l c_l^2 |l|^2)^(1/2)`` (Parseval; each derivative maps psi_l to
+    ``2 pi |l_i|`` times a unit basis function)."""
+    return 2 * math.pi * float((f.coefficients**2 * (f.frequencies.to(torch.float64) ** 2).sum(-1)).sum().sqrt())
+
+
+def feature_bits_for(level: float, f: GammaSmoothFunction, coordinates: int) -> int:
+    """``b`` with ``G sqrt(J d) 2^-b <= 2^(-T-1)``: quantization costs at most half the budget."""
+    return max(1, int(math.ceil(level + 1 + math.log2(max(gradient_norm(f) * math.sqrt(coordinates), 1e-300)))))
+
+
+def sample_continuous_windows(setup: ApproximationSetup, n: int, generator: torch.Generator) -> torch.Tensor:
+    """``n`` windows with grid importances satisfying the margin and continuous uniform features."""
+    Q, out, have = setup.levels, [], 0
+    while have < n:
+        q = torch.randint(Q, (2 * n, setup.window), generator=generator)
+        phi = torch.rand(2 * n, setup.window, setup.features, generator=generator, dtype=torch.float64)
+        win = torch.cat([(q / Q).unsqueeze(-1).to(torch.float64), phi], dim=-1)
+        keep = top_tokens(win, setup.top)[1]
+        out.append(win[keep])
+        have += int(keep.sum())
+    return torch.cat(out)[:n]
+
+
+def _extract(extraction, tokens: torch.Tensor) -> torch.Tensor:
+    """The network's top-J tokens at the last position: ``(n, J, 1+d)``."""
+    spec = extraction.spec
+    if spec.float64_exact:
+        return extraction(tokens)[:, -1]
+    run = ExactNetwork(extraction.network).run(tokens, positions=[tokens.shape[1] - 1])
+    flat = torch.tensor([[float(v) for v in inst[0]] for inst in run.outputs], dtype=torch.float64)
+    return flat.reshape(tokens.shape[0], spec.top, spec.grid.width)
+
+
+def approximation_point(setup: ApproximationSetup, level: float, windows_: torch.Tensor,
+                        target: PiecewiseSmoothTarget) -> dict:
+    """Error and size of ``F_T`` at one level ``T`` on the given continuous windows."""
+    f = target.smooth
+    coords = setup.top * setup.features
+    bits = feature_bits_for(level, f, coords)
+    grid = TokenGrid(setup.levels, bits, setup.features)
+    extraction = build_extraction(grid, setup.window, setup.top)
+    extracted = _extract(extraction, grid.quantize(windows_))
+    f_T = f.truncate(level)
+    approx = f_T(extracted[..., 1:].reshape(extracted.shape[0], coords))
+    exact = target.of_windows(windows_)
+    sq = (exact - approx) ** 2
+    rmse = float(sq.mean().sqrt())
+    stderr = float(sq.std() / (2 * max(rmse, 1e-300) * math.sqrt(sq.numel())))  # delta method
+    from ..resources import measure
+
+    network_params = measure(extraction.network).parameters
+    return {
+        "T": level, "feature_bits": bits, "rmse": rmse, "rmse_stderr": stderr,
+        "truncation_l2": f.l2_distance(f_T), "bound": 2.0 ** (-level) * (f.norm() + 0.5),
+        "extraction_parameters": network_params, "coefficients": f_T.size,
+        "size": network_params + f_T.size, "float64": extraction.spec.float64_exact,
+    }
+
+
+def approximation_curve(setup: ApproximationSetup, levels) -> list[dict]:
+    target = setup.target()
+    windows_ = sample_continuous_windows(setup, setup.samples, torch.Generator().manual_seed(setup.seed + 1))
+    return [approximation_point(setup, float(T), windows_, target) for T in levels]
+
+
+def fitted_slopes(rows: list[dict]) -> dict:
+    """Least squares: ``log2 rmse = e T + c`` and ``log2 size = s T + p log2 T + c``."""
+    import numpy as np
+
+    T = np.array([r["T"] for r in rows], dtype=float)
+    err = np.log2([r["rmse"] for r in rows])
+    size = np.log2([r["size"] for r in rows])
+    e = float(np.polyfit(T, err, 1)[0])
+    X = np.column_stack([T, np.log2(T), np.ones_like(T)])
+    s = float(np.linalg.lstsq(X, size, rcond=None)[0][0])
+    return {"error_slope": e, "size_slope": s}

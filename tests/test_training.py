@@ -1,0 +1,270 @@
+"""The trainable models and the trainer (``training/``): the FFT path against its loop-over-time
+twin, causality, parameter counts and matched sizes, a small regression problem that must be
+learned, seeded determinism, and configuration errors that name the problem."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from constructions.errors import ShapeError
+from training import (
+    SSMFNN,
+    CausalTransformer,
+    ConfigError,
+    SSMFNNConfig,
+    TrainConfig,
+    TransformerConfig,
+    accuracy,
+    count_parameters,
+    evaluate,
+    matched_transformer_config,
+    set_seed,
+    ssm_fnn_parameter_count,
+    train,
+    transformer_parameter_count,
+)
+
+F64 = torch.float64
+SSM_KINDS = ["diagonal", "dense"]
+
+#: a small multi-layer SSM+FNN touching every option (layer norm, deep FNN, residual)
+DEEP = {"in_features": 3, "width": 6, "state_size": 5, "layers": 2, "fnn_depth": 2, "fnn_hidden": 7,
+        "out_features": 2, "layer_norm": True}
+
+
+@pytest.fixture(autouse=True)
+def _restore_rng_and_threads():
+    """Tests seed the global RNG (model initialisation); put it back so nothing leaks. The models
+    are tiny, so one thread is faster than several (which only contend); restored afterwards."""
+    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+    torch.random.set_rng_state(state)
+
+
+def features(batch: int, length: int, dim: int, seed: int = 0, dtype=torch.float32) -> torch.Tensor:
+    return torch.randn(batch, length, dim, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def lag_data(n: int, lag: int = 2, length: int = 8, seed: int = 0):
+    """Regression: the target is the feature ``lag`` positions before the last one."""
+    x = features(n, length, 1, seed)
+    return x, x[:, -1 - lag]
+
+
+def build(kind: str, **overrides) -> torch.nn.Module:
+    """A small model of each kind: ``"diagonal"``/``"dense"`` SSM+FNN or ``"transformer"``."""
+    if kind == "transformer":
+        config = {"in_features": 3, "width": 8, "heads": 2, "layers": 2, "mlp_hidden": 16, "max_len": 32,
+                  "out_features": 2}
+        return CausalTransformer(TransformerConfig(**(config | overrides)))
+    return SSMFNN(SSMFNNConfig(**(DEEP | {"ssm_kind": kind} | overrides)))
+
+
+# ----------------------------------------------------------------------------- FFT = recurrence
+@pytest.mark.parametrize("stability", ["softplus", "sigmoid"])
+@pytest.mark.parametrize("kind", SSM_KINDS)
+def test_fft_path_equals_the_recurrence_in_float64(kind, stability):
+    set_seed(1)
+    model = build(kind, stability=stability).to(F64)
+    x = features(3, 17, 3, seed=2, dtype=F64)
+    assert (model(x) - model.recurrence_forward(x)).abs().max() < 1e-9
+
+
+@pytest.mark.parametrize("kind", SSM_KINDS)
+def test_fft_path_equals_the_recurrence_on_tokens_without_residual(kind):
+    set_seed(2)
+    model = build(kind, input="tokens", in_features=None, vocab_size=5, residual=False, fnn_depth=0).to(F64)
+    tokens = torch.randint(0, 5, (2, 12), generator=torch.Generator().manual_seed(3))
+    assert (model(tokens) - model.recurrence_forward(tokens)).abs().max() < 1e-9
+
+
+@pytest.mark.parametrize("kind", SSM_KINDS)
+def test_every_ssm_parameter_gets_a_gradient(kind):
+    set_seed(3)
+    model = build(kind)
+    model(features(2, 9, 3)).square().mean().backward()
+    ssm = model.blocks[0].ssm
+    for name, p in ssm.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+
+
+def test_diagonal_eigenvalues_stay_in_the_unit_interval():
+    set_seed(4)
+    model = build("diagonal")
+    ssm = model.blocks[0].ssm
+    with torch.no_grad():
+        ssm.raw.mul_(100)  # whatever the raw parameter, lambda = exp(-softplus(raw)) is in (0, 1]
+    lam = torch.exp(ssm.log_lambda())
+    assert ((lam > 0) & (lam <= 1)).all()
+
+
+# ----------------------------------------------------------------------------- causality
+@pytest.mark.parametrize("kind", SSM_KINDS + ["transformer"])
+def test_changing_position_t_changes_nothing_before_t(kind):
+    set_seed(5)
+    model = build(kind).to(F64)
+    x = features(2, 16, 3, seed=6, dtype=F64)
+    for t in (0, 5, 15):
+        changed = x.clone()
+        changed[:, t] += 3.0
+        y, y_changed = model(x), model(changed)
+        assert t == 0 or (y[:, :t] - y_changed[:, :t]).abs().max() < 1e-12
+        assert (y[:, t] - y_changed[:, t]).abs().max() > 1e-6  # the change is seen from t on
+
+
+# ----------------------------------------------------------------------------- sizes
+SIZE_CASES = [
+    {"in_features": 4, "width": 16, "state_size": 8, "layers": 2, "ssm_kind": "diagonal"},
+    {"in_features": 1, "width": 32, "state_size": 16, "layers": 3, "ssm_kind": "dense", "layer_norm": True},
+    {"input": "tokens", "vocab_size": 20, "width": 24, "state_size": 8, "layers": 2, "fnn_depth": 0,
+     "out_features": 20},
+    {"input": "tokens", "vocab_size": 64, "width": 64, "state_size": 32, "layers": 4, "fnn_depth": 2,
+     "fnn_hidden": 128, "out_features": 64},
+]
+
+
+@pytest.mark.parametrize("case", SIZE_CASES)
+def test_closed_form_counts_equal_the_built_models(case):
+    config = SSMFNNConfig(**case)
+    assert ssm_fnn_parameter_count(config) == count_parameters(SSMFNN(config))
+    matched = matched_transformer_config(config, max_len=64)
+    assert transformer_parameter_count(matched) == count_parameters(CausalTransformer(matched))
+
+
+@pytest.mark.parametrize("case", SIZE_CASES)
+def test_matched_transformer_is_within_25_percent(case):
+    config = SSMFNNConfig(**case)
+    matched = matched_transformer_config(config, max_len=64)
+    ssm, transformer = ssm_fnn_parameter_count(config), transformer_parameter_count(matched)
+    assert abs(transformer - ssm) <= 0.25 * ssm
+    assert (matched.layers, matched.input, matched.out_features) == (config.layers, config.input, config.out_features)
+
+
+def test_an_unmatchable_size_is_an_error_naming_the_gap():
+    tiny = SSMFNNConfig(in_features=1, width=1, state_size=1, layers=1, fnn_hidden=1)
+    with pytest.raises(ConfigError, match="within 25%"):
+        matched_transformer_config(tiny, max_len=512, heads=8)
+
+
+# ----------------------------------------------------------------------------- training
+def test_a_one_layer_ssm_fnn_learns_a_lag_two_regression():
+    set_seed(0)
+    config = SSMFNNConfig(in_features=1, width=8, state_size=8, layers=1, fnn_hidden=32, ssm_kind="dense",
+                          dt_min=0.1, dt_max=1.0)
+    model = SSMFNN(config)
+    result = train(model, lag_data(512), TrainConfig(steps=300, batch_size=64, lr=1e-2, eval_every=100),
+                   eval_data=lag_data(256, seed=1))
+    assert result.final_eval_loss < 0.05
+    assert [step for step, _, _ in result.curve] == [100, 200, 300]
+    assert result.curve[-1][1] < result.curve[0][1]
+    assert result.parameters == count_parameters(model) and result.device == "cpu" and not result.autocast
+
+
+def run_small(seed: int, data_seed: int = 0):
+    set_seed(seed)
+    model = build("diagonal", in_features=1, out_features=1, layers=1)
+    return train(model, lag_data(128, seed=data_seed), TrainConfig(steps=30, batch_size=16, seed=seed, eval_every=10),
+                 eval_data=lag_data(32, seed=9))
+
+
+def test_the_same_seed_gives_an_identical_learning_curve():
+    first, second = run_small(7), run_small(7)
+    assert first.curve == second.curve and first.final_eval_loss == second.final_eval_loss
+    assert run_small(8).curve != first.curve
+
+
+def token_data(n: int, length: int = 10, vocab: int = 6, seed: int = 0):
+    """Next-token style: the target at position t is the input token at t (identity)."""
+    tokens = torch.randint(0, vocab, (n, length), generator=torch.Generator().manual_seed(seed))
+    return tokens, tokens.clone()
+
+
+@pytest.mark.parametrize("positions", ["all", "last", "even"])
+def test_cross_entropy_on_tokens_with_each_kind_of_positions(positions):
+    if positions == "even":
+        def positions(inputs, targets):
+            mask = torch.zeros(targets.shape, dtype=torch.bool, device=targets.device)
+            mask[:, ::2] = True
+            return mask
+    set_seed(10)
+    model = build("transformer", input="tokens", in_features=None, vocab_size=6, out_features=6)
+    config = TrainConfig(steps=40, batch_size=None, lr=1e-2, loss="cross_entropy", positions=positions,
+                         schedule="constant", eval_every=20)
+    result = train(model, token_data(64), config, eval_data=token_data(32, seed=1))
+    assert result.final_train_loss < result.curve[0][1]
+    assert 0 <= result.final_eval_accuracy <= 1
+    assert isinstance(result.config["positions"], str) and result.to_dict()["curve"] == result.curve
+
+
+def test_last_position_targets_may_be_given_alone():
+    set_seed(11)
+    model = build("diagonal", in_features=1, out_features=1)
+    x, y_last = lag_data(16)
+    y_all = torch.zeros(16, 8, 1)
+    y_all[:, -1] = y_last
+    assert evaluate(model, (x, y_last)) == evaluate(model, (x, y_all))
+    with pytest.raises(ShapeError, match="every position"):
+        evaluate(model, (x, y_last), positions="all")
+
+
+def test_accuracy_of_a_perfect_predictor_is_one():
+    class Echo(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, tokens):
+            return torch.nn.functional.one_hot(tokens, 6).float() + self.w
+
+    assert accuracy(Echo(), token_data(8), positions="all") == 1.0
+
+
+@pytest.mark.gpu
+def test_training_on_cuda_with_autocast():
+    set_seed(12)
+    model = build("dense", in_features=1, out_features=1).cuda()
+    result = train(model, lag_data(64), TrainConfig(steps=10, batch_size=16, autocast=True, eval_every=5))
+    assert result.autocast and result.device.startswith("cuda")
+    assert torch.isfinite(torch.tensor(result.final_train_loss))
+
+
+# ----------------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda: SSMFNNConfig(in_features=1, width=-3), "width"),
+        (lambda: SSMFNNConfig(in_features=1, ssm_kind="complex"), "ssm_kind 'complex'"),
+        (lambda: SSMFNNConfig(in_features=1, fnn_depth=-1), "fnn_depth"),
+        (lambda: SSMFNNConfig(input="tokens"), "vocab_size"),
+        (lambda: SSMFNNConfig(input="pixels", in_features=1), "input kind 'pixels'"),
+        (lambda: SSMFNNConfig(in_features=1, stability="tanh"), "stability 'tanh'"),
+        (lambda: TransformerConfig(in_features=1, width=10, heads=4), "multiple of heads"),
+        (lambda: TrainConfig(loss="hinge"), "loss 'hinge'"),
+        (lambda: TrainConfig(positions="first"), "positions 'first'"),
+        (lambda: TrainConfig(schedule="linear"), "schedule 'linear'"),
+        (lambda: TrainConfig(lr=0.0), "lr"),
+        (lambda: TrainConfig(batch_size=0), "batch_size"),
+    ],
+)
+def test_invalid_configs_raise_a_value_error_naming_the_problem(make, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        make()
+
+
+def test_bad_inputs_are_shape_errors():
+    with pytest.raises(ShapeError, match=r"\(batch, L, 3\)"):
+        build("diagonal")(torch.zeros(2, 5, 4))
+    with pytest.raises(ShapeError, match="max_len"):
+        build("transformer")(torch.zeros(1, 33, 3))
+    with pytest.raises(ShapeError, match="same, non-zero number"):
+        train(build("diagonal"), (torch.zeros(4, 5, 3), torch.zeros(3, 2)), TrainConfig(steps=1))
+
+
+def test_configs_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SSMFNNConfig(in_features=1).width = 3

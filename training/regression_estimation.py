@@ -1,0 +1,228 @@
+"""The estimation experiment of ``regression.estimation-slope``: excess risk against the sample size.
+
+**Claim** (paper abstract, C5): SSM+FNN estimators of piecewise gamma-smooth targets reach the
+Transformer's rate ``n^(-2 a_dagger / (2 a_dagger + 1))`` (up to poly-log factors). The rate is an
+*upper bound* on the excess risk of a suitably sized estimator; what can be measured is the slope
+of ``log excess risk`` against ``log n`` for networks trained by AdamW.
+
+**Protocol.** A piecewise gamma-smooth target (:mod:`constructions.regression.piecewise`: grid
+importances with the margin, continuous features, ``f`` of the top-J features) with noise
+``sigma``; for each ``n`` and seed, an SSM+FNN and a Transformer of matched size
+(:func:`training.models.matched_transformer_config`) are trained on ``n`` noisy samples, and the
+excess risk ``E (model(X) - F(X))^2`` is measured on fresh noiseless windows. The slope is fitted
+by least squares on ``log excess risk`` against ``log n`` over every (n, seed) point, with a
+Student-t 95% interval.
+
+**Verdict** (:func:`slope_verdict`): the claimed exponent is an upper bound, so a slope *steeper*
+than ``-r`` is consistent with it. ``holds`` when the interval reaches ``-r`` or lies below it;
+``fails`` when the whole interval lies above ``-r`` (slower decay) and is narrower than
+``max_width``; ``inconclusive`` when it is wider than ``max_width``. A failure at small ``n`` and
+fixed training budget says the trained network did not show the rate in this range, which the
+report states with its numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from constructions.regression.approximation import sample_continuous_windows
+from constructions.regression.piecewise import PiecewiseSmoothConfig, PiecewiseSmoothTarget, TokenGrid
+from constructions.regression.smooth_functions import GammaSmoothConfig, Smoothness
+
+from .models import SSMFNN, CausalTransformer, SSMFNNConfig, count_parameters, matched_transformer_config
+from .trainer import TrainConfig, evaluate, set_seed, train
+
+#: two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom (then the normal 1.96)
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042)
+
+
+def t_quantile(dof: int) -> float:
+    if dof < 1:
+        raise ValueError(f"a confidence interval needs at least one degree of freedom, got {dof}")
+    return T_975[dof - 1] if dof <= len(T_975) else 1.96
+
+
+@dataclass(frozen=True)
+class EstimationSetup:
+    sample_sizes: tuple[int, ...]
+    seeds: tuple[int, ...] = (0, 1)
+    smoothness: Smoothness = Smoothness("anisotropic", (2.0, 2.0))  # a_dagger = 1: exponent 2/3
+    window: int = 4
+    top: int = 2
+    levels: int = 8
+    function_level: float = 8.0
+    norm: float = 4.0
+    noise: float = 0.05
+    test_samples: int = 2048
+    width: int = 16
+    state_size: int = 8
+    layers: int = 2
+    fnn_hidden: int = 32
+    steps: int = 400
+    batch_size: int = 64
+    lr: float = 3e-3
+    target_seed: int = 0
+
+    def __post_init__(self):
+        if len(self.sample_sizes) < 2 or min(self.sample_sizes) < 2:
+            raise ValueError(f"need at least two sample sizes >= 2, got {self.sample_sizes}")
+        if self.smoothness.dim != self.top:
+            raise ValueError(f"the smooth part acts on {self.top} features (one per top token); "
+                             f"the smoothness has {self.smoothness.dim} coordinates")
+
+    @property
+    def exponent(self) -> float:
+        a = self.smoothness.effective
+        return 2 * a / (2 * a + 1)
+
+    def target(self) -> PiecewiseSmoothTarget:
+        grid = TokenGrid(self.levels, 1, 1)  # the grid of importances; features stay continuous
+        smooth = GammaSmoothConfig(self.smoothness, self.function_level, self.norm, self.target_seed)
+        return PiecewiseSmoothTarget.sample(PiecewiseSmoothConfig(self.window, self.top, grid, smooth))
+
+    def ssm_config(self) -> SSMFNNConfig:
+        return SSMFNNConfig(input="features", in_features=2, width=self.width, state_size=self.state_size,
+                            layers=self.layers, fnn_depth=2, fnn_hidden=self.fnn_hidden, ssm_kind="dense",
+                            out_features=1, dt_min=0.1, dt_max=1.0)
+
+
+@dataclass
+class EstimationPoint:
+    model: str
+    n: int
+    seed: int
+    excess_risk: float
+    parameters: int
+    wall_time_s: float
+    curve: list = field(default_factory=list)
+
+
+def _windows(setup: EstimationSetup, target: PiecewiseSmoothTarget, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    from constructions.regression.approximation import ApproximationSetup
+
+    shape = ApproximationSetup(setup.smoothness, window=setup.window, top=setup.top, levels=setup.levels)
+    win = sample_continuous_windows(shape, n, torch.Generator().manual_seed(seed))
+    return win.to(torch.float32), target.of_windows(win).to(torch.float32)
+
+
+def run_estimation(setup: EstimationSetup, models: tuple[str, ...] = ("ssm_fnn", "transformer")) -> list[EstimationPoint]:
+    """Train every model on every ``(n, seed)``; excess risk on fresh noiseless windows. Runs torch
+    on one thread (these models are tiny: more threads only contend, 10x slower on 2 busy cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run_estimation(setup, models)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_estimation(setup: EstimationSetup, models: tuple[str, ...]) -> list[EstimationPoint]:
+    target = setup.target()
+    test_x, test_y = _windows(setup, target, setup.test_samples, 10_000)
+    points = []
+    for seed in setup.seeds:
+        for n in setup.sample_sizes:
+            x, y = _windows(setup, target, n, 1000 * seed + n)
+            noisy = y + setup.noise * torch.randn(y.shape, generator=torch.Generator().manual_seed(seed + 7 * n))
+            for name in models:
+                set_seed(seed)
+                model = SSMFNN(setup.ssm_config()) if name == "ssm_fnn" else \
+                    CausalTransformer(matched_transformer_config(setup.ssm_config(), max_len=setup.window))
+                config = TrainConfig(steps=setup.steps, batch_size=min(setup.batch_size, n), lr=setup.lr, seed=seed,
+                                     loss="mse", positions="last", eval_every=max(1, setup.steps // 8))
+                start = time.perf_counter()
+                result = train(model, (x, noisy.unsqueeze(-1)), config, eval_data=(test_x, test_y.unsqueeze(-1)))
+                risk = evaluate(model, (test_x, test_y.unsqueeze(-1)), loss="mse", positions="last")
+                points.append(EstimationPoint(name, n, seed, float(risk), count_parameters(model),
+                                              time.perf_counter() - start, [list(c) for c in result.curve]))
+    return points
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    slope: float
+    low: float
+    high: float
+    points: int
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+
+def fit_slope(points: list[EstimationPoint]) -> SlopeFit:
+    """Least squares ``log risk = slope log n + c`` with a 95% Student-t interval for the slope."""
+    xs = [math.log(p.n) for p in points]
+    ys = [math.log(p.excess_risk) for p in points]
+    k = len(xs)
+    if k < 3 or len(set(xs)) < 2:
+        raise ValueError("a slope interval needs at least three points at two sample sizes")
+    mx, my = sum(xs) / k, sum(ys) / k
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    resid = [y - (my + slope * (x - mx)) for x, y in zip(xs, ys)]
+    se = math.sqrt(sum(r * r for r in resid) / (k - 2) / sxx)
+    half = t_quantile(k - 2) * se
+    return SlopeFit(slope, slope - half, slope + half, k)
+
+
+def slope_verdict(fit: SlopeFit, exponent: float, max_width: float = 0.6) -> tuple[str, str]:
+    """``(verdict, reason)`` for a claimed upper-bound rate ``n^-exponent`` (module docstring)."""
+    text = f"slope {fit.slope:.3f}, 95% interval [{fit.low:.3f}, {fit.high:.3f}] vs claimed -{exponent:.3f}"
+    if fit.width > max_width:
+        return "inconclusive", f"{text}: interval wider than {max_width}"
+    if fit.low <= -exponent:
+        return "holds", text
+    return "fails", f"{text}: slower than the claimed rate over the whole interval"
+
+
+def trivial_risk(setup: EstimationSetup) -> float:
+    """The excess risk of the best constant predictor (the variance of ``F`` on fresh windows)."""
+    _, y = _windows(setup, setup.target(), setup.test_samples, 10_000)
+    return float(y.double().var())
+
+
+def summary(setup: EstimationSetup, points: list[EstimationPoint]) -> dict:
+    """JSON-ready evidence: setup, per-model fits and verdicts, per-point risks and curves."""
+    out = {"setup": {k: (v if not isinstance(v, Smoothness) else asdict(v)) for k, v in asdict(setup).items()},
+           "claimed_slope": -setup.exponent, "models": {}}
+    for name in sorted({p.model for p in points}):
+        mine = [p for p in points if p.model == name]
+        fit = fit_slope(mine)
+        verdict, reason = slope_verdict(fit, setup.exponent)
+        out["models"][name] = {"slope": fit.slope, "interval": [fit.low, fit.high], "verdict": verdict,
+                               "reason": reason, "parameters": mine[0].parameters,
+                               "points": [{"n": p.n, "seed": p.seed, "excess_risk": p.excess_risk,
+                                           "seconds": round(p.wall_time_s, 2)} for p in mine]}
+    return out
+
+
+def figure_specs(setup: EstimationSetup, points: list[EstimationPoint], result: dict) -> dict:
+    """Report figures (``reports/figures.py`` format): excess risk against n with the fitted lines
+    and the claimed slope, and the learning curves (test risk against step) of the first seed."""
+    risk = {"name": "estimation-risk-vs-n", "title": "Excess risk against n (log-log)", "xlabel": "n",
+            "ylabel": "excess risk", "xscale": "log", "yscale": "log", "series": [], "fits": [],
+            "note": f"claimed slope -{setup.exponent:.3f} (upper bound); seeds {list(setup.seeds)}"}
+    for name, m in result["models"].items():
+        mine = [p for p in points if p.model == name]
+        ns = sorted({p.n for p in mine})
+        mean = [sum(p.excess_risk for p in mine if p.n == n) / len([p for p in mine if p.n == n]) for n in ns]
+        risk["series"].append({"label": f"{name} (slope {m['slope']:.2f})", "x": ns, "y": mean})
+        geo = math.exp(sum(math.log(v) for v in mean) / len(mean))
+        mid = math.exp(sum(math.log(n) for n in ns) / len(ns))
+        risk["fits"].append({"label": "fit", "of": f"{name} (slope {m['slope']:.2f})", "x": ns,
+                             "y": [geo * (n / mid) ** m["slope"] for n in ns]})
+    curves = {"name": "estimation-learning-curves", "title": "Learning curves (test excess risk, first seed)",
+              "xlabel": "step", "ylabel": "test MSE", "yscale": "log", "series": []}
+    first = setup.seeds[0]
+    for p in points:
+        if p.seed == first and p.curve and p.curve[0][2] is not None:
+            curves["series"].append({"label": f"{p.model} n={p.n}", "x": [c[0] for c in p.curve],
+                                     "y": [c[2] for c in p.curve]})
+    return {f"figure:{risk['name']}": risk, f"figure:{curves['name']}": curves}
