@@ -18,7 +18,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks import strategies
-from constructions.exact_arithmetic import ExactNetwork
 from constructions.regression.extraction import (
     build_extraction,
     check_extraction,
@@ -44,12 +43,6 @@ def extraction_cases(draw):
     return grid, window, top, draw(strategies.seeds)
 
 
-def exact_outputs(extraction, tokens):
-    run = ExactNetwork(extraction.network).run(tokens)
-    flat = torch.tensor([[[float(v) for v in o] for o in inst] for inst in run.outputs], dtype=torch.float64)
-    return flat.reshape(*tokens.shape[:2], extraction.spec.top, extraction.spec.grid.width)
-
-
 # ----------------------------------------------------------------------------- exactness
 @pytest.mark.claim("regression.extract-topJ")
 @given(case=extraction_cases())
@@ -72,7 +65,7 @@ def test_beyond_float64_the_exact_twin_is_exact_where_float64_fails(evidence):
     assert not extraction.spec.float64_exact  # 16 levels x 4 radix bits = 64 bits
     tokens = random_tokens(grid, (6, 10), torch.Generator().manual_seed(1))
     in_float64 = check_extraction(extraction, tokens)
-    exact = check_extraction(extraction, tokens, exact_outputs(extraction, tokens))
+    exact = check_extraction(extraction, tokens, extraction.exact(tokens))
     assert exact.exact, exact
     assert not in_float64.exact  # measured: float64 runs out of significand, as predicted
     evidence.record(beyond_float64={"state_bits": extraction.spec.state_bits, "positions": exact.positions,

@@ -29,8 +29,12 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from constructions.regression.approximation import sample_continuous_windows
-from constructions.regression.piecewise import PiecewiseSmoothConfig, PiecewiseSmoothTarget, TokenGrid
+from constructions.regression.piecewise import (
+    PiecewiseSmoothConfig,
+    PiecewiseSmoothTarget,
+    TokenGrid,
+    continuous_margin_windows,
+)
 from constructions.regression.smooth_functions import GammaSmoothConfig, Smoothness
 
 from .models import SSMFNN, CausalTransformer, SSMFNNConfig, count_parameters, matched_transformer_config
@@ -104,10 +108,7 @@ class EstimationPoint:
 
 
 def _windows(setup: EstimationSetup, target: PiecewiseSmoothTarget, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    from constructions.regression.approximation import ApproximationSetup
-
-    shape = ApproximationSetup(setup.smoothness, window=setup.window, top=setup.top, levels=setup.levels)
-    win = sample_continuous_windows(shape, n, torch.Generator().manual_seed(seed))
+    win = continuous_margin_windows(setup.levels, setup.window, setup.top, 1, n, torch.Generator().manual_seed(seed))
     return win.to(torch.float32), target.of_windows(win).to(torch.float32)
 
 

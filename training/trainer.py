@@ -214,6 +214,18 @@ def chunks(data: Data, size: int, device: torch.device) -> Iterator[Data]:
 
 
 # ----------------------------------------------------------------------------- evaluation
+def _eval_batches(model: nn.Module, data: Data, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """``(inputs, targets, outputs)`` chunk by chunk with the model in eval mode (restored after);
+    the caller's ``no_grad`` covers the forward passes, which run as it iterates."""
+    was_training = model.training
+    model.eval()
+    try:
+        for inputs, targets in chunks(data, batch_size, model_device(model)):
+            yield inputs, targets, model(inputs)
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Data, loss: str = "mse", positions: Positions = "last",
              batch_size: int = 1024) -> float:
@@ -221,13 +233,10 @@ def evaluate(model: nn.Module, data: Data, loss: str = "mse", positions: Positio
     require_option("loss", loss, LOSSES)
     check_positions(positions)
     check_data("data", data)
-    was_training, device = model.training, model_device(model)
-    model.eval()
     total, count = 0.0, 0
-    for inputs, targets in chunks(data, batch_size, device):
-        s, k = loss_sum(*scored(model(inputs), inputs, targets, loss, positions), loss)
+    for inputs, targets, outputs in _eval_batches(model, data, batch_size):
+        s, k = loss_sum(*scored(outputs, inputs, targets, loss, positions), loss)
         total, count = total + float(s), count + k
-    model.train(was_training)
     return total / count
 
 
@@ -236,13 +245,10 @@ def accuracy(model: nn.Module, data: Data, positions: Positions = "last", batch_
     """Fraction of scored positions whose argmax output is the target class (cross-entropy data)."""
     check_positions(positions)
     check_data("data", data)
-    was_training, device = model.training, model_device(model)
-    model.eval()
     hits, count = 0, 0
-    for inputs, targets in chunks(data, batch_size, device):
-        pred, tgt = scored(model(inputs), inputs, targets, "cross_entropy", positions)
+    for inputs, targets, outputs in _eval_batches(model, data, batch_size):
+        pred, tgt = scored(outputs, inputs, targets, "cross_entropy", positions)
         hits, count = hits + int((pred.argmax(-1) == tgt).sum()), count + tgt.numel()
-    model.train(was_training)
     return hits / count
 
 

@@ -30,9 +30,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..exact_arithmetic import ExactNetwork
 from .extraction import build_extraction
-from .piecewise import PiecewiseSmoothConfig, PiecewiseSmoothTarget, TokenGrid, top_tokens
+from .piecewise import PiecewiseSmoothConfig, PiecewiseSmoothTarget, TokenGrid, continuous_margin_windows
 from .smooth_functions import GammaSmoothConfig, GammaSmoothFunction, Smoothness
 
 
@@ -67,25 +66,7 @@ def feature_bits_for(level: float, f: GammaSmoothFunction, coordinates: int) -> 
 
 def sample_continuous_windows(setup: ApproximationSetup, n: int, generator: torch.Generator) -> torch.Tensor:
     """``n`` windows with grid importances satisfying the margin and continuous uniform features."""
-    Q, out, have = setup.levels, [], 0
-    while have < n:
-        q = torch.randint(Q, (2 * n, setup.window), generator=generator)
-        phi = torch.rand(2 * n, setup.window, setup.features, generator=generator, dtype=torch.float64)
-        win = torch.cat([(q / Q).unsqueeze(-1).to(torch.float64), phi], dim=-1)
-        keep = top_tokens(win, setup.top)[1]
-        out.append(win[keep])
-        have += int(keep.sum())
-    return torch.cat(out)[:n]
-
-
-def _extract(extraction, tokens: torch.Tensor) -> torch.Tensor:
-    """The network's top-J tokens at the last position: ``(n, J, 1+d)``."""
-    spec = extraction.spec
-    if spec.float64_exact:
-        return extraction(tokens)[:, -1]
-    run = ExactNetwork(extraction.network).run(tokens, positions=[tokens.shape[1] - 1])
-    flat = torch.tensor([[float(v) for v in inst[0]] for inst in run.outputs], dtype=torch.float64)
-    return flat.reshape(tokens.shape[0], spec.top, spec.grid.width)
+    return continuous_margin_windows(setup.levels, setup.window, setup.top, setup.features, n, generator)
 
 
 def approximation_point(setup: ApproximationSetup, level: float, windows_: torch.Tensor,
@@ -96,7 +77,8 @@ def approximation_point(setup: ApproximationSetup, level: float, windows_: torch
     bits = feature_bits_for(level, f, coords)
     grid = TokenGrid(setup.levels, bits, setup.features)
     extraction = build_extraction(grid, setup.window, setup.top)
-    extracted = _extract(extraction, grid.quantize(windows_))
+    tokens = grid.quantize(windows_)
+    extracted = extraction.extract(tokens, [tokens.shape[1] - 1])[:, 0]
     f_T = f.truncate(level)
     approx = f_T(extracted[..., 1:].reshape(extracted.shape[0], coords))
     exact = target.of_windows(windows_)

@@ -29,7 +29,7 @@ window ``[t-U+1, t]`` whose top ``J`` importance levels are distinct and above t
 
 Why rounding is needed: without it (a real temperature, soft read-outs ``N/D``) masking by
 subtraction fails -- to first order the remainder after round 1 re-weights the rest by
-``1 + beta (mu_(1) - mu_s)`` and points back at token 1 (``checks/test_extraction.py`` shows it).
+``1 + beta (mu_(1) - mu_s)`` and points back at token 1 (``checks/test_regression_extraction.py`` shows it).
 The soft read-out ``N / D`` is within ``U / R = U e^(-beta / Q)`` of the top token's features
 (select.hard-selection-bound); digit extraction makes it exact.
 
@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import torch
 
 from ..embedding import FeatureInput
+from ..exact_arithmetic import ExactNetwork
 from ..fnn import FNN
 from ..layout import Layout
 from ..network import SSMNetwork
@@ -257,6 +258,19 @@ class Extraction:
         out = self.network(tokens)
         return out.reshape(*out.shape[:-1], self.spec.top, self.spec.grid.width)
 
+    def exact(self, tokens: torch.Tensor, positions: list[int] | None = None) -> torch.Tensor:
+        """The same outputs from the exact rational twin, at ``positions`` (default: all):
+        ``(batch, len(positions), J, 1+d)``; for constructions beyond float64's 52 bits."""
+        run = ExactNetwork(self.network).run(tokens, positions)
+        flat = torch.tensor([[[float(v) for v in o] for o in inst] for inst in run.outputs], dtype=torch.float64)
+        return flat.reshape(tokens.shape[0], len(run.positions), self.spec.top, self.spec.grid.width)
+
+    def extract(self, tokens: torch.Tensor, positions: list[int]) -> torch.Tensor:
+        """Exact outputs at ``positions``: float64 while it holds the construction, the twin beyond."""
+        if self.spec.float64_exact:
+            return self(tokens)[:, positions]
+        return self.exact(tokens, positions)
+
     def reference(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The sorted top-J of every window (slow clear twin) and the margin mask ``(batch, L)``."""
         return top_tokens(windows(tokens, self.spec.window), self.spec.top)
@@ -289,15 +303,19 @@ def check_extraction(extraction: Extraction, tokens: torch.Tensor, outputs: torc
     return ExtractionCheck(int(ok.sum()), int(bad.sum()), float(err.max()) if err.numel() else 0.0, first)
 
 
+def _window_sums(weighted: torch.Tensor, window: int) -> torch.Tensor:
+    """Window sums of per-token rows ``(batch, L, C)`` whose first entry is a positive pooling
+    weight; the left padding of :func:`.piecewise.windows` (first entry -1) counts as zero."""
+    win = windows(weighted, window)
+    return torch.where(win[..., :1] < 0, torch.zeros_like(win), win).sum(dim=-2)
+
+
 def soft_readout(tokens: torch.Tensor, grid: TokenGrid, window: int, radix_bits: int) -> torch.Tensor:
     """The soft (un-rounded) read-out of the top token, ``N / D`` on the features: ``(batch, L, d)``.
     Within ``U / R`` of the top token's features under the margin (float64; ``Q r`` must stay small)."""
     R = 2.0**radix_bits
-    w = R ** (tokens[..., 0] * grid.levels)
-    win_w = windows(torch.cat([w.unsqueeze(-1), w.unsqueeze(-1) * tokens[..., 1:]], dim=-1), window)
-    pad = win_w[..., 0] < 0  # padding rows carry importance -1
-    win_w = torch.where(pad.unsqueeze(-1), torch.zeros_like(win_w), win_w)
-    sums = win_w.sum(dim=-2)
+    w = (R ** (tokens[..., 0] * grid.levels)).unsqueeze(-1)
+    sums = _window_sums(torch.cat([w, w * tokens[..., 1:]], dim=-1), window)
     return sums[..., 1:] / sums[..., :1]
 
 
@@ -305,10 +323,8 @@ def naive_masking_readout(tokens: torch.Tensor, window: int, beta: float, rounds
     """The control mechanism *without* rounding: real weights ``e^(beta mu)``, soft read-outs, and
     masking by subtracting ``e^(beta mu^) phi^`` of the soft estimate. ``(batch, L, rounds, 1+d)``.
     Under any margin, round 2 returns (nearly) token 1 again, not token 2 (module docstring)."""
-    w = torch.exp(beta * tokens[..., 0])
-    win = windows(torch.cat([w.unsqueeze(-1), w.unsqueeze(-1) * tokens], dim=-1), window)
-    win = torch.where((win[..., :1] < 0), torch.zeros_like(win), win)
-    sums = win.sum(dim=-2)
+    w = torch.exp(beta * tokens[..., 0]).unsqueeze(-1)
+    sums = _window_sums(torch.cat([w, w * tokens], dim=-1), window)
     D, N = sums[..., 0], sums[..., 1:]
     found = []
     for _ in range(rounds):

@@ -165,14 +165,32 @@ class PiecewiseSmoothTarget:
         """``n`` i.i.d. windows drawn uniformly from those that satisfy the margin (by rejection), and
         their targets: ``(n, U, 1+d)``, ``(n,)``."""
         cfg = self.config
-        out, have = [], 0
-        while have < n:
-            win = random_tokens(cfg.grid, (max(2 * (n - have), 64), cfg.window), generator)
-            keep = top_tokens(win, cfg.top)[1]
-            out.append(win[keep])
-            have += int(keep.sum())
-        win = torch.cat(out)[:n]
+        win = sample_margin_windows(lambda count: random_tokens(cfg.grid, (count, cfg.window), generator), n, cfg.top)
         return win, self.of_windows(win)
+
+
+def sample_margin_windows(draw, n: int, top: int) -> torch.Tensor:
+    """``n`` windows from ``draw(count) -> (count, U, width)``, keeping those where the margin for
+    ``top`` tokens holds (rejection sampling: uniform over the margin windows of ``draw``'s law)."""
+    out, have = [], 0
+    while have < n:
+        win = draw(max(2 * (n - have), 64))
+        keep = top_tokens(win, top)[1]
+        out.append(win[keep])
+        have += int(keep.sum())
+    return torch.cat(out)[:n]
+
+
+def continuous_margin_windows(levels: int, window: int, top: int, features: int, n: int,
+                              generator: torch.Generator) -> torch.Tensor:
+    """``n`` windows with importances on the grid ``q / Q`` satisfying the margin and continuous
+    uniform features: ``(n, U, 1+d)`` float64 (the regression experiments' inputs)."""
+    def draw(count):
+        q = torch.randint(levels, (count, window), generator=generator)
+        phi = torch.rand(count, window, features, generator=generator, dtype=torch.float64)
+        return torch.cat([(q / levels).unsqueeze(-1).to(torch.float64), phi], dim=-1)
+
+    return sample_margin_windows(draw, n, top)
 
 
 def margin_probability_floor(grid: TokenGrid, window: int, top: int) -> float:
