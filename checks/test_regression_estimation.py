@@ -7,19 +7,22 @@ The claimed rate is an upper bound, so the verdict (``slope_verdict``) accepts s
 ``-2a/(2a+1)``. The experiment is **inconclusive** when the interval is wider than 0.6, or when a
 network does not reach half the constant predictor's risk at the largest ``n`` (it has not learned
 the target, so its slope says nothing about the rate). Setups and seeds are recorded as evidence.
+At quick scale (300 steps, n <= 1024, one CPU thread) the networks stay near the constant predictor:
+the verdict is inconclusive there, and ``regression.estimation-sieve`` measures the rate of the
+theory's own estimator instead.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from claims.statistics import slope_verdict
 from training.regression_estimation import (
     EstimationPoint,
     EstimationSetup,
     figure_specs,
     fit_slope,
     run_estimation,
-    slope_verdict,
     summary,
     trivial_risk,
 )
@@ -27,8 +30,10 @@ from training.regression_estimation import (
 SETUPS = {
     "tiny": EstimationSetup(sample_sizes=(32, 64, 128), seeds=(0,), steps=60, test_samples=256),
     "quick": EstimationSetup(sample_sizes=(64, 128, 256, 512, 1024), seeds=(0,), steps=300, test_samples=1024),
-    "thorough": EstimationSetup(sample_sizes=(128, 256, 512, 1024, 2048, 4096, 8192), seeds=(0, 1, 2), steps=3000,
-                                width=32, fnn_hidden=64),
+    # window 3 and 4 importance levels learned best on CPU trials (n = 256..4096, 1000 steps: risk 0.11 -> 0.026
+    # for SSM+FNN, 0.07 -> 0.024 for the Transformer, constant predictor 0.142); meant for a GPU
+    "thorough": EstimationSetup(sample_sizes=(256, 512, 1024, 2048, 4096, 8192), seeds=(0, 1, 2), steps=3000,
+                                batch_size=128, lr=5e-3, window=3, levels=4, width=32, fnn_hidden=64),
 }
 
 

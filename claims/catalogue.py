@@ -430,11 +430,31 @@ CATALOGUE = [
         kind="empirical",
         paper_claims=["C5"],
     ),
+    claim(
+        id="regression.estimation-sieve",
+        title="The theory's estimator attains the rate",
+        statement="The built top-J extraction network (Lemma 5.1) followed by least squares over the trigonometric "
+        "class gamma(s) <= T(n), T(n) = a/(2a+1) log2(n/sigma^2) (the balancing level), fitted to n noisy samples of a "
+        "piecewise gamma-smooth target: the 95% interval of the log-log slope of the excess risk against n reaches "
+        "-2a/(2a+1) or lies below it. Controls: the last J tokens instead of the most important ones, and a fixed "
+        "too-small level, must fail.",
+        provenance="reconstructed",
+        source="PAPER.md §7 (estimator structure: extraction then a sieve of size 2^(T/a)); Takakura & Suzuki 2023",
+        kind="empirical",
+        paper_claims=["C5"],
+        notes="Shows the rate is attained by an estimator whose token selection is done by the SSM+FNN network; "
+        "it does not show that SGD finds it (regression.estimation-slope) and counts the smooth part by its "
+        "trigonometric coefficients, not a ReLU realization.",
+    ),
     # ------------------------------------------------------------- experiments
     claim(
         id="experiment.fig-c1",
         title="Fig. C.1: two-layer SSM+FNN ~ Transformer > one-layer",
-        statement="Trained two-layer SSM+FNN (expressive FNNs) ~ Transformer > one-layer SSM+FNN on copying and AR.",
+        statement=("Trained on associative recall (query last, letters as keys, digits as values, K pairs) and on "
+                   "copying (BOS x SEP x, teacher forcing), with several seeds: on the larger half of the task "
+                   "sizes the two-layer SSM+FNN with the best FNN depth beats the one-layer SSM+FNN in per-answer "
+                   "accuracy on fresh instances (paired 95% t-interval above 0, mean gain >= 0.05) and is within "
+                   "0.10 of a Transformer of matched parameter count (the interval's lower end); on both tasks."),
         provenance="paper",
         source="Paper Appendix C, Fig. C.1",
         kind="empirical",
@@ -443,7 +463,10 @@ CATALOGUE = [
     claim(
         id="experiment.nonlinearity-needed",
         title="Without FNN nonlinearity two SSM layers fail",
-        statement="Without the FNN nonlinearity, two SSM layers fail the tasks.",
+        statement=("Two SSM layers whose FNNs have no nonlinearity (fnn_depth=0: the network is a linear "
+                   "time-invariant map of the token embeddings) are clearly less accurate than the same two layers "
+                   "with depth-2 ReLU FNNs (paired 95% t-interval of the gain above 0, mean >= 0.05) on associative "
+                   "recall and on copying, same training budget and seeds."),
         provenance="reconstructed",
         source="Reviewer question (ablation)",
         kind="empirical",
@@ -452,10 +475,22 @@ CATALOGUE = [
     claim(
         id="experiment.genomic-sparsity",
         title="Important tokens are sparse and input-dependent",
-        statement="Token importance is concentrated on few tokens and which tokens varies with the input.",
+        statement="On DNA classification, a trained SSM+FNN's token importance is concentrated on few tokens and "
+        "which tokens varies with the input. Checked: an SSM+FNN (2 layers, dense A, last-position cross entropy) "
+        "trained to classify sequences by a planted motif reaches test accuracy >= 0.9 (else inconclusive), and "
+        "for both occlusion (true-class margin drop, averaged over the other bases) and gradient x input (on the "
+        "token embedding) the mean share of |importance| in the top-k positions (k = motif length) is >= 0.5 "
+        "(uniform: k/L) and the mean pairwise Jaccard overlap of the top-k sets across inputs is <= 0.25 "
+        "(fixed positions: 1).",
         provenance="paper",
-        source="Paper (genomic experiment, C6a)",
+        source="Paper (genomic experiment, C6a); PAPER.md §1 C6",
         kind="empirical",
         paper_claims=["C6"],
+        notes="The data are synthetic planted-motif DNA sequences (training/genomic.py: uniform background, one "
+        "class motif at a random position, the only motif occurrence), not the paper's genomic data: no installed "
+        "package ships real sequences and nothing is downloaded. The planted window is the known ground truth "
+        "(agreement of the top-k with it is reported, not judged). Controls: a hand-built motif scanner is "
+        "recovered exactly and judged holds, and fails when the motif never moves; a one-position reader is "
+        "recovered; a bag-of-bases model and the untrained network are not judged sparse and input-dependent.",
     ),
 ]

@@ -114,6 +114,18 @@ def sizes():
 
 
 @pytest.fixture
+def training_sandbox():
+    """For tests that train tiny models: one torch thread (more only contend on shared cores) and
+    the global RNG restored afterwards (model initialisation draws from it)."""
+    from constructions.threads import one_thread
+
+    state = torch.random.get_rng_state()
+    with one_thread():
+        yield
+    torch.random.set_rng_state(state)
+
+
+@pytest.fixture
 def suite_seed(request) -> int:
     seed = request.config.getoption("--suite-seed")
     return 0 if seed is None else seed

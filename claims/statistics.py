@@ -1,8 +1,16 @@
-"""Exact confidence bounds for Monte Carlo evidence (no approximation, no extra dependency)."""
+"""Statistics for evidence (no extra dependency): exact binomial confidence bounds for Monte Carlo
+counts, and log-log slopes of learning curves with Student-t intervals.
+
+**Slope verdicts** (:func:`slope_verdict`): a claimed rate ``n^(-r)`` is an *upper bound* on an
+error, so a measured slope *steeper* than ``-r`` is consistent with it. ``holds`` when the 95%
+interval reaches ``-r`` or lies below it; ``fails`` when the whole interval lies above ``-r`` and is
+narrower than ``max_width``; ``inconclusive`` when it is wider.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 
 def binomial_cdf(k: int, n: int, p: float) -> float:
@@ -32,3 +40,55 @@ def clopper_pearson_upper(k: int, n: int, confidence: float = 0.95) -> float:
         else:
             hi = mid
     return hi
+
+
+#: two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom (then the normal 1.96)
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042)
+
+
+def t_quantile(dof: int) -> float:
+    """The two-sided 95% quantile of Student's t with ``dof`` degrees of freedom."""
+    if dof < 1:
+        raise ValueError(f"a confidence interval needs at least one degree of freedom, got {dof}")
+    return T_975[dof - 1] if dof <= len(T_975) else 1.96
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    slope: float
+    low: float
+    high: float
+    points: int
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+
+def fit_log_slope(sizes, values) -> SlopeFit:
+    """Least squares ``log value = slope log size + c`` over paired points, with a 95% Student-t
+    interval for the slope (the log-log slope of a learning curve; values must be positive)."""
+    xs = [math.log(n) for n in sizes]
+    ys = [math.log(v) for v in values]
+    k = len(xs)
+    if k < 3 or len(set(xs)) < 2:
+        raise ValueError("a slope interval needs at least three points at two sample sizes")
+    mx, my = sum(xs) / k, sum(ys) / k
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    resid = [y - (my + slope * (x - mx)) for x, y in zip(xs, ys)]
+    se = math.sqrt(sum(r * r for r in resid) / (k - 2) / sxx)
+    half = t_quantile(k - 2) * se
+    return SlopeFit(slope, slope - half, slope + half, k)
+
+
+def slope_verdict(fit: SlopeFit, exponent: float, max_width: float = 0.6) -> tuple[str, str]:
+    """``(verdict, reason)`` for a claimed upper-bound rate ``n^-exponent`` (module docstring)."""
+    text = f"slope {fit.slope:.3f}, 95% interval [{fit.low:.3f}, {fit.high:.3f}] vs claimed -{exponent:.3f}"
+    if fit.width > max_width:
+        return "inconclusive", f"{text}: interval wider than {max_width}"
+    if fit.low <= -exponent:
+        return "holds", text
+    return "fails", f"{text}: slower than the claimed rate over the whole interval"

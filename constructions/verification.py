@@ -57,7 +57,7 @@ def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "au
     else:
         rows = max(1, MAX_TOKENS_PER_CHUNK // max(1, tokens.shape[1]))
         parts = [_run(construction, chunk, mode) for chunk in torch.split(tokens, rows)]
-    outputs, expected, got, error = (torch.cat(p) for p in zip(*parts))
+    outputs, expected, got, error = parts[0] if len(parts) == 1 else (torch.cat(p) for p in zip(*parts))
     bad = (got != expected) | (error > tol)  # (B, Q)
     first = None
     if bool(bad.any()):

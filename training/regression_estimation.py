@@ -13,9 +13,9 @@ excess risk ``E (model(X) - F(X))^2`` is measured on fresh noiseless windows. Th
 by least squares on ``log excess risk`` against ``log n`` over every (n, seed) point, with a
 Student-t 95% interval.
 
-**Verdict** (:func:`slope_verdict`): the claimed exponent is an upper bound, so a slope *steeper*
-than ``-r`` is consistent with it. ``holds`` when the interval reaches ``-r`` or lies below it;
-``fails`` when the whole interval lies above ``-r`` (slower decay) and is narrower than
+**Verdict** (:func:`claims.statistics.slope_verdict`): the claimed exponent is an upper bound, so a
+slope *steeper* than ``-r`` is consistent with it. ``holds`` when the interval reaches ``-r`` or lies
+below it; ``fails`` when the whole interval lies above ``-r`` (slower decay) and is narrower than
 ``max_width``; ``inconclusive`` when it is wider than ``max_width``. A failure at small ``n`` and
 fixed training budget says the trained network did not show the rate in this range, which the
 report states with its numbers.
@@ -29,28 +29,19 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from claims.statistics import SlopeFit, fit_log_slope, slope_verdict, t_quantile  # noqa: F401 (re-exported)
 from constructions.regression.piecewise import (
     PiecewiseSmoothConfig,
     PiecewiseSmoothTarget,
     TokenGrid,
+    check_learning_curve,
     continuous_margin_windows,
 )
 from constructions.regression.smooth_functions import GammaSmoothConfig, Smoothness
+from constructions.threads import single_threaded
 
 from .models import SSMFNN, CausalTransformer, SSMFNNConfig, count_parameters, matched_transformer_config
 from .trainer import TrainConfig, evaluate, set_seed, train
-
-#: two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom (then the normal 1.96)
-T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-         2.045, 2.042)
-
-
-def t_quantile(dof: int) -> float:
-    if dof < 1:
-        raise ValueError(f"a confidence interval needs at least one degree of freedom, got {dof}")
-    return T_975[dof - 1] if dof <= len(T_975) else 1.96
-
 
 @dataclass(frozen=True)
 class EstimationSetup:
@@ -74,11 +65,7 @@ class EstimationSetup:
     target_seed: int = 0
 
     def __post_init__(self):
-        if len(self.sample_sizes) < 2 or min(self.sample_sizes) < 2:
-            raise ValueError(f"need at least two sample sizes >= 2, got {self.sample_sizes}")
-        if self.smoothness.dim != self.top:
-            raise ValueError(f"the smooth part acts on {self.top} features (one per top token); "
-                             f"the smoothness has {self.smoothness.dim} coordinates")
+        check_learning_curve(self.sample_sizes, self.smoothness, self.top)
 
     @property
     def exponent(self) -> float:
@@ -112,15 +99,11 @@ def _windows(setup: EstimationSetup, target: PiecewiseSmoothTarget, n: int, seed
     return win.to(torch.float32), target.of_windows(win).to(torch.float32)
 
 
+@single_threaded
 def run_estimation(setup: EstimationSetup, models: tuple[str, ...] = ("ssm_fnn", "transformer")) -> list[EstimationPoint]:
     """Train every model on every ``(n, seed)``; excess risk on fresh noiseless windows. Runs torch
-    on one thread (these models are tiny: more threads only contend, 10x slower on 2 busy cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _run_estimation(setup, models)
-    finally:
-        torch.set_num_threads(threads)
+    on one thread (:mod:`constructions.threads`: these models are tiny)."""
+    return _run_estimation(setup, models)
 
 
 def _run_estimation(setup: EstimationSetup, models: tuple[str, ...]) -> list[EstimationPoint]:
@@ -145,42 +128,9 @@ def _run_estimation(setup: EstimationSetup, models: tuple[str, ...]) -> list[Est
     return points
 
 
-@dataclass(frozen=True)
-class SlopeFit:
-    slope: float
-    low: float
-    high: float
-    points: int
-
-    @property
-    def width(self) -> float:
-        return self.high - self.low
-
-
 def fit_slope(points: list[EstimationPoint]) -> SlopeFit:
-    """Least squares ``log risk = slope log n + c`` with a 95% Student-t interval for the slope."""
-    xs = [math.log(p.n) for p in points]
-    ys = [math.log(p.excess_risk) for p in points]
-    k = len(xs)
-    if k < 3 or len(set(xs)) < 2:
-        raise ValueError("a slope interval needs at least three points at two sample sizes")
-    mx, my = sum(xs) / k, sum(ys) / k
-    sxx = sum((x - mx) ** 2 for x in xs)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
-    resid = [y - (my + slope * (x - mx)) for x, y in zip(xs, ys)]
-    se = math.sqrt(sum(r * r for r in resid) / (k - 2) / sxx)
-    half = t_quantile(k - 2) * se
-    return SlopeFit(slope, slope - half, slope + half, k)
-
-
-def slope_verdict(fit: SlopeFit, exponent: float, max_width: float = 0.6) -> tuple[str, str]:
-    """``(verdict, reason)`` for a claimed upper-bound rate ``n^-exponent`` (module docstring)."""
-    text = f"slope {fit.slope:.3f}, 95% interval [{fit.low:.3f}, {fit.high:.3f}] vs claimed -{exponent:.3f}"
-    if fit.width > max_width:
-        return "inconclusive", f"{text}: interval wider than {max_width}"
-    if fit.low <= -exponent:
-        return "holds", text
-    return "fails", f"{text}: slower than the claimed rate over the whole interval"
+    """Least squares ``log excess risk = slope log n + c`` over every point, 95% Student-t interval."""
+    return fit_log_slope([p.n for p in points], [p.excess_risk for p in points])
 
 
 def trivial_risk(setup: EstimationSetup) -> float:

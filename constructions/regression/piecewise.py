@@ -206,3 +206,13 @@ def smoothness_for(top: int, features: int, kind: str, a: float | tuple[float, .
     coords = top * features
     a = (float(a),) * coords if isinstance(a, (int, float)) else tuple(a)
     return Smoothness(kind, a)
+
+
+def check_learning_curve(sample_sizes: tuple[int, ...], smoothness: Smoothness, top: int) -> None:
+    """A learning-curve experiment needs two sample sizes ``>= 2`` and a smooth part on the ``top``
+    features (one per top token); raises :class:`ValueError` naming what is wrong."""
+    if len(sample_sizes) < 2 or min(sample_sizes) < 2:
+        raise ValueError(f"need at least two sample sizes >= 2, got {sample_sizes}")
+    if smoothness.dim != top:
+        raise ValueError(f"the smooth part acts on {top} features (one per top token); "
+                         f"the smoothness has {smoothness.dim} coordinates")

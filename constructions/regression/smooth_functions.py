@@ -167,6 +167,17 @@ class GammaSmoothFunction:
             a[l] = a.get(l, 0.0) - c
         return math.sqrt(sum(v * v for v in a.values()))
 
+    def basis(self, x: torch.Tensor) -> torch.Tensor:
+        """The basis values ``psi_l(x)`` of every frequency ``l`` of ``f``: ``x (n, d)`` -> ``(n, M)``
+        float64 (the design matrix of a least-squares fit on these frequencies)."""
+        freqs = self.frequencies.to(x.device)
+        values = None
+        for i in range(self.dim):
+            used, index = torch.unique(freqs[:, i], return_inverse=True)
+            factor = basis_1d(x[:, i].to(torch.float64), used).index_select(1, index)
+            values = factor if values is None else values.mul_(factor)
+        return values
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``f(x)`` for ``x: (..., d)`` in ``[0,1]^d``: shape ``(...)``, float64."""
         if not isinstance(x, torch.Tensor) or x.dim() < 1 or x.shape[-1] != self.dim:
@@ -174,15 +185,9 @@ class GammaSmoothFunction:
             raise ShapeError(f"inputs must have shape (..., {self.dim}), got {shape}")
         flat = x.reshape(-1, self.dim).to(torch.float64)
         out = torch.empty(flat.shape[0], dtype=torch.float64, device=x.device)
-        freqs = self.frequencies.to(x.device)
         coef = self.coefficients.to(x.device)
         for start in range(0, flat.shape[0], EVAL_CHUNK):
-            chunk = flat[start:start + EVAL_CHUNK]
-            values = torch.ones(chunk.shape[0], freqs.shape[0], dtype=torch.float64, device=x.device)
-            for i in range(self.dim):
-                used, index = torch.unique(freqs[:, i], return_inverse=True)
-                values = values * basis_1d(chunk[:, i], used)[:, index]
-            out[start:start + EVAL_CHUNK] = values @ coef
+            out[start:start + EVAL_CHUNK] = self.basis(flat[start:start + EVAL_CHUNK]) @ coef
         return out.reshape(x.shape[:-1])
 
 

@@ -1,0 +1,205 @@
+"""The library of the Fig. C.1 experiment (``training/appendix_c.py``): training tensors against
+the task generators' answers, masks, accuracies, the verdicts' edge cases, the probe, the sweep's
+determinism and cache, and configuration errors that name the problem."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checks.strategies import ar_configs, seeds
+from constructions.errors import InfeasibleTaskError
+from constructions.tasks import associative_recall as ar
+from constructions.tasks import copying
+from training import ConfigError, TrainConfig
+from training.appendix_c import (
+    IGNORE,
+    TRANSFORMER,
+    Interval,
+    ModelSpec,
+    SweepSetup,
+    accuracies,
+    answer_mask,
+    chance_accuracy,
+    copy_format,
+    decisive_sizes,
+    every_instance,
+    figure_spec,
+    mean_interval,
+    nonlinearity_verdict,
+    ordering_verdict,
+    previous_key_rows,
+    probe_accuracy,
+    recall_format,
+    run_sweep,
+    scored_positions,
+    ssm,
+    summary,
+    task_tensors,
+)
+
+
+pytestmark = pytest.mark.usefixtures("training_sandbox")  # one thread, global RNG restored
+
+
+# ----------------------------------------------------------------------------- data
+def test_recall_format_is_letters_and_digits_with_the_query_last():
+    config = recall_format(5)
+    assert (config.num_keys, config.num_values, config.num_pairs, config.num_queries, config.query) == (26, 10, 5, 1, "last")
+    assert config.length == 11 and chance_accuracy(config) == 0.1
+
+
+@settings(max_examples=30, deadline=None)
+@given(config=ar_configs(query="last", max_keys=8, max_values=8, max_length=20, key_lengths=(1, 2), max_queries=3)
+       | ar_configs(query="first", max_keys=8, max_values=8, max_length=20, key_lengths=(1, 2)), seed=seeds)
+def test_recall_targets_are_the_generators_answers_at_its_answer_positions(config, seed):
+    tensors = task_tensors(config, 16, seed)
+    batch = ar.generate(config, 16, seed)
+    assert torch.equal(tensors.tokens, batch.tokens)
+    mask = answer_mask(tensors.tokens, tensors.targets)
+    assert torch.equal(mask.nonzero()[:, 1].reshape(16, -1)[0], config.answer_positions())
+    assert torch.equal(tensors.targets[mask].reshape(16, -1), ar.reference_answers(config, tensors.tokens))
+    assert (tensors.targets[~mask] == IGNORE).all()
+
+
+@settings(max_examples=20, deadline=None)
+@given(alphabet=st.integers(1, 6), length=st.integers(1, 8), seed=seeds)
+def test_copy_targets_are_the_next_tokens_at_the_copied_positions(alphabet, length, seed):
+    config = copy_format(length, alphabet)
+    tensors = task_tensors(config, 8, seed)
+    mask = answer_mask(tensors.tokens, tensors.targets)
+    assert mask.sum(1).eq(length).all()
+    expected = copying.reference_next_tokens(config, tensors.tokens)[:, :length]  # the copied symbols, not EOS
+    assert torch.equal(tensors.targets[mask].reshape(8, length), expected)
+    assert torch.equal(tensors.targets[:, scored_positions(config)], tensors.instances.strings)
+
+
+def test_every_instance_enumerates_small_formats_and_refuses_large_ones():
+    assert len(every_instance(recall_format(2, 3, 2))) == ar.instance_count(recall_format(2, 3, 2))
+    assert len(every_instance(copy_format(3, 3))) == 27
+    with pytest.raises(InfeasibleTaskError, match="more than"):
+        every_instance(copy_format(10, 10), limit=1000)
+
+
+class _Oracle(torch.nn.Module):
+    """Predicts the next token exactly (copying), except on instances whose first symbol is 0."""
+
+    def __init__(self, vocab):
+        super().__init__()
+        self.vocab = vocab
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, tokens):
+        nxt = torch.cat([tokens[:, 1:], tokens[:, :1]], dim=1)
+        nxt = torch.where(tokens[:, 1:2] == 0, (nxt + 1) % self.vocab, nxt)
+        return torch.nn.functional.one_hot(nxt, self.vocab).float()
+
+
+def test_accuracies_per_token_and_per_instance():
+    config = copy_format(3, 2)
+    tensors = every_instance(config)
+    token, instance = accuracies(_Oracle(config.vocabulary().size), tensors)
+    assert (token, instance) == (0.5, 0.5)  # half the strings start with 0: every answer of those is wrong
+
+
+def test_bad_inputs_raise_with_clear_messages():
+    with pytest.raises(ConfigError, match="ARConfig or a CopyConfig"):
+        task_tensors("recall", 4, 0)
+    with pytest.raises(ConfigError, match="count"):
+        task_tensors(recall_format(2), 0, 0)
+    with pytest.raises(ConfigError, match="task"):
+        SweepSetup("sorting", (2,))
+    with pytest.raises(InfeasibleTaskError, match="distinct keys"):
+        SweepSetup("recall", (30,))  # 30 pairs need 30 distinct letters
+    with pytest.raises(ConfigError, match="model family"):
+        ModelSpec("rnn")
+    with pytest.raises(ConfigError, match="repeat"):
+        SweepSetup("copy", (2,), models=(ssm(1, 1), ssm(1, 1)))
+    with pytest.raises(ConfigError, match="not in the setup"):
+        run_sweep(SweepSetup("copy", (2,), models=(ssm(1, 1),)), models=(ssm(2, 1),))
+    with pytest.raises(ValueError, match="two values"):
+        mean_interval([0.5])
+    with pytest.raises(ValueError, match="no rows"):
+        ordering_verdict({}, one_layer="a", two_layer=["b"], transformer="c", chance=0.1)
+
+
+def test_model_names_and_the_positions_callback_is_recorded_by_name():
+    assert [m.name for m in (ssm(1, 2), ssm(2, 0), ssm(2, 4, "dense"), TRANSFORMER)] == \
+        ["ssm1-fnn2", "ssm2-linear", "ssm2-fnn4-dense", "transformer"]
+    assert isinstance(SweepSetup("recall", (2,)).train_config(0), TrainConfig)
+    assert "answer_mask" in SweepSetup("recall", (2,)).train_config(0).as_dict()["positions"]
+
+
+# ----------------------------------------------------------------------------- verdicts
+def test_mean_interval_and_decisive_sizes():
+    i = mean_interval([0.1, 0.3])
+    assert isinstance(i, Interval) and i.mean == pytest.approx(0.2) and i.low < 0.1 and i.high > 0.3
+    assert mean_interval([0.5, 0.5, 0.5]).low == 0.5
+    assert decisive_sizes([5, 15, 10]) == [10, 15] and decisive_sizes([2]) == [2] and decisive_sizes([1, 2, 3, 4]) == [3, 4]
+
+
+def _rows(values_by_size):
+    return {size: list(values) for size, values in values_by_size.items()}
+
+
+def test_ordering_verdict_uses_the_larger_sizes_and_reports_the_best_depth():
+    small_gap_at_small_sizes = {
+        "one": _rows({2: [1.0, 1.0], 8: [0.3, 0.32]}),
+        "two-a": _rows({2: [1.0, 1.0], 8: [0.6, 0.62]}),
+        "two-b": _rows({2: [1.0, 1.0], 8: [0.9, 0.92]}),
+        "tf": _rows({2: [1.0, 1.0], 8: [0.91, 0.93]}),
+    }
+    v = ordering_verdict(small_gap_at_small_sizes, one_layer="one", two_layer=["two-a", "two-b"], transformer="tf", chance=0.1)
+    assert v.verdict == "holds" and v.details["best_two_layer"] == "two-b" and v.details["sizes"] == [8]
+
+
+def test_verdicts_refuse_unpaired_tables():
+    table = {"a": _rows({2: [0.5, 0.6]}), "b": _rows({2: [0.5]})}
+    with pytest.raises(ValueError, match="paired"):
+        nonlinearity_verdict(table, linear="a", nonlinear="b", chance=0.1)
+
+
+def test_nonlinearity_verdict_is_inconclusive_when_only_the_linear_model_learned():
+    table = {"lin": _rows({4: [0.9, 0.92]}), "non": _rows({4: [0.2, 0.22]})}
+    assert nonlinearity_verdict(table, linear="lin", nonlinear="non", chance=0.1).verdict == "inconclusive"
+
+
+# ----------------------------------------------------------------------------- probe
+def test_previous_key_rows_pick_the_value_positions_and_the_keys_before_them():
+    config = recall_format(3, 4, 4)
+    tensors = task_tensors(config, 5, 0)
+    stream = tensors.tokens.unsqueeze(-1).double()  # the token id itself as a one-feature stream
+    rows, keys = previous_key_rows(config, tensors.tokens, stream)
+    assert torch.equal(rows.squeeze(-1).long(), tensors.instances.tokens[:, [1, 3, 5]].reshape(-1))
+    assert torch.equal(keys, tensors.instances.keys.reshape(-1))
+
+
+def test_probe_accuracy_is_chance_on_noise_and_exact_on_one_hot_features():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 5, (2000,), generator=g)
+    noise = torch.randn(2000, 8, generator=g)
+    assert probe_accuracy(noise[:1000], labels[:1000], noise[1000:], labels[1000:], 5) < 0.35
+    onehot = torch.nn.functional.one_hot(labels, 5).double()
+    assert probe_accuracy(onehot[:1000], labels[:1000], onehot[1000:], labels[1000:], 5) == 1.0
+    with pytest.raises(ValueError, match="must match"):
+        probe_accuracy(noise[:10], labels[:9], noise, labels, 5)
+
+
+# ----------------------------------------------------------------------------- sweep
+def test_a_tiny_sweep_is_deterministic_reuses_its_cache_and_makes_a_figure():
+    setup = SweepSetup("copy", (2, 3), models=(ssm(1, 1), ssm(2, 0)), seeds=(0, 1), width=8, state_size=2,
+                       fnn_hidden=8, steps=3, batch_size=16, train_instances=32, test_instances=16, alphabet=3)
+    cache = {}
+    first = run_sweep(setup, cache=cache)
+    again = run_sweep(setup)
+    strip = lambda pts: [(p.model, p.size, p.seed, p.token_accuracy, p.final_train_loss) for p in pts]
+    assert strip(first.points) == strip(again.points)
+    assert len(cache) == 8 and strip(run_sweep(setup, cache=cache).points) == strip(first.points)
+    assert run_sweep(setup, models=(ssm(2, 0),), cache=cache).models.keys() == {("ssm2-linear", s, k) for s in (2, 3) for k in (0, 1)}
+    assert set(first.table()) == {"ssm1-fnn1", "ssm2-linear"} and first.table()["ssm1-fnn1"][2].__len__() == 2
+    spec = figure_spec(first)["figure:fig-c1-copy-token-accuracy"]
+    assert [s["label"] for s in spec["series"]] == ["ssm1-fnn1", "ssm2-linear"] and len(spec["fits"]) == 4
+    out = summary(first)
+    assert out["models"]["ssm2-linear"]["by_size"][3]["seeds"] == 2 and out["chance"][2] == pytest.approx(1 / 3)

@@ -1,0 +1,278 @@
+"""The synthetic genomic experiment's library (``training/genomic.py``): the planted-motif generator,
+the batched importance measures against loop references and known answers, the metrics on toy
+inputs, the verdict rule, figure specs, and errors that name the problem."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from constructions.errors import ShapeError, TokenRangeError
+from training import SSMFNN, ConfigError
+from training.genomic import (
+    AT_VERSUS_GC,
+    MEASURES,
+    GenomicConfig,
+    GenomicSetup,
+    ImportanceSummary,
+    MotifScanner,
+    PositionReader,
+    class_margin,
+    decode,
+    encode,
+    figure_specs,
+    generate,
+    gradient_input_importance,
+    importance,
+    motif_agreement,
+    motif_occurrences,
+    occlusion_importance,
+    random_overlap,
+    run_experiment,
+    summarize,
+    top_k_mask,
+    top_k_overlap,
+    top_k_share,
+    verdict,
+)
+
+SMALL = GenomicConfig(length=24, motifs=("TATAAT", "CAGCTG"))
+
+
+pytestmark = pytest.mark.usefixtures("training_sandbox")  # one thread, global RNG restored
+
+
+def small_model(config: GenomicConfig = SMALL) -> SSMFNN:
+    torch.manual_seed(0)
+    return SSMFNN(GenomicSetup(data=config, width=8, fnn_hidden=8).model_config())
+
+
+# ----------------------------------------------------------------------------- generator
+def test_encode_decode_round_trip():
+    assert decode(encode("GATTACA")) == "GATTACA"
+    assert encode("ACGT").tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("background", ["uniform", "markov"])
+def test_generator_is_pure_in_config_n_and_seed(background):
+    config = dataclasses.replace(SMALL, background=background)
+    a, b, c = generate(config, 50, seed=3), generate(config, 50, seed=3), generate(config, 50, seed=4)
+    assert torch.equal(a.tokens, b.tokens) and torch.equal(a.labels, b.labels) and torch.equal(a.starts, b.starts)
+    assert not torch.equal(a.tokens, c.tokens)
+
+
+@pytest.mark.parametrize("background", ["uniform", "markov"])
+def test_generator_plants_the_label_motif_at_the_start_and_nowhere_else(background):
+    config = dataclasses.replace(SMALL, background=background)
+    data = generate(config, 200, seed=1)
+    motifs = config.motif_tokens()
+    rows = torch.arange(len(data)).unsqueeze(1)
+    planted = data.tokens[rows, data.starts.unsqueeze(1) + torch.arange(6)]
+    assert torch.equal(planted, motifs[data.labels])
+    assert (motif_occurrences(data.tokens, motifs).sum((1, 2)) == 1).all()
+    mask = data.motif_mask()
+    assert (mask.sum(1) == 6).all() and mask[rows.squeeze(1), data.starts].all()
+    assert set(data.labels.tolist()) == {0, 1} and data.starts.min() >= 0 and data.starts.max() <= 24 - 6
+    assert len(set(data.starts.tolist())) > 5  # positions vary with the input
+
+
+def test_markov_background_follows_its_transitions():
+    data = generate(GenomicConfig(length=400, background="markov"), 200, seed=0)
+    background = data.tokens[~data.motif_mask()]
+    gc = float(((background == 1) | (background == 2)).double().mean())
+    assert 0.63 < gc < 0.72  # the GC-rich chain's stationary GC share is 0.68
+
+
+def test_fixed_start_puts_every_motif_at_the_same_place():
+    data = generate(dataclasses.replace(SMALL, fixed_start=9), 40, seed=0)
+    assert (data.starts == 9).all()
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"motifs": ("TATAAT",)}, "at least two motifs"),
+    ({"motifs": ("TATAAT", "CAG")}, "one length"),
+    ({"motifs": ("TATAAT", "TATAAT")}, "distinct"),
+    ({"motifs": ("TATANT", "CAGCTG")}, "string over ACGT"),
+    ({"length": 5}, "exceeds the sequence length"),
+    ({"background": "gc"}, "unknown background"),
+    ({"transitions": ((1.0, 0.0),)}, "row-stochastic"),
+    ({"fixed_start": 19}, "leaves no room"),
+])
+def test_bad_configs_name_the_problem(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        dataclasses.replace(SMALL, **overrides)
+
+
+def test_bad_letters_and_impossible_motifs_raise():
+    with pytest.raises(TokenRangeError, match="ACGT"):
+        encode("ACGU")
+    with pytest.raises(ConfigError, match="too likely"):  # one-letter motifs occur everywhere
+        generate(GenomicConfig(length=50, motifs=("A", "C")), 10, seed=0, max_rounds=5)
+
+
+# ----------------------------------------------------------------------------- importance
+def occlusion_reference(model, tokens, labels):
+    """The slow twin: one sequence, one position, one substitute base at a time."""
+    with torch.no_grad():
+        out = torch.zeros(tokens.shape, dtype=torch.float64)
+        for i in range(tokens.shape[0]):
+            x, y = tokens[i : i + 1], labels[i : i + 1]
+            base = class_margin(model(x)[:, -1], y)
+            for t in range(tokens.shape[1]):
+                drops = []
+                for b in range(4):
+                    if b != int(x[0, t]):
+                        changed = x.clone()
+                        changed[0, t] = b
+                        drops.append(float(base - class_margin(model(changed)[:, -1], y)))
+                out[i, t] = sum(drops) / len(drops)
+    return out
+
+
+def test_batched_occlusion_equals_its_loop_reference():
+    data = generate(SMALL, 3, seed=2)
+    model = small_model()
+    fast = occlusion_importance(model, data.tokens, data.labels, max_batch=100)  # several passes
+    assert fast.shape == (3, 24)
+    assert torch.allclose(fast.double(), occlusion_reference(model, data.tokens, data.labels), atol=1e-5)
+
+
+def test_gradient_input_equals_a_finite_difference_along_the_embedding():
+    data = generate(SMALL, 4, seed=5)
+    model = small_model().double()
+    scores = gradient_input_importance(model, data.tokens, data.labels, max_batch=3)
+    assert scores.shape == (4, 24)
+    e = model.embed(data.tokens).detach()
+    h, t = 1e-6, 7  # d/de s(e + h e_t-direction) = <grad_t, e_t>
+
+    def margin(z):
+        handle = model.embed.register_forward_hook(lambda m, a, o: z)
+        try:
+            return class_margin(model(data.tokens)[:, -1], data.labels)
+        finally:
+            handle.remove()
+
+    bump = torch.zeros_like(e)
+    bump[:, t] = e[:, t]
+    numeric = (margin(e + h * bump) - margin(e - h * bump)) / (2 * h)
+    assert torch.allclose(scores[:, t].double(), numeric.detach(), atol=1e-5)
+    assert model.training  # eval mode was restored
+
+
+@pytest.mark.parametrize("measure", MEASURES)
+def test_a_one_position_reader_is_found_exactly(measure):
+    data = generate(SMALL, 10, seed=0)
+    reader = PositionReader(5, torch.tensor(AT_VERSUS_GC))
+    scores = importance(reader, measure, data.tokens, data.labels)
+    assert (scores[:, 5].abs() > 0).all()
+    scores[:, 5] = 0
+    assert scores.abs().max() == 0
+
+
+def test_the_scanner_gradient_is_the_motif_indicator():
+    data = generate(SMALL, 20, seed=4)
+    scanner = MotifScanner(SMALL.motif_tokens())
+    assert torch.equal(gradient_input_importance(scanner, data.tokens, data.labels), data.motif_mask().float())
+    assert torch.equal(top_k_mask(occlusion_importance(scanner, data.tokens, data.labels), 6), data.motif_mask())
+
+
+def test_importance_rejects_bad_tokens_and_labels():
+    model = small_model()
+    good = generate(SMALL, 2, seed=0)
+    with pytest.raises(TokenRangeError, match=r"\[0, 4\)"):
+        occlusion_importance(model, good.tokens + 1, good.labels)
+    with pytest.raises(ShapeError, match="batch, L"):
+        gradient_input_importance(model, good.tokens[0], good.labels)
+    with pytest.raises(ShapeError, match="labels must have shape"):
+        occlusion_importance(model, good.tokens, good.labels[:1])
+    with pytest.raises(ShapeError, match="labels must lie"):
+        gradient_input_importance(model, good.tokens, good.labels + 5)
+    with pytest.raises(ConfigError, match="unknown importance measure"):
+        importance(model, "saliency", good.tokens, good.labels)
+    with pytest.raises(ConfigError, match="nn.Embedding"):
+        occlusion_importance(torch.nn.Linear(2, 2), good.tokens, good.labels)
+
+
+# ----------------------------------------------------------------------------- metrics
+def test_top_k_share_on_known_rows():
+    scores = torch.tensor([[3.0, -1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    assert top_k_share(scores, 1).tolist() == [0.75, 0.25, 0.25]  # an all-zero row counts as uniform
+    assert top_k_share(scores, 2).tolist() == [1.0, 0.5, 0.5]
+
+
+def test_top_k_overlap_on_known_sets():
+    same = torch.tensor([[5.0, 4.0, 0.0, 0.0, 0.0, 0.0]] * 3)
+    assert top_k_overlap(same, 2) == 1.0
+    disjoint = torch.tensor([[1.0, 1.0, 0, 0, 0, 0], [0, 0, 1.0, 1.0, 0, 0], [0, 0, 0, 0, 1.0, 1.0]])
+    assert top_k_overlap(disjoint, 2) == 0.0
+    half = torch.tensor([[1.0, 1.0, 0, 0], [0, 1.0, 1.0, 0]])
+    assert top_k_overlap(half, 2) == pytest.approx(1 / 3)
+
+
+def test_random_overlap_matches_sampling():
+    g = torch.Generator().manual_seed(0)
+    scores = torch.rand(400, 40, generator=g)
+    assert top_k_overlap(scores, 5) == pytest.approx(random_overlap(40, 5), abs=0.01)
+    assert random_overlap(10, 10) == 1.0
+
+
+def test_motif_agreement_and_summary():
+    scores = torch.tensor([[0.0, 2.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 5.0]])
+    motif = torch.tensor([[False, True, True, False, False, False, False, False],
+                          [False, False, False, False, False, False, True, True]])
+    assert motif_agreement(scores, motif, 2).tolist() == [1.0, 0.5]
+    s = summarize("occlusion", scores, 2, motif)
+    assert (s.top_k_share, s.uniform_share, s.motif_agreement, s.chance_agreement) == (1.0, 0.25, 0.75, 0.25)
+    assert s.top_k_overlap == 0.0
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: top_k_share(torch.ones(2, 4), 5), ConfigError, r"k must be an integer in \[1, L = 4\]"),
+    (lambda: top_k_share(torch.ones(2, 4), 0), ConfigError, "k must be"),
+    (lambda: top_k_mask(torch.ones(4), 1), ShapeError, r"\(n, L\)"),
+    (lambda: top_k_share(torch.ones(2, 4, dtype=torch.int64), 1), ShapeError, "float"),
+    (lambda: top_k_share(torch.tensor([[1.0, float("nan")]]), 1), ShapeError, "non-finite"),
+    (lambda: top_k_overlap(torch.ones(1, 8), 1), ShapeError, "at least two inputs"),
+    (lambda: summarize("occlusion", torch.ones(2, 8), 3), ConfigError, "k / L"),
+    (lambda: motif_agreement(torch.ones(2, 8), torch.ones(2, 7, dtype=torch.bool), 1), ShapeError, "motif_mask"),
+])
+def test_bad_metric_inputs_raise(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+# ----------------------------------------------------------------------------- verdict, figures
+def summary(share: float, overlap: float) -> ImportanceSummary:
+    return ImportanceSummary("occlusion", 6, 64, share, 6 / 64, overlap, 0.05, None, None)
+
+
+def test_verdict_rule():
+    assert verdict(0.8, [summary(0.9, 0.05)])[0] == "inconclusive"
+    assert verdict(0.95, [summary(0.9, 0.05), summary(0.6, 0.1)])[0] == "holds"
+    decision, reason = verdict(0.95, [summary(0.9, 0.05), summary(0.2, 0.1)])
+    assert decision == "fails" and "spread" in reason
+    decision, reason = verdict(0.95, [summary(0.9, 0.9)])
+    assert decision == "fails" and "same positions" in reason
+    with pytest.raises(ValueError):
+        verdict(1.0, [])
+
+
+def test_experiment_records_and_figures_are_well_formed(tmp_path):
+    from reports.figures import draw
+
+    setup = GenomicSetup(data=GenomicConfig(length=32), train_samples=64, test_samples=32, explained_samples=4,
+                         width=8, fnn_hidden=8, steps=3, top_k_grid=(1, 6, 64))
+    result = run_experiment(setup)
+    assert result.verdict in ("holds", "fails", "inconclusive") and result.parameters > 0
+    record = result.summary()
+    assert set(record["trained"]["summaries"]) == set(MEASURES)
+    assert "synthetic" in record["data"]
+    specs = figure_specs(result)
+    for key, spec in specs.items():
+        assert key == f"figure:{spec['name']}"
+        assert all(len(s["x"]) == len(s["y"]) for s in spec["series"])
+        assert len(draw(spec, tmp_path / "figures")) == 2
+    shares = specs["figure:genomic-top-k-share"]["series"]
+    assert all(s["x"] == [1, 6] for s in shares)  # k beyond L dropped

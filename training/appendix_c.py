@@ -1,0 +1,700 @@
+"""Appendix C, Fig. C.1: trained SSM+FNN networks beside a Transformer on associative recall and copying.
+
+**Claims** (``experiment.fig-c1``, C6(b), provenance *paper*): on copying and associative recall, a
+two-layer SSM+FNN with an expressive FNN is about as accurate as a Transformer of comparable size,
+and clearly more accurate than a one-layer SSM+FNN. (``experiment.nonlinearity-needed``,
+*reconstructed*): the same two SSM layers without the FNN nonlinearity (``fnn_depth=0``: the whole
+network is then a linear time-invariant map of the one-hot tokens) are clearly less accurate.
+
+**Tasks** (the suite's generators in :mod:`constructions.tasks`, turned into training tensors):
+
+* associative recall with the query last, in the paper's format: keys from 26 letters, values
+  from 10 digits (:func:`recall_format`; ``K`` pairs, one query, the answer read at the query)::
+
+      a 3  q 7  c 1  q  ->  7
+
+  any :class:`~constructions.tasks.associative_recall.ARConfig` (MQAR, n-gram keys, query first)
+  is accepted as well: every answer position is scored.
+* input copying, ``BOS x_1..x_n SEP x_1..x_n EOS`` (:func:`copy_format`), next-token prediction with
+  teacher forcing; the ``n`` copied symbols are scored (the predictions at ``SEP .. x_{n-1}``; the
+  trivial final ``EOS`` is not).
+
+Targets are ``(count, L)`` token ids with :data:`IGNORE` off the answer positions, so the trainer's
+``positions`` callback is :func:`answer_mask` and the same tensors give per-answer-token accuracy
+(argmax = target over every scored position) and instance accuracy (every answer of an instance
+right: the string-level copy success of Jelassi et al.).
+
+**Models** (:class:`ModelSpec`): SSM+FNN with ``layers`` blocks of FNN depth ``fnn_depth``
+(0 = no nonlinearity) and a diagonal or dense state matrix, and a causal Transformer whose size is
+matched (:func:`~training.models.matched_transformer_config`) to the two-layer SSM+FNN named by
+``SweepSetup.matched_to``. Parameter counts are recorded with every result.
+
+**Protocol** (:func:`run_sweep`): for every task size, seed and model, a model initialised from the
+seed is trained by AdamW on ``train_instances`` seeded instances and measured on
+``test_instances`` fresh ones (another seed). Training and test sets depend on (size, seed) only,
+so all models of one seed see the same data (paired comparisons). One CPU thread, deterministic.
+
+**Verdicts** (:func:`ordering_verdict`, :func:`nonlinearity_verdict`) compare mean accuracies over
+seeds with Student-t 95% intervals of the paired (same size, same seed) differences, on the larger
+half of the task sizes; the thresholds are the named constants below, each with its rationale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from claims.statistics import t_quantile
+from constructions.errors import InfeasibleTaskError
+from constructions.tasks import associative_recall as ar
+from constructions.tasks import copying
+from constructions.tasks.associative_recall import ARConfig
+from constructions.tasks.copying import CopyConfig
+from constructions.threads import one_thread
+
+from .models import (
+    SSMFNN,
+    CausalTransformer,
+    ConfigError,
+    SSMFNNConfig,
+    count_parameters,
+    matched_transformer_config,
+    require_int,
+    require_option,
+)
+from .trainer import TrainConfig, set_seed, train
+
+#: target id of the positions that are not scored
+IGNORE = -1
+#: the paper's recall alphabet: letters as keys, digits as values
+LETTERS, DIGITS = 26, 10
+TASKS: tuple[str, ...] = ("recall", "copy")
+
+#: A model has *learned* a task size when its mean accuracy is at least this fraction of the way
+#: from chance to 1 (for recall with 10 digits: 0.55). Below it on every size, no model learned the
+#: task and an ordering says nothing about dynamic token selection.
+LEARNED_FRACTION = 0.5
+#: Smallest accuracy advantage (absolute, per answer token) that counts as "clearly better": the
+#: paired 95% interval must lie above 0 and its mean reach this; an interval whose upper end is below
+#: it contradicts "clearly better". 0.05 is well above the binomial noise of 1024 test answers
+#: (standard error <= 0.016) and far below the gaps Fig. C.1 shows between one and two layers.
+MIN_ADVANTAGE = 0.05
+#: "About as accurate as the Transformer": the paired 95% interval of (two-layer - Transformer) has
+#: its lower end at or above ``-TRANSFORMER_MARGIN``; the ordering is contradicted when its upper end
+#: is below it. Being *more* accurate than the Transformer is consistent with "comparable".
+TRANSFORMER_MARGIN = 0.10
+#: Accuracy at which a model is at the task's ceiling; when the one-layer and the two-layer models
+#: both reach it the task size is too easy to separate them (inconclusive, not a contradiction).
+CEILING = 0.98
+#: A model is *still improving* when its mean training loss over the last quarter of the steps is
+#: more than this fraction below the quarter before. The cosine schedule runs the last quarter at
+#: under 15% of the peak rate, so a loss still falling 2% there has not plateaued: the budget was too
+#: small to call the model unable, and a verdict that would fail because of it is inconclusive.
+STILL_IMPROVING = 0.02
+#: Fewest seeds for an interval (a t-interval needs two paired differences at least).
+MIN_SEEDS = 2
+#: Probe thresholds: layer 1 *carries* the previous token when a linear probe decodes it with at
+#: least this accuracy on fresh instances ...
+PROBE_CARRIES = 0.9
+#: ... and the control (the same probe on the token embedding alone) stays within this of chance.
+PROBE_CONTROL_SLACK = 0.1
+
+
+# ----------------------------------------------------------------------------- task formats and data
+def recall_format(pairs: int, letters: int = LETTERS, digits: int = DIGITS) -> ARConfig:
+    """Query-last recall with ``pairs`` key-value pairs, keys from ``letters``, values from ``digits``."""
+    return ARConfig(num_keys=letters, num_values=digits, num_pairs=pairs, num_queries=1, query="last")
+
+
+def copy_format(length: int, alphabet: int = DIGITS) -> CopyConfig:
+    """Copying of strings of ``length`` symbols from ``alphabet``."""
+    return CopyConfig(alphabet=alphabet, length=length)
+
+
+def check_format(config) -> None:
+    if not isinstance(config, (ARConfig, CopyConfig)):
+        raise ConfigError(f"task format must be an ARConfig or a CopyConfig, got {type(config).__name__}")
+
+
+def vocab_size(config: ARConfig | CopyConfig) -> int:
+    check_format(config)
+    return config.vocabulary().size
+
+
+def sequence_length(config: ARConfig | CopyConfig) -> int:
+    check_format(config)
+    return config.length if isinstance(config, ARConfig) else config.sequence_length
+
+
+def chance_accuracy(config: ARConfig | CopyConfig) -> float:
+    """Per-answer accuracy of guessing uniformly among the possible answers (values or symbols)."""
+    check_format(config)
+    return 1.0 / (config.num_values if isinstance(config, ARConfig) else config.alphabet)
+
+
+def scored_positions(config: ARConfig | CopyConfig) -> torch.Tensor:
+    """Positions whose prediction is scored: the recall answer positions, or the copy positions
+    ``n+1 .. 2n`` (SEP and the first ``n-1`` copied symbols) that predict ``x_1 .. x_n``."""
+    check_format(config)
+    if isinstance(config, ARConfig):
+        return config.answer_positions()
+    return config.answer_positions()[:-1]
+
+
+@dataclass
+class TaskTensors:
+    """Training tensors of a batch of instances: ``tokens (count, L)``, ``targets (count, L)`` with
+    :data:`IGNORE` off the scored positions; ``instances`` is the generator's batch."""
+
+    config: ARConfig | CopyConfig
+    tokens: torch.Tensor
+    targets: torch.Tensor
+    instances: object
+
+    @property
+    def data(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.tokens, self.targets
+
+    def __len__(self) -> int:
+        return self.tokens.shape[0]
+
+
+def answer_mask(inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The trainer's ``positions`` callback: the scored positions are those with a target."""
+    return targets != IGNORE
+
+
+def instance_tensors(config: ARConfig | CopyConfig, instances) -> TaskTensors:
+    """Tensors of given instances (an ``ARBatch`` or ``CopyBatch`` of ``config``)."""
+    check_format(config)
+    tokens = instances.tokens
+    targets = torch.full_like(tokens, IGNORE)
+    positions = scored_positions(config)
+    if isinstance(config, ARConfig):
+        targets[:, positions] = instances.answers
+    else:
+        targets[:, positions] = instances.strings
+    return TaskTensors(config, tokens, targets, instances)
+
+
+def task_tensors(config: ARConfig | CopyConfig, count: int, seed: int) -> TaskTensors:
+    """``count`` instances from the suite's seeded generator, as training tensors."""
+    check_format(config)
+    require_int("count", count, 1)
+    module = ar if isinstance(config, ARConfig) else copying
+    return instance_tensors(config, module.generate(config, count, seed))
+
+
+@torch.no_grad()
+def answer_correctness(model: nn.Module, tensors: TaskTensors, batch_size: int = 1024) -> torch.Tensor:
+    """``(count, answers)`` bool: is the argmax prediction at each scored position the target?"""
+    device = next(model.parameters()).device
+    positions = scored_positions(tensors.config).to(device)
+    was_training, rows = model.training, []
+    model.eval()
+    try:
+        for start in range(0, len(tensors), batch_size):
+            tokens = tensors.tokens[start : start + batch_size].to(device)
+            targets = tensors.targets[start : start + batch_size].to(device)
+            predicted = model(tokens)[:, positions].argmax(-1)  # (batch, answers)
+            rows.append((predicted == targets[:, positions]).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(rows)
+
+
+def accuracies(model: nn.Module, tensors: TaskTensors) -> tuple[float, float]:
+    """``(per-answer-token accuracy, instance accuracy)`` of ``model`` on ``tensors``."""
+    correct = answer_correctness(model, tensors)
+    return float(correct.float().mean()), float(correct.all(-1).float().mean())
+
+
+# ----------------------------------------------------------------------------- models
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the comparison. ``family``: ``"ssm"`` or ``"transformer"`` (size-matched;
+    ``layers``/``fnn_depth``/``ssm_kind`` then unused)."""
+
+    family: str
+    layers: int = 2
+    fnn_depth: int = 1
+    ssm_kind: str = "diagonal"
+
+    def __post_init__(self):
+        require_option("model family", self.family, ("ssm", "transformer"))
+        require_int("layers", self.layers, 1)
+        require_int("fnn_depth", self.fnn_depth, 0)
+        require_option("ssm_kind", self.ssm_kind, ("diagonal", "dense"))
+
+    @property
+    def name(self) -> str:
+        if self.family == "transformer":
+            return "transformer"
+        kind = "" if self.ssm_kind == "diagonal" else "-dense"
+        return f"ssm{self.layers}-" + ("linear" if self.fnn_depth == 0 else f"fnn{self.fnn_depth}") + kind
+
+
+def ssm(layers: int, fnn_depth: int, ssm_kind: str = "diagonal") -> ModelSpec:
+    return ModelSpec("ssm", layers, fnn_depth, ssm_kind)
+
+
+TRANSFORMER = ModelSpec("transformer")
+#: the two-layer SSM+FNN a Transformer is size-matched to (FNN depth 2)
+MATCHED_TO = ssm(2, 2)
+#: every model of Fig. C.1 and the ablations
+FIG_C1_MODELS = (ssm(1, 2), ssm(2, 1), ssm(2, 2), ssm(2, 4), TRANSFORMER)
+ABLATION_MODELS = (ssm(2, 0), ssm(2, 2, "dense"))
+
+
+@dataclass(frozen=True)
+class SweepSetup:
+    """One sweep: a task, its sizes (recall: pairs ``K``; copy: string length ``n``), the models,
+    seeds, network sizes and training budget. Validated on construction (:class:`ConfigError`)."""
+
+    task: str
+    sizes: tuple[int, ...]
+    models: tuple[ModelSpec, ...] = FIG_C1_MODELS
+    seeds: tuple[int, ...] = (0, 1)
+    letters: int = LETTERS
+    digits: int = DIGITS
+    alphabet: int = DIGITS
+    width: int = 32
+    state_size: int = 8
+    fnn_hidden: int = 64
+    dt_min: float = 0.01
+    dt_max: float = 1.0
+    layer_norm: bool = False
+    matched_to: ModelSpec = MATCHED_TO
+    heads: int = 2
+    train_instances: int = 8192
+    test_instances: int = 1024
+    steps: int = 400
+    batch_size: int = 64
+    lr: float = 3e-3
+    #: the Transformer's learning rate (None: ``lr``); Transformers diverge at rates SSMs train well with
+    transformer_lr: float | None = None
+    autocast: bool = False
+
+    def __post_init__(self):
+        require_option("task", self.task, TASKS)
+        if not self.sizes or not self.seeds or not self.models:
+            raise ConfigError(f"a sweep needs sizes, seeds and models, got sizes={self.sizes}, seeds={self.seeds}, "
+                              f"models={self.models}")
+        for size in self.sizes:
+            require_int("task size", size, 1)
+        for seed in self.seeds:
+            require_int("seed", seed, 0)
+        if len(set(self.models)) != len(self.models):
+            raise ConfigError(f"models repeat: {[m.name for m in self.models]}")
+        for name in ("train_instances", "test_instances", "steps", "batch_size", "width", "state_size", "fnn_hidden"):
+            require_int(name, getattr(self, name), 1)
+        for size in self.sizes:
+            self.task_config(size)  # InfeasibleTaskError (a ValueError) for impossible sizes
+
+    def task_config(self, size: int) -> ARConfig | CopyConfig:
+        if self.task == "recall":
+            return recall_format(size, self.letters, self.digits)
+        return copy_format(size, self.alphabet)
+
+    def ssm_config(self, spec: ModelSpec, size: int) -> SSMFNNConfig:
+        vocab = vocab_size(self.task_config(size))
+        return SSMFNNConfig(input="tokens", vocab_size=vocab, width=self.width, state_size=self.state_size,
+                            layers=spec.layers, fnn_depth=spec.fnn_depth, fnn_hidden=self.fnn_hidden,
+                            ssm_kind=spec.ssm_kind, out_features=vocab, layer_norm=self.layer_norm,
+                            dt_min=self.dt_min, dt_max=self.dt_max)
+
+    def build(self, spec: ModelSpec, size: int) -> nn.Module:
+        """The model, initialised from torch's global RNG (seed it first)."""
+        if spec.family == "ssm":
+            return SSMFNN(self.ssm_config(spec, size))
+        matched = matched_transformer_config(self.ssm_config(self.matched_to, size),
+                                             max_len=sequence_length(self.task_config(size)), heads=self.heads)
+        return CausalTransformer(matched)
+
+    def train_config(self, seed: int, spec: ModelSpec | None = None) -> TrainConfig:
+        lr = self.transformer_lr if spec is not None and spec.family == "transformer" and self.transformer_lr else self.lr
+        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=lr, weight_decay=0.0, seed=seed,
+                           loss="cross_entropy", positions=answer_mask, warmup_steps=min(50, self.steps // 10),
+                           eval_every=max(1, self.steps // 4), autocast=self.autocast)
+
+    def data(self, size: int, seed: int) -> tuple[TaskTensors, TaskTensors]:
+        """Training and (fresh) test instances of one size and seed; the same for every model."""
+        config = self.task_config(size)
+        return (task_tensors(config, self.train_instances, 1_000_003 * seed + 2 * size),
+                task_tensors(config, self.test_instances, 1_000_003 * seed + 2 * size + 1))
+
+
+# ----------------------------------------------------------------------------- the sweep
+@dataclass
+class SweepPoint:
+    """One trained model: its test accuracies (per answer token, per instance) on fresh instances."""
+
+    task: str
+    size: int
+    model: str
+    seed: int
+    token_accuracy: float
+    instance_accuracy: float
+    parameters: int
+    final_train_loss: float
+    wall_time_s: float
+    #: the training-loss curve (step, mean loss since the previous record) and the STILL_IMPROVING test
+    curve: list = field(default_factory=list)
+    still_improving: bool = False
+
+
+@dataclass
+class Sweep:
+    """The points of a sweep and the trained models by ``(model name, size, seed)`` (not serialised)."""
+
+    setup: SweepSetup
+    points: list[SweepPoint]
+    models: dict = field(default_factory=dict, repr=False)
+
+    def table(self, metric: str = "token_accuracy") -> dict[str, dict[int, list[float]]]:
+        """``{model: {size: [accuracy of each seed, in seed order]}}``."""
+        return accuracy_table(self.points, metric)
+
+    def still_improving(self) -> set[str]:
+        """Models still improving (:data:`STILL_IMPROVING`) for some size and seed."""
+        return {p.model for p in self.points if p.still_improving}
+
+
+def train_one(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, device: torch.device,
+              data: tuple[TaskTensors, TaskTensors]) -> tuple[SweepPoint, nn.Module]:
+    """Initialise ``spec`` from ``seed``, train it on ``data[0]``, measure it on ``data[1]``."""
+    set_seed(seed)
+    model = setup.build(spec, size).to(device)
+    start = time.perf_counter()
+    result = train(model, data[0].data, setup.train_config(seed, spec))
+    token, instance = accuracies(model, data[1])
+    curve = [(step, loss) for step, loss, _ in result.curve]
+    improving = len(curve) >= 2 and curve[-1][1] < (1 - STILL_IMPROVING) * curve[-2][1]
+    point = SweepPoint(setup.task, size, spec.name, seed, token, instance, count_parameters(model),
+                       result.final_train_loss, time.perf_counter() - start, curve, improving)
+    return point, model
+
+
+def run_sweep(setup: SweepSetup, device: torch.device | str = "cpu", models: tuple[ModelSpec, ...] | None = None,
+              cache: dict | None = None) -> Sweep:
+    """Train and measure every (size, seed, model) of ``setup`` (or only ``models``), module docstring.
+
+    ``cache``: a dict reused across calls with the same setup and device; a (model, size, seed)
+    already trained is taken from it (training is deterministic, so this changes nothing but the
+    time). On the CPU torch runs on one thread (tiny models: more threads only contend).
+    """
+    device = torch.device(device)
+    wanted = setup.models if models is None else models
+    unknown = [m.name for m in wanted if m not in setup.models]
+    if unknown:
+        raise ConfigError(f"models {unknown} are not in the setup's models {[m.name for m in setup.models]}")
+    cache = {} if cache is None else cache
+    with one_thread() if device.type == "cpu" else contextlib.nullcontext():
+        sweep = Sweep(setup, [])
+        for size in setup.sizes:
+            for seed in setup.seeds:
+                data = None
+                for spec in wanted:
+                    key = (setup, spec, size, seed, str(device))
+                    if key not in cache:
+                        data = data or setup.data(size, seed)
+                        cache[key] = train_one(setup, spec, size, seed, device, data)
+                    point, model = cache[key]
+                    sweep.points.append(point)
+                    sweep.models[(spec.name, size, seed)] = model
+        return sweep
+
+
+def accuracy_table(points: list[SweepPoint], metric: str = "token_accuracy") -> dict[str, dict[int, list[float]]]:
+    require_option("accuracy metric", metric, ("token_accuracy", "instance_accuracy"))
+    table: dict[str, dict[int, list[float]]] = {}
+    for p in sorted(points, key=lambda p: (p.model, p.size, p.seed)):
+        table.setdefault(p.model, {}).setdefault(p.size, []).append(getattr(p, metric))
+    return table
+
+
+# ----------------------------------------------------------------------------- verdicts
+@dataclass(frozen=True)
+class Interval:
+    """Mean of ``count`` values with a two-sided Student-t 95% interval ``[low, high]``."""
+
+    mean: float
+    low: float
+    high: float
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] (n={self.count})"
+
+
+def mean_interval(values: list[float]) -> Interval:
+    """Student-t 95% interval of the mean; needs two values (raises ValueError otherwise)."""
+    if len(values) < 2:
+        raise ValueError(f"a t-interval needs at least two values, got {len(values)}")
+    mean = statistics.fmean(values)
+    half = t_quantile(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return Interval(mean, mean - half, mean + half, len(values))
+
+
+def decisive_sizes(sizes) -> list[int]:
+    """The larger half of the task sizes (the largest one at least): where the claim should show."""
+    ordered = sorted(sizes)
+    return ordered[len(ordered) // 2 :]
+
+
+def _check_table(table: dict, names: list[str]) -> list[int]:
+    missing = [n for n in names if n not in table]
+    if missing:
+        raise ValueError(f"the accuracy table has no rows for {missing}; it has {sorted(table)}")
+    sizes = sorted(table[names[0]])
+    for n in names:
+        if sorted(table[n]) != sizes or any(len(table[n][s]) != len(table[names[0]][s]) for s in sizes):
+            raise ValueError(f"models {names} must have the same sizes and number of seeds to be paired")
+    return sizes
+
+
+def paired_difference(table: dict, better: str, worse: str, sizes: list[int]) -> Interval:
+    """Interval of ``acc(better) - acc(worse)`` over the (size, seed) pairs of ``sizes``."""
+    return mean_interval([b - w for s in sizes for b, w in zip(table[better][s], table[worse][s])])
+
+
+def mean_over(table: dict, name: str, sizes: list[int]) -> float:
+    return statistics.fmean(v for s in sizes for v in table[name][s])
+
+
+@dataclass
+class Verdict:
+    verdict: str  # "holds" | "fails" | "inconclusive"
+    reason: str
+    details: dict = field(default_factory=dict)
+
+
+def _seeds_and_learning(table: dict, names: list[str], sizes: list[int], chance: float) -> str | None:
+    """The reason the comparison cannot be decided at all (too few seeds, nothing learned), or None."""
+    seeds = min(len(table[names[0]][s]) for s in sizes)
+    if seeds < MIN_SEEDS:
+        return f"{seeds} seed(s): an interval needs at least {MIN_SEEDS}"
+    learned = chance + LEARNED_FRACTION * (1 - chance)
+    if max(mean_over(table, n, [s]) for n in names for s in sizes) < learned:
+        return f"no model learned the task (no mean accuracy reached {learned:.3f}, chance {chance:.3f})"
+    return None
+
+
+def best_two_layer(table: dict, candidates: list[str], sizes: list[int]) -> str:
+    """The two-layer model (FNN depth) with the highest mean accuracy on ``sizes`` (ties: first)."""
+    return max(candidates, key=lambda n: mean_over(table, n, sizes))
+
+
+def ordering_verdict(table: dict, *, one_layer: str, two_layer: list[str], transformer: str,
+                     chance: float, still_improving=()) -> Verdict:
+    """Fig. C.1's ordering, two-layer SSM+FNN (best FNN depth) ~ Transformer > one-layer SSM+FNN.
+
+    On :func:`decisive_sizes`: ``holds`` when (two - one) is clearly positive (interval above 0,
+    mean >= :data:`MIN_ADVANTAGE`) and (two - Transformer) has its lower end >= ``-TRANSFORMER_MARGIN``;
+    ``fails`` when (two - one) has its upper end below ``MIN_ADVANTAGE`` (and the two are not both at
+    :data:`CEILING`) or (two - Transformer) its upper end below ``-TRANSFORMER_MARGIN``;
+    ``inconclusive`` otherwise, and when there are fewer than :data:`MIN_SEEDS` seeds or no model
+    learned the task (:data:`LEARNED_FRACTION`), or when it would fail while the two-layer model is in
+    ``still_improving`` (its training budget was too small to call it unable). Selecting the best depth
+    on the test accuracies favours the two-layer side slightly; the selected depth is reported.
+    """
+    if not two_layer:
+        raise ValueError("ordering_verdict needs at least one two-layer model")
+    names = [one_layer, *two_layer, transformer]
+    sizes = decisive_sizes(_check_table(table, names))
+    blocker = _seeds_and_learning(table, names, sizes, chance)
+    if blocker:
+        return Verdict("inconclusive", blocker, {"sizes": sizes})
+    best = best_two_layer(table, two_layer, sizes)
+    gain = paired_difference(table, best, one_layer, sizes)
+    vs_transformer = paired_difference(table, best, transformer, sizes)
+    means = {n: mean_over(table, n, sizes) for n in names}
+    details = {"sizes": sizes, "best_two_layer": best, "means": means,
+               "two_minus_one": asdict(gain), "two_minus_transformer": asdict(vs_transformer)}
+    text = (f"sizes {sizes}: {best} - {one_layer} = {gain}; {best} - {transformer} = {vs_transformer}; "
+            f"means " + ", ".join(f"{n} {m:.3f}" for n, m in means.items()))
+    if means[one_layer] >= CEILING and means[best] >= CEILING:
+        return Verdict("inconclusive", f"{text}: one- and two-layer models both at the ceiling {CEILING}: "
+                       "these sizes are too easy to separate them", details)
+    fails = []
+    if gain.high < MIN_ADVANTAGE:
+        fails.append(f"the two-layer model is not better than the one-layer by {MIN_ADVANTAGE} "
+                     f"(95% upper end {gain.high:.3f})")
+    if vs_transformer.high < -TRANSFORMER_MARGIN:
+        fails.append(f"the two-layer model is below the Transformer by more than {TRANSFORMER_MARGIN} over "
+                     "the whole interval")
+    if fails and best in still_improving:
+        return Verdict("inconclusive", f"{text}: " + "; ".join(fails) + f", but {best} was still improving "
+                       f"(training loss down by more than {STILL_IMPROVING:.0%} in the last quarter)", details)
+    if fails:
+        return Verdict("fails", f"{text}: " + "; ".join(fails), details)
+    if gain.low > 0 and gain.mean >= MIN_ADVANTAGE and vs_transformer.low >= -TRANSFORMER_MARGIN:
+        return Verdict("holds", text, details)
+    undecided = []
+    if not (gain.low > 0 and gain.mean >= MIN_ADVANTAGE):
+        undecided.append("the two-minus-one-layer interval reaches 0 or its mean is below "
+                         f"{MIN_ADVANTAGE}")
+    if vs_transformer.low < -TRANSFORMER_MARGIN:
+        undecided.append(f"the two-layer-minus-Transformer interval reaches below -{TRANSFORMER_MARGIN}")
+    return Verdict("inconclusive", f"{text}: " + "; ".join(undecided), details)
+
+
+def nonlinearity_verdict(table: dict, *, linear: str, nonlinear: str, chance: float, still_improving=()) -> Verdict:
+    """The ablation: two SSM layers without FNN nonlinearity (``linear``) against the same with it.
+
+    On :func:`decisive_sizes`: ``holds`` when (nonlinear - linear) is clearly positive (interval above
+    0, mean >= :data:`MIN_ADVANTAGE`); ``fails`` when its upper end is below ``MIN_ADVANTAGE`` (and
+    not both at :data:`CEILING`); ``inconclusive`` otherwise, with fewer than :data:`MIN_SEEDS` seeds,
+    or when the nonlinear model did not learn the task (then its advantage says nothing) or would
+    fail while it is in ``still_improving``.
+    """
+    names = [nonlinear, linear]
+    sizes = decisive_sizes(_check_table(table, names))
+    blocker = _seeds_and_learning(table, [nonlinear], sizes, chance)
+    if blocker:
+        return Verdict("inconclusive", f"{blocker} (the nonlinear model {nonlinear})", {"sizes": sizes})
+    gain = paired_difference(table, nonlinear, linear, sizes)
+    means = {n: mean_over(table, n, sizes) for n in names}
+    details = {"sizes": sizes, "means": means, "nonlinear_minus_linear": asdict(gain)}
+    text = (f"sizes {sizes}: {nonlinear} - {linear} = {gain}; means "
+            + ", ".join(f"{n} {m:.3f}" for n, m in means.items()))
+    if means[linear] >= CEILING and means[nonlinear] >= CEILING:
+        return Verdict("inconclusive", f"{text}: both at the ceiling {CEILING}", details)
+    if gain.high < MIN_ADVANTAGE:
+        why = f"without nonlinearity the accuracy is not lower by {MIN_ADVANTAGE} (95% upper end {gain.high:.3f})"
+        if nonlinear in still_improving:
+            return Verdict("inconclusive", f"{text}: {why}, but {nonlinear} was still improving", details)
+        return Verdict("fails", f"{text}: {why}", details)
+    if gain.low > 0 and gain.mean >= MIN_ADVANTAGE:
+        return Verdict("holds", text, details)
+    return Verdict("inconclusive", f"{text}: the interval reaches 0 or its mean is below {MIN_ADVANTAGE}", details)
+
+
+# ----------------------------------------------------------------------------- probe of layer 1
+def layer_streams(model: SSMFNN, tokens: torch.Tensor) -> list[torch.Tensor]:
+    """The residual stream of an :class:`SSMFNN` after the embedding and after each block:
+    ``[z_0, z_1, ..., z_M]``, each ``(batch, L, width)``."""
+    z = model.embed(tokens)
+    streams = [z]
+    for block in model.blocks:
+        z = block(z)
+        streams.append(z)
+    return streams
+
+
+def probe_accuracy(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
+                   test_labels: torch.Tensor, classes: int, ridge: float = 1e-3) -> float:
+    """A linear probe: ridge least squares from features (with a bias) to one-hot labels, fitted on
+    the training rows, argmax-decoded on the test rows; returns the test accuracy.
+    ``*_features: (rows, F)``, ``*_labels: (rows,)`` in ``[0, classes)``."""
+    if train_features.dim() != 2 or train_features.shape[0] != train_labels.shape[0]:
+        raise ValueError(f"features (rows, F) and labels (rows,) must match, got {tuple(train_features.shape)} "
+                         f"and {tuple(train_labels.shape)}")
+
+    def with_bias(x):
+        x = x.double()
+        return torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)], dim=1)
+
+    X, Y = with_bias(train_features), nn.functional.one_hot(train_labels, classes).double()
+    gram = X.T @ X + ridge * X.shape[0] * torch.eye(X.shape[1], dtype=X.dtype, device=X.device)
+    W = torch.linalg.solve(gram, X.T @ Y)
+    return float((with_bias(test_features) @ W).argmax(-1).eq(test_labels).double().mean())
+
+
+def previous_key_rows(config: ARConfig, tokens: torch.Tensor, stream: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of ``stream (batch, L, F)`` at the value positions of the pairs, and the key index
+    at the position before each (the "shifted key" of the construction): ``(batch * N, F)``, ``(batch * N,)``."""
+    values_at = torch.arange(config.num_pairs, device=tokens.device) * config.pair_length + config.key_length
+    keys = tokens[:, values_at - 1] - config.vocabulary().offset("key")
+    return stream[:, values_at].reshape(-1, stream.shape[-1]), keys.reshape(-1)
+
+
+@torch.no_grad()
+def previous_key_probe(model: SSMFNN, config: ARConfig, train_count: int = 2048, test_count: int = 1024,
+                       seed: int = 7) -> dict:
+    """Does the layer-1 stream at a value position carry the key just before it (linearly)?
+
+    Fits :func:`probe_accuracy` on fresh recall instances for the stream after the embedding
+    (``embedding``: the control, a value's embedding says nothing about its key, so about chance)
+    and after each block (``layer1``, ...). ``chance``: ``1 / num_keys``.
+    """
+    if not isinstance(config, ARConfig) or config.query != "last" or config.key_length != 1:
+        raise ConfigError(f"the previous-key probe needs a query-last recall format with 1-token keys, got {config}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        rows = []
+        for count, offset in ((train_count, 0), (test_count, 1)):
+            tokens = task_tensors(config, count, seed * 2 + offset).tokens.to(device)
+            rows.append([previous_key_rows(config, tokens, z) for z in layer_streams(model, tokens)])
+    finally:
+        model.train(was_training)
+    names = ["embedding"] + [f"layer{i}" for i in range(1, len(rows[0]))]
+    out = {name: probe_accuracy(*train, *test, classes=config.num_keys)
+           for name, train, test in zip(names, rows[0], rows[1])}
+    return {**out, "chance": 1.0 / config.num_keys}
+
+
+# ----------------------------------------------------------------------------- whole-distribution checks
+def every_instance(config: ARConfig | CopyConfig, limit: int = 1 << 16) -> TaskTensors:
+    """Every instance of a small format as tensors (recall: :func:`~constructions.tasks.associative_recall.enumerate_instances`;
+    copy: every string). Raises :class:`~constructions.errors.InfeasibleTaskError` above ``limit``."""
+    check_format(config)
+    if isinstance(config, ARConfig):
+        return instance_tensors(config, ar.enumerate_instances(config, limit))
+    if config.alphabet**config.length > limit:
+        raise InfeasibleTaskError(f"{config} has {config.alphabet ** config.length} strings, more than {limit}")
+    return instance_tensors(config, copying.assemble(config, copying.all_strings(config.alphabet, config.length)))
+
+
+# ----------------------------------------------------------------------------- evidence and figures
+def summary(sweep: Sweep) -> dict:
+    """JSON-ready evidence: the setup, every point, and per model and size the mean accuracies
+    with the seeds' spread (min, max) and the parameter count."""
+    setup = sweep.setup
+    out = {"setup": {**asdict(setup), "models": [m.name for m in setup.models], "matched_to": setup.matched_to.name},
+           "formats": {size: str(setup.task_config(size)) for size in setup.sizes},
+           "chance": {size: chance_accuracy(setup.task_config(size)) for size in setup.sizes},
+           "points": [asdict(p) for p in sweep.points], "models": {}}
+    for name in sorted({p.model for p in sweep.points}):
+        mine = [p for p in sweep.points if p.model == name]
+        out["models"][name] = {"parameters": {p.size: p.parameters for p in mine}, "by_size": {}}
+        for size in sorted({p.size for p in mine}):
+            at = [p for p in mine if p.size == size]
+            out["models"][name]["by_size"][size] = {
+                "token_accuracy": statistics.fmean(p.token_accuracy for p in at),
+                "instance_accuracy": statistics.fmean(p.instance_accuracy for p in at),
+                "token_accuracy_range": [min(p.token_accuracy for p in at), max(p.token_accuracy for p in at)],
+                "seeds": len(at)}
+    return out
+
+
+def figure_spec(sweep: Sweep, metric: str = "token_accuracy") -> dict:
+    """Report figure (``reports/figures.py`` format): mean accuracy against the task size, one series
+    per model; the 95% t-interval over seeds is drawn as two dashed curves in the series' colour
+    (the format's ``fits``), where there are at least two seeds."""
+    setup = sweep.setup
+    size_name = "number of pairs K" if setup.task == "recall" else "string length n"
+    task = "associative recall (query last)" if setup.task == "recall" else "copying (teacher forcing)"
+    spec = {"name": f"fig-c1-{setup.task}-{metric.replace('_', '-')}",
+            "title": f"Fig. C.1 setting: {task}, {metric.replace('_', ' ')} on fresh instances",
+            "xlabel": size_name, "ylabel": metric.replace("_", " "), "xscale": "linear", "yscale": "linear",
+            "series": [], "fits": [],
+            "note": f"mean over seeds {list(setup.seeds)}; dashed: 95% t-interval; chance "
+                    + ", ".join(f"{chance_accuracy(setup.task_config(s)):.2f}" for s in sorted(set(setup.sizes)))}
+    for name, rows in sweep.table(metric).items():
+        sizes = sorted(rows)
+        spec["series"].append({"label": name, "x": sizes, "y": [statistics.fmean(rows[s]) for s in sizes]})
+        if all(len(rows[s]) >= 2 for s in sizes):
+            intervals = [mean_interval(rows[s]) for s in sizes]
+            for side in ("low", "high"):
+                spec["fits"].append({"label": f"95% {side}", "of": name, "x": sizes,
+                                     "y": [min(1.0, max(0.0, getattr(i, side))) for i in intervals]})
+    return {f"figure:{spec['name']}": spec}
