@@ -13,6 +13,8 @@ and verdict ``fails``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from constructions.regression.sieve_estimation import SieveSetup, run_sieve, sieve_figure, sieve_summary
@@ -25,17 +27,11 @@ SETUPS = {
 }
 
 
-def _with(setup: SieveSetup, **changes) -> SieveSetup:
-    from dataclasses import replace
-
-    return replace(setup, **changes)
-
-
 @pytest.mark.claim("regression.estimation-sieve")
 def test_extraction_plus_least_squares_at_the_balancing_level_attains_the_rate(sizes, evidence):
     setup = SETUPS[sizes.name]
     result = sieve_summary(setup, run_sieve(setup))
-    control = sieve_summary(_with(setup, front_end="last-tokens"), run_sieve(_with(setup, front_end="last-tokens")))
+    control = sieve_summary(replace(setup, front_end="last-tokens"), run_sieve(replace(setup, front_end="last-tokens")))
     evidence.record(extraction=result, last_tokens_control=control,
                     **{"figure:estimation-sieve-risk-vs-n": sieve_figure({"extraction": result, "last tokens": control})})
     if result["verdict"] == "inconclusive":
@@ -45,7 +41,7 @@ def test_extraction_plus_least_squares_at_the_balancing_level_attains_the_rate(s
 
 @pytest.mark.claim("regression.estimation-sieve", role="control")
 def test_a_fixed_selection_of_the_last_tokens_does_not_attain_the_rate(sizes, evidence):
-    setup = _with(SETUPS[sizes.name], front_end="last-tokens")
+    setup = replace(SETUPS[sizes.name], front_end="last-tokens")
     result = sieve_summary(setup, run_sieve(setup))
     evidence.record(last_tokens_slope=result["slope"], last_tokens_interval=result["interval"])
     assert result["verdict"] == "fails", result["reason"]
@@ -53,7 +49,7 @@ def test_a_fixed_selection_of_the_last_tokens_does_not_attain_the_rate(sizes, ev
 
 @pytest.mark.claim("regression.estimation-sieve", role="control")
 def test_a_fixed_too_small_level_does_not_attain_the_rate(sizes, evidence):
-    setup = _with(SETUPS[sizes.name], fixed_level=1.0)
+    setup = replace(SETUPS[sizes.name], fixed_level=1.0)
     result = sieve_summary(setup, run_sieve(setup))
     evidence.record(fixed_level_slope=result["slope"], fixed_level_interval=result["interval"])
     assert result["verdict"] == "fails", result["reason"]

@@ -84,6 +84,23 @@ def fit_log_slope(sizes, values) -> SlopeFit:
     return SlopeFit(slope, slope - half, slope + half, k)
 
 
+def mean_by_size(sizes, values) -> tuple[list, list[float]]:
+    """The distinct sizes, sorted, and the mean of the values at each (a learning curve over seeds)."""
+    groups: dict = {}
+    for n, v in zip(sizes, values):
+        groups.setdefault(n, []).append(v)
+    ns = sorted(groups)
+    return ns, [sum(groups[n]) / len(groups[n]) for n in ns]
+
+
+def power_line(sizes, values, slope: float) -> list[float]:
+    """``c size^slope`` at every size, with ``c`` putting the line through the geometric centre of the
+    points: a fitted slope drawn beside the points it was fitted to."""
+    centre = math.exp(sum(math.log(v) for v in values) / len(values))
+    mid = math.exp(sum(math.log(n) for n in sizes) / len(sizes))
+    return [centre * (n / mid) ** slope for n in sizes]
+
+
 def slope_verdict(fit: SlopeFit, exponent: float, max_width: float = 0.6) -> tuple[str, str]:
     """``(verdict, reason)`` for a claimed upper-bound rate ``n^-exponent`` (module docstring)."""
     text = f"slope {fit.slope:.3f}, 95% interval [{fit.low:.3f}, {fit.high:.3f}] vs claimed -{exponent:.3f}"

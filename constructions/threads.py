@@ -21,7 +21,12 @@ F = TypeVar("F", bound=Callable)
 
 
 @contextlib.contextmanager
-def one_thread() -> Iterator[None]:
+def one_thread(device: torch.device | str = "cpu") -> Iterator[None]:
+    """One CPU thread inside the block when the work runs on ``device`` = the CPU; elsewhere (CUDA)
+    the CPU only launches kernels and nothing changes."""
+    if torch.device(device).type != "cpu":
+        yield
+        return
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

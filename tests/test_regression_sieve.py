@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from claims.statistics import fit_log_slope, slope_verdict
+from claims.statistics import fit_log_slope, mean_by_size, power_line, slope_verdict
 from constructions.regression.piecewise import continuous_margin_windows, top_tokens
 from constructions.regression.sieve_estimation import SieveFrontEnd, SieveSetup, run_sieve, sieve_summary
 from constructions.regression.smooth_functions import GammaSmoothConfig, Smoothness, sample_gamma_smooth
@@ -79,3 +79,11 @@ def test_one_thread_restores_the_thread_count_even_on_error():
             raise RuntimeError("inside")
     assert torch.get_num_threads() == before
     assert single_threaded(torch.get_num_threads)() == 1
+    with one_thread("cuda"):  # work on a GPU: the CPU's threads are left alone
+        assert torch.get_num_threads() == before
+
+
+def test_mean_by_size_and_the_drawn_power_line():
+    assert mean_by_size([4, 2, 4, 2], [1.0, 3.0, 3.0, 5.0]) == ([2, 4], [4.0, 2.0])
+    line = power_line([1, 4], [2.0, 1.0], -0.5)
+    assert math.isclose(line[0] / line[1], 2.0) and math.isclose(math.sqrt(line[0] * line[1]), math.sqrt(2.0))

@@ -41,7 +41,6 @@ half of the task sizes; the thresholds are the named constants below, each with 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import statistics
 import time
@@ -395,7 +394,7 @@ def run_sweep(setup: SweepSetup, device: torch.device | str = "cpu", models: tup
     if unknown:
         raise ConfigError(f"models {unknown} are not in the setup's models {[m.name for m in setup.models]}")
     cache = {} if cache is None else cache
-    with one_thread() if device.type == "cpu" else contextlib.nullcontext():
+    with one_thread(device):
         sweep = Sweep(setup, [])
         for size in setup.sizes:
             for seed in setup.seeds:

@@ -692,9 +692,7 @@ def run_experiment(setup: GenomicSetup, device: torch.device | str = "cpu") -> G
     contend. Data and model live on ``device``.
     """
     device = torch.device(device)
-    if device.type != "cpu":
-        return _run(setup, device)
-    with one_thread():
+    with one_thread(device):
         return _run(setup, device)
 
 

@@ -23,13 +23,19 @@ report states with its numbers.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 
 import torch
 
-from claims.statistics import SlopeFit, fit_log_slope, slope_verdict, t_quantile  # noqa: F401 (re-exported)
+from claims.statistics import (  # noqa: F401 (SlopeFit, slope_verdict, t_quantile re-exported)
+    SlopeFit,
+    fit_log_slope,
+    mean_by_size,
+    power_line,
+    slope_verdict,
+    t_quantile,
+)
 from constructions.regression.piecewise import (
     PiecewiseSmoothConfig,
     PiecewiseSmoothTarget,
@@ -103,10 +109,6 @@ def _windows(setup: EstimationSetup, target: PiecewiseSmoothTarget, n: int, seed
 def run_estimation(setup: EstimationSetup, models: tuple[str, ...] = ("ssm_fnn", "transformer")) -> list[EstimationPoint]:
     """Train every model on every ``(n, seed)``; excess risk on fresh noiseless windows. Runs torch
     on one thread (:mod:`constructions.threads`: these models are tiny)."""
-    return _run_estimation(setup, models)
-
-
-def _run_estimation(setup: EstimationSetup, models: tuple[str, ...]) -> list[EstimationPoint]:
     target = setup.target()
     test_x, test_y = _windows(setup, target, setup.test_samples, 10_000)
     points = []
@@ -162,13 +164,10 @@ def figure_specs(setup: EstimationSetup, points: list[EstimationPoint], result: 
             "note": f"claimed slope -{setup.exponent:.3f} (upper bound); seeds {list(setup.seeds)}"}
     for name, m in result["models"].items():
         mine = [p for p in points if p.model == name]
-        ns = sorted({p.n for p in mine})
-        mean = [sum(p.excess_risk for p in mine if p.n == n) / len([p for p in mine if p.n == n]) for n in ns]
-        risk["series"].append({"label": f"{name} (slope {m['slope']:.2f})", "x": ns, "y": mean})
-        geo = math.exp(sum(math.log(v) for v in mean) / len(mean))
-        mid = math.exp(sum(math.log(n) for n in ns) / len(ns))
-        risk["fits"].append({"label": "fit", "of": f"{name} (slope {m['slope']:.2f})", "x": ns,
-                             "y": [geo * (n / mid) ** m["slope"] for n in ns]})
+        ns, mean = mean_by_size([p.n for p in mine], [p.excess_risk for p in mine])
+        label = f"{name} (slope {m['slope']:.2f})"
+        risk["series"].append({"label": label, "x": ns, "y": mean})
+        risk["fits"].append({"label": "fit", "of": label, "x": ns, "y": power_line(ns, mean, m["slope"])})
     curves = {"name": "estimation-learning-curves", "title": "Learning curves (test excess risk, first seed)",
               "xlabel": "step", "ylabel": "test MSE", "yscale": "log", "series": []}
     first = setup.seeds[0]

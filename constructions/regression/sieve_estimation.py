@@ -38,6 +38,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from claims.statistics import fit_log_slope, mean_by_size, power_line, slope_verdict
+
 from ..threads import single_threaded
 from .approximation import feature_bits_for
 from .extraction import build_extraction
@@ -175,8 +177,6 @@ def run_sieve(setup: SieveSetup) -> list[SievePoint]:
 def sieve_summary(setup: SieveSetup, points: list[SievePoint]) -> dict:
     """JSON-ready evidence: the fitted log-log slope, its 95% interval and the verdict against
     ``-2a/(2a+1)`` (:func:`claims.statistics.slope_verdict`), and every point."""
-    from claims.statistics import fit_log_slope, slope_verdict
-
     fit = fit_log_slope([p.n for p in points], [p.excess_risk for p in points])
     verdict, reason = slope_verdict(fit, setup.exponent)
     return {"front_end": setup.front_end, "fixed_level": setup.fixed_level, "noise": setup.noise,
@@ -193,14 +193,10 @@ def sieve_figure(results: dict[str, dict]) -> dict:
     spec = {"name": "estimation-sieve-risk-vs-n", "title": "Extraction + least squares at the balancing level",
             "xlabel": "n", "ylabel": "excess risk", "xscale": "log", "yscale": "log", "series": [], "fits": []}
     for label, res in results.items():
-        ns = sorted({p["n"] for p in res["points"]})
-        mean = [sum(p["excess_risk"] for p in res["points"] if p["n"] == n) /
-                sum(1 for p in res["points"] if p["n"] == n) for n in ns]
+        ns, mean = mean_by_size([p["n"] for p in res["points"]], [p["excess_risk"] for p in res["points"]])
         name = f"{label} (slope {res['slope']:.2f})"
         spec["series"].append({"label": name, "x": ns, "y": mean})
-        geo = math.exp(sum(math.log(v) for v in mean) / len(mean))
-        mid = math.exp(sum(math.log(n) for n in ns) / len(ns))
-        spec["fits"].append({"label": "fit", "of": name, "x": ns, "y": [geo * (n / mid) ** res["slope"] for n in ns]})
+        spec["fits"].append({"label": "fit", "of": name, "x": ns, "y": power_line(ns, mean, res["slope"])})
     first = next(iter(spec["series"]))
     claimed = next(iter(results.values()))["claimed_slope"]
     spec["series"].append({"label": f"claimed rate (slope {claimed:.2f})", "style": ":", "x": first["x"],
