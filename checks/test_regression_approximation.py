@@ -1,14 +1,22 @@
 """Approximation of piecewise gamma-smooth targets (claim ``regression.approximation``;
 :mod:`constructions.regression.approximation`).
 
-The approximant is the built extraction network on quantized tokens followed by the level-``T``
-truncation of the smooth part. Measured per ``T``: the root-mean-square error on fresh windows
-(with its standard error), the extraction network's parameters (from its tensors) and the number
-of coefficients kept. The claim holds when every error is below ``2^(-T) (||f||_gamma + 1/2)`` (the
-truncation budget plus the quantization budget), the fitted error slope in ``T`` is at most
-``-0.8`` (``-1`` claimed), the network grows polynomially in ``T`` (its log-log degree at most 2)
-and the coefficients as ``2^(T / a_dagger)`` (the exact count). Control: an approximant that takes
-the *last* J tokens instead of the most important ones does not approximate.
+The approximant is the built extraction network on quantized tokens followed by the built ReLU
+network of the level-``T`` truncation ``f_T`` of the smooth part (:mod:`constructions.regression.smooth_relu`).
+Measured per ``T``: the root-mean-square error on fresh windows (with its standard error), the
+extraction network's parameters and the smooth network's nonzeros (from their tensors) and the
+number of coefficients kept. The claim holds when every error is below ``2^(-T) (||f||_gamma + 1/2)``
+(the truncation budget plus the quantization budget), the fitted error slope in ``T`` is at most
+``-0.8`` (``-1`` claimed), the coefficients follow ``2^(T / a_dagger)`` (the exact count) and the
+total size is ``poly(T) 2^(T / a_dagger)``: the log-log degree in ``T`` of the extraction network,
+of the smooth network's nonzeros per coefficient and of ``size / 2^(T / a_dagger)`` are at most 2.
+
+The smooth network is exact on the grid: a hypothesis test compares it with ``f_T`` evaluated
+directly (float64 tolerance :func:`~constructions.regression.smooth_relu.realization_tolerance`,
+``2^-46 (D b + 1)(1 + l1 norm)``) over random functions, levels and bit counts, and its nonzeros
+with the closed form. Controls: an approximant that takes the *last* J tokens instead of the most
+important ones does not approximate; gates too narrow for the rotations, and one rotation with a
+flipped sign, are caught by the realization check.
 """
 
 from __future__ import annotations
@@ -18,6 +26,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from checks import strategies
 
 from constructions.regression.approximation import (
     ApproximationSetup,
@@ -26,7 +38,14 @@ from constructions.regression.approximation import (
     sample_continuous_windows,
 )
 from constructions.regression.rates import coefficient_count
-from constructions.regression.smooth_functions import Smoothness
+from constructions.regression.smooth_functions import GammaSmoothConfig, Smoothness, sample_gamma_smooth
+from constructions.regression.smooth_relu import (
+    build_smooth_network,
+    check_smooth_realization,
+    nonzero_bound,
+    random_grid_points,
+)
+from constructions.resources import fnn_resources
 
 #: per profile: levels T and Monte Carlo windows
 GRID = {
@@ -52,21 +71,81 @@ def test_error_falls_like_two_to_minus_t_at_size_poly_t_two_to_t_over_a_dagger(k
         # the Monte Carlo estimate may exceed the true error by its noise: 3 standard errors
         assert row["rmse"] - 3 * row["rmse_stderr"] <= row["bound"], row
         assert row["coefficients"] == coefficient_count(setup.smoothness.kind, setup.smoothness.a, row["T"])
+        assert row["smooth_vs_trigonometric"] <= row["smooth_tolerance"], row
     assert slopes["error_slope"] <= -0.8, slopes
     T = np.array([r["T"] for r in rows])
-    params = np.array([r["extraction_parameters"] for r in rows], dtype=float)
-    degree = float(np.polyfit(np.log2(T), np.log2(params), 1)[0])
-    assert degree <= 2.0, degree
-    evidence.record(**{f"{kind}_curve": {"rows": [{k: r[k] for k in ("T", "rmse", "bound", "extraction_parameters",
-                                                                        "coefficients", "float64")} for r in rows],
-                                         "error_slope": slopes["error_slope"], "network_degree_in_T": degree,
-                                         "a_dagger": setup.smoothness.effective}},
+    a_dagger = setup.smoothness.effective
+
+    def degree_in_T(values) -> float:
+        return float(np.polyfit(np.log2(T), np.log2(np.asarray(values, dtype=float)), 1)[0])
+
+    degrees = {
+        "extraction": degree_in_T([r["extraction_parameters"] for r in rows]),
+        "smooth_per_coefficient": degree_in_T([r["smooth_parameters"] / r["coefficients"] for r in rows]),
+        "size_over_2^(T/a_dagger)": degree_in_T([r["size"] / 2.0 ** (r["T"] / a_dagger) for r in rows]),
+    }
+    assert max(degrees.values()) <= 2.0, degrees
+    columns = ("T", "rmse", "bound", "extraction_parameters", "coefficients", "frequency_pairs", "smooth_parameters",
+               "smooth_depth", "size", "smooth_vs_trigonometric", "float64")
+    evidence.record(**{f"{kind}_curve": {"rows": [{k: r[k] for k in columns} for r in rows],
+                                         "error_slope": slopes["error_slope"], "degrees_in_T": degrees,
+                                         "a_dagger": a_dagger}},
                     **{f"figure:approximation-{kind}": {
                         "name": f"approximation-{kind}", "title": f"Approximation error against T ({kind})",
                         "xlabel": "T", "ylabel": "RMSE", "yscale": "log",
                         "series": [{"label": "measured RMSE", "x": [r["T"] for r in rows], "y": [r["rmse"] for r in rows]},
                                    {"label": "2^-T (norm + 1/2)", "x": [r["T"] for r in rows],
                                     "y": [r["bound"] for r in rows], "style": "--"}]}})
+
+
+@pytest.mark.claim("regression.approximation")
+@given(config=strategies.gamma_smooth_configs(max_dim=3, max_level=4.0), level=st.floats(0.0, 4.0),
+       bits=st.integers(1, 6), seed=strategies.seeds)
+def test_smooth_network_equals_the_truncation_on_the_grid_with_closed_form_nonzeros(config, level, bits, seed):
+    f_T = sample_gamma_smooth(config).truncate(level)
+    network = build_smooth_network(f_T, bits)
+    points = random_grid_points(f_T.dim, bits, 64, torch.Generator().manual_seed(seed))
+    check = check_smooth_realization(network, f_T, points)
+    assert check.exact, check
+    size = fnn_resources(network.fnn, "smooth")
+    pairs = network.form.frequencies.shape[0]
+    assert size.nonzeros <= nonzero_bound(pairs, f_T.dim, bits), (size.nonzeros, pairs)
+    assert size.depth == f_T.dim * bits + 2
+    assert size.width <= 4 * pairs + f_T.dim + 3
+
+
+def _flip_one_rotation(network, layer: int):
+    """The built network with the sine terms of one rotation layer negated (rotation by -theta)."""
+    from constructions.fnn import FNN
+
+    layers = [(W.detach(), b.detach()) for W, b in zip(network.fnn.weights, network.fnn.biases)]
+    W, b = layers[layer]
+    F = network.form.frequencies.shape[0]
+    rows, cols = W.indices()
+    values = W.values().clone()
+    # gate rows gc (2F..3F) take -sin from s; gate rows gs (3F..4F) take +sin from c: flip both
+    from_c = (cols < F) | ((cols >= 2 * F) & (cols < 3 * F))
+    from_s = ((cols >= F) & (cols < 2 * F)) | ((cols >= 3 * F) & (cols < 4 * F))
+    sin_terms = (((rows >= 2 * F) & (rows < 3 * F)) & from_s) | (((rows >= 3 * F) & (rows < 4 * F)) & from_c)
+    assert bool(sin_terms.any())
+    values[sin_terms] = -values[sin_terms]
+    layers[layer] = (torch.sparse_coo_tensor(W.indices(), values, W.shape, check_invariants=True).coalesce(), b)
+    return type(network)(network.form, network.bits, FNN(layers))
+
+
+@pytest.mark.claim("regression.approximation", role="control")
+def test_broken_smooth_networks_are_caught_by_the_realization_check(evidence):
+    f_T = sample_gamma_smooth(GammaSmoothConfig(SETUPS["mixed"], 4.0, 1.0, 3))
+    bits = 5
+    points = random_grid_points(2, bits, 256, torch.Generator().manual_seed(0))
+    good = check_smooth_realization(build_smooth_network(f_T, bits), f_T, points)
+    narrow = check_smooth_realization(build_smooth_network(f_T, bits, gate_bound=1.0), f_T, points)
+    flipped = check_smooth_realization(_flip_one_rotation(build_smooth_network(f_T, bits), layer=3), f_T, points)
+    assert good.exact, good
+    assert not narrow.exact, narrow
+    assert not flipped.exact, flipped
+    evidence.record(realization_errors={"built": good.max_error, "gate_bound_1": narrow.max_error,
+                                        "one_rotation_flipped": flipped.max_error, "tolerance": good.tolerance})
 
 
 @pytest.mark.claim("regression.approximation", role="control")

@@ -11,11 +11,13 @@ with ``||f||_gamma <= 1``, an SSM+FNN of size ``poly(T) 2^(T / a_dagger)`` reach
   with ``G = ||grad f||_2`` makes the quantization error at most ``2^(-T-1)``;
 * ``f_T`` keeps the blocks with ``gamma(s) <= T``: ``||f - f_T||_2 <= 2^(-T) ||f||_gamma``.
 
-**Size** = the extraction network's parameters (measured from its tensors; poly(T): its depth grows
-like ``J b``) + the number of trigonometric coefficients of ``f_T`` (measured; ``2^(T / a_dagger)``
-up to poly(T)). The smooth part is counted in trigonometric form: its ReLU realization (poly(T)
-ReLU units per coefficient by Yarotsky-type approximations of products and of ``cos``) is **not
-built**, a gap the report states.
+**Size** = the extraction network's parameters + the smooth part's ReLU network's nonzeros, both
+measured from their tensors. The smooth part ``f_T`` is **built** as a ReLU FNN
+(:mod:`.smooth_relu`: gated rotations, exact on the ``b``-bit grid up to float64 rounding) whose
+nonzeros are ``O(F D b)`` for ``F <= 2^(D-1)`` times the ``2^(T / a_dagger)`` coefficients: poly(T)
+``2^(T / a_dagger)``. The approximant evaluated is that network's output, and the trigonometric
+form is kept beside it as the slow twin (their difference is recorded). The whole approximant is
+one SSM+FNN: its post-FNN is the extraction rounds followed by the smooth network (depths add).
 
 **Error** is the root mean square of ``F - F_T`` over fresh windows (importances on the grid with
 the margin, features continuous uniform), with the standard error of that estimate. The network
@@ -33,6 +35,7 @@ import torch
 from .extraction import build_extraction
 from .piecewise import PiecewiseSmoothConfig, PiecewiseSmoothTarget, TokenGrid, continuous_margin_windows
 from .smooth_functions import GammaSmoothConfig, GammaSmoothFunction, Smoothness
+from .smooth_relu import build_smooth_network, realization_tolerance
 
 
 @dataclass(frozen=True)
@@ -80,19 +83,26 @@ def approximation_point(setup: ApproximationSetup, level: float, windows_: torch
     tokens = grid.quantize(windows_)
     extracted = extraction.extract(tokens, [tokens.shape[1] - 1])[:, 0]
     f_T = f.truncate(level)
-    approx = f_T(extracted[..., 1:].reshape(extracted.shape[0], coords))
+    smooth = build_smooth_network(f_T, bits)
+    features = extracted[..., 1:].reshape(extracted.shape[0], coords)
+    approx = smooth(features)
     exact = target.of_windows(windows_)
     sq = (exact - approx) ** 2
     rmse = float(sq.mean().sqrt())
     stderr = float(sq.std() / (2 * max(rmse, 1e-300) * math.sqrt(sq.numel())))  # delta method
-    from ..resources import measure
+    from ..resources import fnn_resources, measure
 
     network_params = measure(extraction.network).parameters
+    smooth_size = fnn_resources(smooth.fnn, "smooth")
     return {
         "T": level, "feature_bits": bits, "rmse": rmse, "rmse_stderr": stderr,
         "truncation_l2": f.l2_distance(f_T), "bound": 2.0 ** (-level) * (f.norm() + 0.5),
         "extraction_parameters": network_params, "coefficients": f_T.size,
-        "size": network_params + f_T.size, "float64": extraction.spec.float64_exact,
+        "frequency_pairs": int(smooth.form.frequencies.shape[0]),
+        "smooth_parameters": smooth_size.nonzeros, "smooth_depth": smooth_size.depth, "smooth_width": smooth_size.width,
+        "smooth_vs_trigonometric": float((approx - f_T(features)).abs().max()),
+        "smooth_tolerance": realization_tolerance(smooth),
+        "size": network_params + smooth_size.nonzeros, "float64": extraction.spec.float64_exact,
     }
 
 
