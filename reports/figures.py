@@ -3,7 +3,8 @@
 A check records ``evidence.record(**{"figure:<name>": spec})`` with ``spec`` a dict: ``name``,
 ``title``, ``xlabel``, ``ylabel``, ``xscale``/``yscale`` (``"log"`` or ``"linear"``), optional
 ``note``, ``series``: a list of ``{"label", "x", "y", "style"?}``, and ``fits``: fitted curves
-``{"label", "of", "x", "y"}`` drawn dashed in the colour of the series they fit. The report draws each one as PNG and
+``{"label", "of", "x", "y", "style"?, "legend"?}`` drawn (dashed unless ``style`` says otherwise) in the
+colour of the series they fit, in the legend only when ``legend`` is true. The report draws each one as PNG and
 SVG under ``figures/`` (atomically; SVG without timestamps, so reruns are byte-identical) and links
 it from the claim's section. The data stay in ``claims.json``, so anyone can redraw them.
 """
@@ -54,8 +55,8 @@ def draw(spec: dict, directory: Path) -> list[str]:
         (line,) = ax.plot(xs, ys, series.get("style", "-"), marker="o", markersize=3, label=series["label"])
         colors[series["label"]] = line.get_color()
     for fit in spec.get("fits", []):  # fitted growth curves: dashed, in their series' colour
-        ax.plot([float(v) for v in fit["x"]], [float(v) for v in fit["y"]], "--", linewidth=1,
-                color=colors.get(fit.get("of")), alpha=0.8)
+        ax.plot([float(v) for v in fit["x"]], [float(v) for v in fit["y"]], fit.get("style", "--"), linewidth=1,
+                color=colors.get(fit.get("of")), alpha=0.8, label=fit["label"] if fit.get("legend") else None)
     ax.set_xscale(spec.get("xscale", "linear"))
     ax.set_yscale(spec.get("yscale", "linear"))
     ax.set_xlabel(spec.get("xlabel", ""))

@@ -26,6 +26,7 @@ from training import (
     train,
     transformer_parameter_count,
 )
+from training.models import DIRECT_CONV_MAX_LENGTH, direct_causal_conv, fft_causal_conv
 
 F64 = torch.float64
 SSM_KINDS = ["diagonal", "dense"]
@@ -65,18 +66,27 @@ def build(kind: str, **overrides) -> torch.nn.Module:
     return SSMFNN(SSMFNNConfig(**(DEEP | {"ssm_kind": kind} | overrides)))
 
 
-# ----------------------------------------------------------------------------- FFT = recurrence
+# ----------------------------------------------------------------------------- convolution = recurrence
+@pytest.mark.parametrize("length", [17, DIRECT_CONV_MAX_LENGTH + 9])  # the Toeplitz path, then the FFT path
 @pytest.mark.parametrize("stability", ["softplus", "sigmoid"])
 @pytest.mark.parametrize("kind", SSM_KINDS)
-def test_fft_path_equals_the_recurrence_in_float64(kind, stability):
+def test_convolution_path_equals_the_recurrence_in_float64(kind, stability, length):
     set_seed(1)
     model = build(kind, stability=stability).to(F64)
-    x = features(3, 17, 3, seed=2, dtype=F64)
+    x = features(3, length, 3, seed=2, dtype=F64)
     assert (model(x) - model.recurrence_forward(x)).abs().max() < 1e-9
 
 
+@pytest.mark.parametrize("length", [1, 3, 40, 130])
+def test_direct_and_fft_convolutions_agree(length):
+    g = torch.Generator().manual_seed(length)
+    x = torch.randn(4, length, 5, generator=g, dtype=F64)
+    kernel = torch.randn(5, length, generator=g, dtype=F64)
+    assert torch.allclose(direct_causal_conv(x, kernel), fft_causal_conv(x, kernel), atol=1e-10)
+
+
 @pytest.mark.parametrize("kind", SSM_KINDS)
-def test_fft_path_equals_the_recurrence_on_tokens_without_residual(kind):
+def test_convolution_path_equals_the_recurrence_on_tokens_without_residual(kind):
     set_seed(2)
     model = build(kind, input="tokens", in_features=None, vocab_size=5, residual=False, fnn_depth=0).to(F64)
     tokens = torch.randint(0, 5, (2, 12), generator=torch.Generator().manual_seed(3))

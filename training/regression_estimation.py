@@ -158,9 +158,11 @@ def summary(setup: EstimationSetup, points: list[EstimationPoint]) -> dict:
 
 def figure_specs(setup: EstimationSetup, points: list[EstimationPoint], result: dict) -> dict:
     """Report figures (``reports/figures.py`` format): excess risk against n with the fitted lines
-    and the claimed slope, and the learning curves (test risk against step) of the first seed."""
-    risk = {"name": "estimation-risk-vs-n", "title": "Excess risk against n (log-log)", "xlabel": "n",
-            "ylabel": "excess risk", "xscale": "log", "yscale": "log", "series": [], "fits": [],
+    and the claimed slope, and the learning curves (test risk against step) of the first seed. The
+    names end in the models shown, so one figure per model when each model is its own test."""
+    models = "-".join(result["models"])
+    risk = {"name": f"estimation-risk-vs-n-{models}", "title": f"Excess risk against n (log-log): {models}",
+            "xlabel": "n", "ylabel": "excess risk", "xscale": "log", "yscale": "log", "series": [], "fits": [],
             "note": f"claimed slope -{setup.exponent:.3f} (upper bound); seeds {list(setup.seeds)}"}
     for name, m in result["models"].items():
         mine = [p for p in points if p.model == name]
@@ -168,7 +170,9 @@ def figure_specs(setup: EstimationSetup, points: list[EstimationPoint], result: 
         label = f"{name} (slope {m['slope']:.2f})"
         risk["series"].append({"label": label, "x": ns, "y": mean})
         risk["fits"].append({"label": "fit", "of": label, "x": ns, "y": power_line(ns, mean, m["slope"])})
-    curves = {"name": "estimation-learning-curves", "title": "Learning curves (test excess risk, first seed)",
+        risk["fits"].append({"label": f"claimed slope -{setup.exponent:.2f}", "of": label, "x": ns,
+                             "y": power_line(ns, mean, -setup.exponent), "style": ":", "legend": True})
+    curves = {"name": f"estimation-learning-curves-{models}", "title": f"Learning curves (test excess risk, first seed): {models}",
               "xlabel": "step", "ylabel": "test MSE", "yscale": "log", "series": []}
     first = setup.seeds[0]
     for p in points:

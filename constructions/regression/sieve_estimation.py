@@ -26,8 +26,9 @@ important ones: a fixed, input-independent selection cannot represent ``F``, its
 floor and its slope is flat. ``fixed_level`` pins ``T`` (no balancing), for the second control.
 
 What this does *not* show: that SGD-trained networks find this estimator (that is
-``regression.estimation-slope``), nor the ReLU realization of the trigonometric part (counted by its
-coefficients, as in ``regression.approximation``).
+``regression.estimation-slope``). The fit is made in coefficient form; the fitted trigonometric
+polynomial is of the kind :mod:`.smooth_relu` builds as a ReLU network, exactly on the grid
+(checked in ``regression.approximation``), so the estimator is an SSM+FNN.
 """
 
 from __future__ import annotations
