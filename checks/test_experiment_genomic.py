@@ -6,22 +6,28 @@ so the sequences are generated: uniform DNA background with one class motif (``T
 sequence), so the truly important positions are known.
 
 An SSM+FNN (dense ``A``, two layers, read out at the last position, cross entropy) is trained on
-them; on held-out sequences its token importance is measured by occlusion and by gradient x input,
-and judged (``training.genomic.verdict``): accuracy >= 0.9 (else ``inconclusive``), mean top-``k``
-share of ``|importance|`` >= 0.5 (``k`` = motif length; uniform gives ``k / L``) and mean pairwise
-Jaccard overlap of the top-``k`` sets <= 0.25 (fixed positions give 1), for both measures.
+them for several seeds; on held-out sequences its token importance is measured by occlusion and by
+gradient x input. Each seed gets its own verdict (``training.genomic.verdict``), recorded; the claim
+is decided over the seeds that learned (accuracy >= 0.9) by 95% t-intervals
+(``training.genomic.seeds_verdict``): mean top-``k`` share of ``|importance|`` >= 0.5 (``k`` = motif
+length; uniform gives ``k / L``) and mean pairwise Jaccard overlap of the top-``k`` sets <= 0.25
+(fixed positions give 1), for both measures. One seed is not enough: with one seed the quick
+verdict flipped from ``holds`` to ``fails`` when an equivalent convolution path changed the
+training's rounding (gradient x input share 0.592 -> 0.481; seeds 0-5 give 0.45-0.56).
 
 Controls: the hand-built :class:`~training.genomic.MotifScanner` (important positions known
 exactly) must be recovered exactly and judged ``holds`` on random positions and ``fails`` when
 the motif always sits at the same place; :class:`~training.genomic.PositionReader` (one known
 position) must be recovered; a bag-of-bases model and the untrained SSM+FNN must not be judged
 sparse and input-dependent. Profiles: ``tiny`` (seconds, may well be ``inconclusive``),
-``quick`` (L = 64, about 25-30 s on one CPU thread), ``thorough`` (L = 1024, meant for a GPU).
+``quick`` (L = 64, 4 seeds, about 15 s each on one CPU thread), ``thorough`` (L = 1024, 5 seeds,
+meant for a GPU).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 import torch
@@ -44,6 +50,7 @@ from training.genomic import (
     model_accuracy,
     motif_occurrences,
     run_experiment,
+    seeds_verdict,
     summarize,
     verdict,
 )
@@ -56,6 +63,9 @@ SETUPS = {
                              explained_samples=64, width=64, fnn_hidden=128, steps=3000, dt_min=1e-3, dt_max=1.0,
                              lr=3e-3, top_k_grid=(1, 2, 4, 6, 8, 12, 16, 32, 64, 128)),
 }
+
+#: training seeds per profile (the claim is decided over the seeds whose model learned)
+SEEDS = {"tiny": (0, 1), "quick": (0, 1, 2, 3), "thorough": (0, 1, 2, 3, 4)}
 
 #: sequences for the controls (hand-built models and the untrained network: no training)
 CONTROL_SAMPLES = {"tiny": 8, "quick": 32, "thorough": 64}
@@ -77,14 +87,20 @@ def _summaries(model, data):
 
 @pytest.mark.claim("experiment.genomic-sparsity")
 def test_trained_ssm_fnn_importance_is_sparse_and_input_dependent(sizes, device, evidence):
-    setup = SETUPS[sizes.name]
     start = time.perf_counter()
-    result = run_experiment(setup, device)
-    evidence.record(genomic=result.summary(), seconds=round(time.perf_counter() - start, 2),
-                    data="synthetic planted-motif DNA, not the paper's genomic data", **figure_specs(result))
-    if result.verdict == "inconclusive":
-        evidence.inconclusive(result.reason)
-    assert result.verdict == "holds", result.reason
+    results = [run_experiment(replace(SETUPS[sizes.name], seed=seed), device) for seed in SEEDS[sizes.name]]
+    decision, reason, intervals = seeds_verdict([r.trained.test_accuracy for r in results],
+                                                [list(r.trained.summaries.values()) for r in results])
+    shown = next((r for r in results if r.trained.test_accuracy >= ACCURACY_MIN), results[0])
+    per_seed = [{"seed": r.setup.seed, "test_accuracy": r.trained.test_accuracy, "verdict": r.verdict,
+                 **{f"{m}_{key}": getattr(s, key) for m, s in r.trained.summaries.items()
+                    for key in ("top_k_share", "top_k_overlap", "motif_agreement")}} for r in results]
+    evidence.record(genomic=shown.summary(), seeds=per_seed, intervals_over_learned_seeds=intervals,
+                    verdict_over_seeds=reason, seconds=round(time.perf_counter() - start, 2),
+                    data="synthetic planted-motif DNA, not the paper's genomic data", **figure_specs(shown))
+    if decision == "inconclusive":
+        evidence.inconclusive(reason)
+    assert decision == "holds", reason
 
 
 @pytest.mark.claim("experiment.genomic-sparsity", role="control")

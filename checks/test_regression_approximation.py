@@ -21,8 +21,6 @@ flipped sign, are caught by the realization check.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -30,7 +28,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks import strategies
-
 from constructions.regression.approximation import (
     ApproximationSetup,
     approximation_curve,
@@ -38,7 +35,11 @@ from constructions.regression.approximation import (
     sample_continuous_windows,
 )
 from constructions.regression.rates import coefficient_count
-from constructions.regression.smooth_functions import GammaSmoothConfig, Smoothness, sample_gamma_smooth
+from constructions.regression.smooth_functions import (
+    GammaSmoothConfig,
+    Smoothness,
+    sample_gamma_smooth,
+)
 from constructions.regression.smooth_relu import (
     build_smooth_network,
     check_smooth_realization,

@@ -1,5 +1,6 @@
 """Statistics for evidence (no extra dependency): exact binomial confidence bounds for Monte Carlo
-counts, and log-log slopes of learning curves with Student-t intervals.
+counts, Student-t intervals of means over seeds, and log-log slopes of learning curves with
+Student-t intervals.
 
 **Slope verdicts** (:func:`slope_verdict`): a claimed rate ``n^(-r)`` is an *upper bound* on an
 error, so a measured slope *steeper* than ``-r`` is consistent with it. ``holds`` when the 95%
@@ -10,6 +11,7 @@ narrower than ``max_width``; ``inconclusive`` when it is wider.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 
@@ -53,6 +55,28 @@ def t_quantile(dof: int) -> float:
     if dof < 1:
         raise ValueError(f"a confidence interval needs at least one degree of freedom, got {dof}")
     return T_975[dof - 1] if dof <= len(T_975) else 1.96
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Mean of ``count`` values with a two-sided Student-t 95% interval ``[low, high]``."""
+
+    mean: float
+    low: float
+    high: float
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] (n={self.count})"
+
+
+def mean_interval(values: list[float]) -> Interval:
+    """Student-t 95% interval of the mean; needs two values (raises ValueError otherwise)."""
+    if len(values) < 2:
+        raise ValueError(f"a t-interval needs at least two values, got {len(values)}")
+    mean = statistics.fmean(values)
+    half = t_quantile(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return Interval(mean, mean - half, mean + half, len(values))
 
 
 @dataclass(frozen=True)

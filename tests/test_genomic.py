@@ -31,6 +31,7 @@ from training.genomic import (
     occlusion_importance,
     random_overlap,
     run_experiment,
+    seeds_verdict,
     summarize,
     top_k_mask,
     top_k_overlap,
@@ -257,6 +258,26 @@ def test_verdict_rule():
     assert decision == "fails" and "same positions" in reason
     with pytest.raises(ValueError):
         verdict(1.0, [])
+
+
+def test_seeds_verdict_decides_on_intervals_over_the_seeds_that_learned():
+    def seed(share, overlap=0.05):
+        return [summary(0.8, 0.05), dataclasses.replace(summary(share, overlap), measure="gradient_input")]
+
+    decision, reason, intervals = seeds_verdict([0.95, 0.99, 0.97], [seed(0.7), seed(0.72), seed(0.69)])
+    assert decision == "holds" and intervals["gradient_input"]["top_k_share"]["low"] >= 0.5
+    decision, reason, _ = seeds_verdict([0.95, 0.99, 0.97], [seed(0.3), seed(0.32), seed(0.29)])
+    assert decision == "fails" and "gradient_input importance is spread" in reason
+    decision, reason, _ = seeds_verdict([0.95, 0.99, 0.97], [seed(0.7, 0.9), seed(0.7, 0.92), seed(0.7, 0.91)])
+    assert decision == "fails" and "same positions" in reason
+    decision, reason, _ = seeds_verdict([0.95, 0.99, 0.97], [seed(0.45), seed(0.56), seed(0.5)])
+    assert decision == "inconclusive" and "reaches across" in reason
+    # a seed that did not learn is left out; one learned seed cannot give an interval
+    decision, reason, _ = seeds_verdict([0.95, 0.6], [seed(0.7), seed(0.1)])
+    assert decision == "inconclusive" and "1 of 2 seeds learned" in reason
+    assert seeds_verdict([0.95, 0.6, 0.97], [seed(0.7), seed(0.1), seed(0.72)])[0] == "holds"
+    with pytest.raises(ValueError):
+        seeds_verdict([0.9], [])
 
 
 def test_experiment_records_and_figures_are_well_formed(tmp_path):

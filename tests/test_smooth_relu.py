@@ -11,7 +11,12 @@ import sympy as sp
 import torch
 
 from constructions.errors import ShapeError
-from constructions.regression.smooth_functions import GammaSmoothConfig, GammaSmoothFunction, Smoothness, sample_gamma_smooth
+from constructions.regression.smooth_functions import (
+    GammaSmoothConfig,
+    GammaSmoothFunction,
+    Smoothness,
+    sample_gamma_smooth,
+)
 from constructions.regression.smooth_relu import (
     GATE_BOUND,
     build_smooth_network,

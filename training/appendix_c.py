@@ -41,7 +41,6 @@ half of the task sizes; the thresholds are the named constants below, each with 
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -49,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from claims.statistics import t_quantile
+from claims.statistics import Interval, mean_interval  # noqa: F401 (Interval re-exported)
 from constructions.errors import InfeasibleTaskError
 from constructions.tasks import associative_recall as ar
 from constructions.tasks import copying
@@ -419,28 +418,6 @@ def accuracy_table(points: list[SweepPoint], metric: str = "token_accuracy") -> 
 
 
 # ----------------------------------------------------------------------------- verdicts
-@dataclass(frozen=True)
-class Interval:
-    """Mean of ``count`` values with a two-sided Student-t 95% interval ``[low, high]``."""
-
-    mean: float
-    low: float
-    high: float
-    count: int
-
-    def __str__(self) -> str:
-        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] (n={self.count})"
-
-
-def mean_interval(values: list[float]) -> Interval:
-    """Student-t 95% interval of the mean; needs two values (raises ValueError otherwise)."""
-    if len(values) < 2:
-        raise ValueError(f"a t-interval needs at least two values, got {len(values)}")
-    mean = statistics.fmean(values)
-    half = t_quantile(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-    return Interval(mean, mean - half, mean + half, len(values))
-
-
 def decisive_sizes(sizes) -> list[int]:
     """The larger half of the task sizes (the largest one at least): where the claim should show."""
     ordered = sorted(sizes)

@@ -201,7 +201,7 @@ def fft_causal_conv(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 
 #: up to this length the Toeplitz product beats the FFT (``benchmarks``-style measurement, batch 256,
 #: 16 channels, one CPU thread: 0.79 vs 1.0 ms at L = 3, 2.4 vs 4.8 ms at L = 32, 6.3 vs 11.8 ms at L = 64)
-DIRECT_CONV_MAX_LENGTH = 64
+DIRECT_CONV_MAX_LENGTH = 32
 
 
 def direct_causal_conv(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:

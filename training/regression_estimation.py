@@ -46,8 +46,15 @@ from constructions.regression.piecewise import (
 from constructions.regression.smooth_functions import GammaSmoothConfig, Smoothness
 from constructions.threads import single_threaded
 
-from .models import SSMFNN, CausalTransformer, SSMFNNConfig, count_parameters, matched_transformer_config
+from .models import (
+    SSMFNN,
+    CausalTransformer,
+    SSMFNNConfig,
+    count_parameters,
+    matched_transformer_config,
+)
 from .trainer import TrainConfig, evaluate, set_seed, train
+
 
 @dataclass(frozen=True)
 class EstimationSetup:
