@@ -86,7 +86,7 @@ _RUNS: dict = {}
 
 
 #: one xdist worker runs this module (``--dist loadgroup``, pyproject.toml), so ``_RUNS`` is shared
-pytestmark = [pytest.mark.xdist_group("appendix-c"), pytest.mark.usefixtures("training_sandbox")]
+pytestmark = [pytest.mark.xdist_group("appendix-c"), pytest.mark.usefixtures("training_sandbox"), pytest.mark.trains]
 
 
 def _probe_counts(sizes) -> dict:

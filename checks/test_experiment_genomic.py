@@ -85,6 +85,7 @@ def _summaries(model, data):
             for m in MEASURES}
 
 
+@pytest.mark.trains
 @pytest.mark.claim("experiment.genomic-sparsity")
 def test_trained_ssm_fnn_importance_is_sparse_and_input_dependent(sizes, device, evidence):
     start = time.perf_counter()

@@ -47,6 +47,7 @@ SETUPS = {
 }
 
 
+@pytest.mark.trains
 @pytest.mark.claim("regression.estimation-slope")
 @pytest.mark.parametrize("model", ["ssm_fnn", "transformer"])
 def test_excess_risk_slope_against_n(model, sizes, evidence):

@@ -5,6 +5,8 @@
   check *can* fail (a mutated construction must be caught). A failing control makes the claim's
   verdict ``inconclusive``, never ``fails``.
 * ``@pytest.mark.gpu`` -- needs CUDA; skipped cleanly without it.
+* ``@pytest.mark.trains`` -- trains networks (tens of seconds each): run first, so that with
+  pytest-xdist the long tests overlap instead of one of them finishing the run alone.
 * ``--claims ID[,ID...]`` runs only the tests linked to these claims.
 * ``--device cpu|cuda`` selects the device the ``device`` fixture returns.
 * ``--suite-profile quick|thorough|tiny`` (or ``SSM_SUITE_PROFILE``) selects sizes and the
@@ -43,6 +45,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "claim(id, role='evidence'): link a check to a registered claim")
     config.addinivalue_line("markers", "gpu: needs CUDA; skipped without it")
+    config.addinivalue_line("markers", "trains: trains networks (long); scheduled before the other tests")
     from checks import profiles
 
     try:
@@ -92,7 +95,8 @@ def pytest_collection_modifyitems(session, config, items):
         keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    # long tests first (a stable sort keeps the order within each part)
+    items[:] = sorted(keep, key=lambda item: item.get_closest_marker("trains") is None)
 
 
 @pytest.fixture

@@ -20,6 +20,10 @@ from claims.evidence import CLAIMS_KEY, EVIDENCE_KEY, INCONCLUSIVE_KEY
 MESSAGE_LIMIT = 4000
 
 
+#: ``--dist loadgroup`` reports a grouped test as ``<nodeid>@<group>``; the report names the test itself
+XDIST_GROUP_SUFFIX = re.compile(r"@[\w.-]+$")
+
+
 @dataclass
 class CheckResult:
     nodeid: str
@@ -103,7 +107,8 @@ class Collector:
         self.internal_errors.append(str(excrepr)[:MESSAGE_LIMIT])
 
     def pytest_runtest_logreport(self, report):
-        result = self.results.setdefault(report.nodeid, CheckResult(report.nodeid))
+        nodeid = XDIST_GROUP_SUFFIX.sub("", report.nodeid)
+        result = self.results.setdefault(nodeid, CheckResult(nodeid))
         props = dict(report.user_properties)
         result.links = [tuple(link) for link in props.get(CLAIMS_KEY, result.links)]
         result.evidence = dict(props.get(EVIDENCE_KEY, result.evidence))

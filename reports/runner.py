@@ -35,6 +35,8 @@ class RunOptions:
         args = [
             str(CHECKS_DIR), "--rootdir", str(REPO_ROOT), "-p", "no:cacheprovider", "-o", "addopts=",
             "-q", "--tb=short", "-W", "ignore", "--suite-profile", self.profile, "--device", self.device, "-n", str(self.workers),
+            # as pyproject's addopts (cleared above): xdist_group marks keep a module's cached models on one worker
+            "--dist", "loadgroup",
         ]
         if self.seed is not None:
             args += ["--suite-seed", str(self.seed)]

@@ -415,3 +415,12 @@ def test_xdist_workers_merge_to_the_same_verdicts_and_evidence_as_one_process(tm
     for one, many in zip(documents["0"]["claims"], documents["2"]["claims"]):
         assert (one["id"], one["verdict"], one["evidence"]) == (many["id"], many["verdict"], many["evidence"])
         assert [t["outcome"] for t in one["tests"]] == [t["outcome"] for t in many["tests"]]
+
+
+def test_loadgroup_suffix_is_dropped_from_test_names():
+    from reports.collect import XDIST_GROUP_SUFFIX
+
+    grouped = "checks/test_experiment_fig_c1.py::test_two_layer[recall]@appendix-c"
+    assert XDIST_GROUP_SUFFIX.sub("", grouped) == "checks/test_experiment_fig_c1.py::test_two_layer[recall]"
+    plain = "checks/test_copying.py::test_x[a@b-1]"
+    assert XDIST_GROUP_SUFFIX.sub("", plain) == plain
