@@ -77,9 +77,18 @@ def draw(spec: dict, directory: Path) -> list[str]:
 
 
 def draw_all(document: dict, out: Path) -> None:
-    """Draw every claim's figures into ``out/figures`` and list them under ``claim["figures"]``."""
+    """Draw every claim's figures into ``out/figures`` and list them under ``claim["figures"]``; then
+    remove the PNG and SVG files there that this report does not list (left by an earlier run, they
+    would sit beside the new ones looking current)."""
+    written = set()
     for claim in document["claims"]:
         claim["figures"] = []
         for spec in figure_specs(claim):
             png, svg = draw(spec, out / "figures")
             claim["figures"].append({"title": spec.get("title", spec["name"]), "png": png, "svg": svg})
+            written.update(Path(p).name for p in (png, svg))
+    folder = out / "figures"
+    if folder.is_dir():
+        for stale in folder.iterdir():
+            if stale.suffix in (".png", ".svg") and stale.is_file() and stale.name not in written:
+                stale.unlink()

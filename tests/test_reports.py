@@ -424,3 +424,18 @@ def test_loadgroup_suffix_is_dropped_from_test_names():
     assert XDIST_GROUP_SUFFIX.sub("", grouped) == "checks/test_experiment_fig_c1.py::test_two_layer[recall]"
     plain = "checks/test_copying.py::test_x[a@b-1]"
     assert XDIST_GROUP_SUFFIX.sub("", plain) == plain
+
+
+def test_drawing_a_report_removes_figures_an_earlier_run_left(tmp_path):
+    from reports.figures import FIGURE_PREFIX, draw_all
+
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    (folder / "old-figure.png").write_bytes(b"stale")
+    (folder / "old-figure.svg").write_text("stale")
+    (folder / "notes.txt").write_text("not a figure: kept")
+    spec = {"name": "fresh", "title": "t", "xlabel": "x", "ylabel": "y", "series": [{"label": "a", "x": [1, 2], "y": [1, 4]}]}
+    document = {"claims": [{"id": "c", "evidence": {"test_x": {FIGURE_PREFIX + "fresh": spec}}}]}
+    draw_all(document, tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["fresh.png", "fresh.svg", "notes.txt"]
+    assert document["claims"][0]["figures"][0]["png"] == "figures/fresh.png"

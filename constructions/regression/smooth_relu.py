@@ -146,6 +146,24 @@ class _SparseLayer:
         return torch.sparse_coo_tensor(idx, vals, self.shape, check_invariants=True).coalesce(), self.bias
 
 
+def _add_point(layer: _SparseLayer, rows, coef, which: str, prev: dict | None, K: float) -> None:
+    """Add ``coef * c`` (``which = "c"``) or ``coef * s`` of every frequency's point, as the
+    previous stage holds it, into ``rows`` of ``layer``: ``carry + gate - K bit - K`` (the carry
+    ``relu(c + K)`` and the gate ``relu(v + K - 2K(1 - bit))``, whose ``- K bit`` and ``- K``
+    corrections are applied here), or the start ``(1, 0)`` when ``prev`` is ``None``."""
+    rows = torch.as_tensor(rows)
+    coef = torch.as_tensor(coef, dtype=torch.float64).expand(rows.shape)
+    if prev is None:
+        if which == "c":
+            layer.bias.index_add_(0, rows, coef)
+        return
+    f_idx = torch.arange(rows.numel())
+    layer.add(rows, prev["c" + which] + f_idx, coef)
+    layer.add(rows, prev["g" + which] + f_idx, coef)
+    layer.add(rows, torch.full(rows.shape, prev["bit"]), -K * coef)
+    layer.bias.index_add_(0, rows, -K * coef)
+
+
 def nonzero_bound(frequency_pairs: int, dim: int, bits: int) -> int:
     """The closed-form count of the module docstring: per frequency 24 nonzeros in each rotation
     layer after the first (4 units with 3, 3, 7, 7 weights and a bias), 8 in the first, 4 in the
@@ -201,17 +219,7 @@ def build_smooth_network(f: GammaSmoothFunction, bits: int, gate_bound: float = 
         i_read, p_read = order[stage - 2]  # the bit prev read: applied now, subtracted from its residual
 
         def add_c(rows, coef, which):
-            """``coef * c`` (``which = "c"``) or ``coef * s`` of the previous stage into ``rows``:
-            constants ``(1, 0)`` at stage 1, else ``carry + gate - K bit - K``."""
-            coef = torch.as_tensor(coef, dtype=torch.float64).expand(F)
-            if stage == 2:
-                if which == "c":
-                    layer.bias.index_add_(0, torch.as_tensor(rows), coef)
-                return
-            layer.add(rows, prev["c" + which] + f_idx, coef)
-            layer.add(rows, prev["g" + which] + f_idx, coef)
-            layer.add(rows, torch.full((F,), prev["bit"]), -K * coef)
-            layer.bias.index_add_(0, torch.as_tensor(rows), -K * coef)
+            _add_point(layer, rows, coef, which, prev if stage > 2 else None, K)
 
         def add_bit(rows, coef):
             """``coef * beta``, the bit read at the previous stage (``hi - lo`` there)."""
@@ -247,15 +255,12 @@ def build_smooth_network(f: GammaSmoothFunction, bits: int, gate_bound: float = 
             residual(o["lo"], i_next, constant=-float(2**p_next))
         layers.append(layer.build())
 
-    # output: constant + sum alpha c + beta s of the last stage
+    # output: constant + sum alpha c + beta s of the last stage (duplicate entries of row 0 add up)
     last = offsets(len(order) + 1)
     out = _SparseLayer(1, last["width"])
     zeros = torch.zeros(F, dtype=torch.long)
-    for which, coef in (("c", form.cos_coefficients), ("s", form.sin_coefficients)):
-        out.add(zeros, last["c" + which] + f_idx, coef)
-        out.add(zeros, last["g" + which] + f_idx, coef)
-        out.add([0], [last["bit"]], -K * float(coef.sum()))
-        out.bias[0] -= K * float(coef.sum())
+    _add_point(out, zeros, form.cos_coefficients, "c", last, K)
+    _add_point(out, zeros, form.sin_coefficients, "s", last, K)
     out.bias[0] += form.constant
     layers.append(out.build())
     return SmoothPartNetwork(form, bits, FNN(layers, origin="regression.smooth_relu"))
