@@ -613,12 +613,13 @@ def seeds_verdict(accuracies: list[float], summaries: list[list[ImportanceSummar
         parts.append(f"{measure}: top-{learned[0][i].k} share {share.mean:.3f} [{share.low:.3f}, {share.high:.3f}] "
                      f"(need >= {SPARSE_MIN_SHARE}), overlap {overlap.mean:.3f} [{overlap.low:.3f}, {overlap.high:.3f}] "
                      f"(need <= {INPUT_DEPENDENT_MAX_OVERLAP})")
-        for interval, name, ok, bad in ((share, "spread", share.low >= SPARSE_MIN_SHARE, share.high < SPARSE_MIN_SHARE),
-                                        (overlap, "tied to the same positions", overlap.high <= INPUT_DEPENDENT_MAX_OVERLAP,
-                                         overlap.low > INPUT_DEPENDENT_MAX_OVERLAP)):
-            if bad:
-                wrong.append(f"{measure} importance is {name}")
-            elif not ok:
+        checks = (("spread", share.low >= SPARSE_MIN_SHARE, share.high < SPARSE_MIN_SHARE),
+                  ("tied to the same positions", overlap.high <= INPUT_DEPENDENT_MAX_OVERLAP,
+                   overlap.low > INPUT_DEPENDENT_MAX_OVERLAP))
+        for failure, decided_ok, decided_wrong in checks:
+            if decided_wrong:
+                wrong.append(f"{measure} importance is {failure}")
+            elif not decided_ok:
                 undecided.append(f"the {measure} interval reaches across its threshold")
     reason = f"{head}; " + "; ".join(parts)
     if wrong:

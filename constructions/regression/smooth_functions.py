@@ -161,11 +161,18 @@ class GammaSmoothFunction:
                                    self.coefficients[keep], remap[self.block_of[keep]], self.config)
 
     def l2_distance(self, other: "GammaSmoothFunction") -> float:
-        """``||f - g||_2`` from the coefficients (Parseval), for functions on the same frequencies."""
-        a = dict(zip(map(tuple, self.frequencies.tolist()), self.coefficients.tolist()))
-        for l, c in zip(map(tuple, other.frequencies.tolist()), other.coefficients.tolist()):
-            a[l] = a.get(l, 0.0) - c
-        return math.sqrt(sum(v * v for v in a.values()))
+        """``||f - g||_2`` from the coefficients (Parseval): coefficients of equal frequencies are
+        subtracted, the others count alone."""
+        freqs = torch.cat([self.frequencies, other.frequencies.to(self.frequencies.device)])
+        coefs = torch.cat([self.coefficients, -other.coefficients.to(self.coefficients.device)])
+        low = freqs.min(dim=0).values if freqs.numel() else torch.zeros(freqs.shape[1], dtype=torch.long)
+        base = int((freqs - low).max()) + 1 if freqs.numel() else 1
+        if base ** freqs.shape[1] >= 2**62:
+            raise ValueError(f"frequencies span too much to pair up ({base}^{freqs.shape[1]} keys)")
+        keys = ((freqs - low) * base ** torch.arange(freqs.shape[1])).sum(dim=1)  # one integer per frequency
+        unique, index = torch.unique(keys, return_inverse=True)
+        difference = torch.zeros(unique.shape[0], dtype=torch.float64).index_add_(0, index, coefs)
+        return float(difference.norm())
 
     def basis(self, x: torch.Tensor) -> torch.Tensor:
         """The basis values ``psi_l(x)`` of every frequency ``l`` of ``f``: ``x (n, d)`` -> ``(n, M)``
