@@ -40,8 +40,8 @@ SETUPS = {
     # at 0.02-0.03 from n = 2048 on (too few steps for the largest n)
     "quick": EstimationSetup(sample_sizes=(128, 256, 512, 1024, 2048), seeds=(0, 1), steps=600, batch_size=256,
                              lr=1e-2, window=3, levels=4, test_samples=1024),
-    # window 3 and 4 importance levels learned best on CPU trials (n = 256..4096, 1000 steps: risk 0.11 -> 0.026
-    # for SSM+FNN, 0.07 -> 0.024 for the Transformer, constant predictor 0.142); meant for a GPU
+    # meant for a GPU; run on 2 CPU cores on 2026-11-23 (14.5 min with regression.approximation): SSM+FNN
+    # 0.069 -> 0.0036, slope -0.878 [-0.929, -0.826]; Transformer 0.094 -> 0.0038, -0.949 [-1.07, -0.83]
     "thorough": EstimationSetup(sample_sizes=(256, 512, 1024, 2048, 4096, 8192), seeds=(0, 1, 2), steps=3000,
                                 batch_size=128, lr=5e-3, window=3, levels=4, width=32, fnn_hidden=64),
 }
