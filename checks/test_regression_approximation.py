@@ -28,6 +28,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks import strategies
+from constructions.fnn import FNN
 from constructions.regression.approximation import (
     ApproximationSetup,
     approximation_curve,
@@ -117,8 +118,6 @@ def test_smooth_network_equals_the_truncation_on_the_grid_with_closed_form_nonze
 
 def _flip_one_rotation(network, layer: int):
     """The built network with the sine terms of one rotation layer negated (rotation by -theta)."""
-    from constructions.fnn import FNN
-
     layers = [(W.detach(), b.detach()) for W, b in zip(network.fnn.weights, network.fnn.biases)]
     W, b = layers[layer]
     F = network.form.frequencies.shape[0]

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks.strategies import ar_configs, seeds
+from claims.statistics import Interval, mean_interval
 from constructions.errors import InfeasibleTaskError
 from constructions.tasks import associative_recall as ar
 from constructions.tasks import copying
@@ -17,7 +18,6 @@ from training import ConfigError, TrainConfig
 from training.appendix_c import (
     IGNORE,
     TRANSFORMER,
-    Interval,
     ModelSpec,
     SweepSetup,
     accuracies,
@@ -27,7 +27,6 @@ from training.appendix_c import (
     decisive_sizes,
     every_instance,
     figure_spec,
-    mean_interval,
     nonlinearity_verdict,
     ordering_verdict,
     previous_key_rows,
@@ -39,7 +38,6 @@ from training.appendix_c import (
     summary,
     task_tensors,
 )
-
 
 pytestmark = pytest.mark.usefixtures("training_sandbox")  # one thread, global RNG restored
 

@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from claims.statistics import Interval, mean_interval  # noqa: F401 (Interval re-exported)
+from claims.statistics import Interval, mean_interval
 from constructions.errors import InfeasibleTaskError
 from constructions.tasks import associative_recall as ar
 from constructions.tasks import copying

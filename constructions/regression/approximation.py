@@ -16,8 +16,9 @@ measured from their tensors. The smooth part ``f_T`` is **built** as a ReLU FNN
 (:mod:`.smooth_relu`: gated rotations, exact on the ``b``-bit grid up to float64 rounding) whose
 nonzeros are ``O(F D b)`` for ``F <= 2^(D-1)`` times the ``2^(T / a_dagger)`` coefficients: poly(T)
 ``2^(T / a_dagger)``. The approximant evaluated is that network's output, and the trigonometric
-form is kept beside it as the slow twin (their difference is recorded). The whole approximant is
-one SSM+FNN: its post-FNN is the extraction rounds followed by the smooth network (depths add).
+form is kept beside it as the slow twin (their difference is recorded). Composed, the two are one
+SSM+FNN whose post-FNN is the extraction rounds followed by the smooth network (depths add); they
+are run apart here, since beyond 52 state bits the extraction runs in the exact rational twin.
 
 **Error** is the root mean square of ``F - F_T`` over fresh windows (importances on the grid with
 the margin, features continuous uniform), with the standard error of that estimate. The network
