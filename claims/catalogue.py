@@ -17,7 +17,9 @@ CATALOGUE = [
     claim(
         id="model.shift-kernel",
         title="Shift SSM realizes any finite filter exactly",
-        statement="With A = J_U (nilpotent shift), B = e_1, C = (c_0..c_{U-1}): C A^s B = c_s for 0 <= s < U "
+        stated="An SSM with the nilpotent shift matrix A = J_U, B = e_1 and C = (c_0, ..., c_{U-1}) has kernel K_s ="
+        " c_s for s < U and 0 beyond: it realizes any causal filter of length U.",
+        checked_as="With A = J_U (nilpotent shift), B = e_1, C = (c_0..c_{U-1}): C A^s B = c_s for 0 <= s < U "
         "and 0 for s >= U, for symbolic s and U.",
         provenance="reconstructed",
         source="PAPER.md §2 (model class); proof by induction in sympy",
@@ -27,7 +29,9 @@ CATALOGUE = [
     claim(
         id="model.accumulator",
         title="Scalar accumulator gives geometric filters and the prefix sum",
-        statement="A = lambda (scalar), B = C = 1: the state solves h_t = sum_{s=0}^{t} lambda^s x_{t-s}, "
+        stated="A scalar state matrix A = lambda gives the geometric filter K_s = lambda^s; lambda = 1 gives the "
+        "prefix sum.",
+        checked_as="A = lambda (scalar), B = C = 1: the state solves h_t = sum_{s=0}^{t} lambda^s x_{t-s}, "
         "so K_s = lambda^s; lambda = 1 gives the prefix sum.",
         provenance="reconstructed",
         source="PAPER.md §2; proof by induction in sympy",
@@ -37,7 +41,9 @@ CATALOGUE = [
     claim(
         id="model.modes-agree",
         title="Recurrence, direct and FFT convolution agree",
-        statement="For every parameterization (shift, diagonal real/complex, dense, banks, lookahead), the "
+        stated="An SSM layer computed as a recurrence, as a direct causal convolution and as an FFT convolution "
+        "gives the same outputs.",
+        checked_as="For every parameterization (shift, diagonal real/complex, dense, banks, lookahead), the "
         "recurrence, the direct causal convolution and the FFT convolution give the same outputs: "
         "float64 within 1e-9 relative to the output scale, float32 within 1e-3.",
         provenance="reconstructed",
@@ -48,7 +54,8 @@ CATALOGUE = [
     claim(
         id="model.shift-delays",
         title="A shift filter delays the sequence",
-        statement="shifts([k]) maps x to y with y_t = x_{t-k} (0 for t < k), exactly.",
+        stated="The shift filter c = e_k delays a sequence by k tokens.",
+        checked_as="shifts([k]) maps x to y with y_t = x_{t-k} (0 for t < k), exactly.",
         provenance="reconstructed",
         source="PAPER.md §4 G0",
         kind="exact",
@@ -58,7 +65,10 @@ CATALOGUE = [
     claim(
         id="model.diagonal-realizes",
         title="What a diagonal SSM can realize",
-        statement="A diagonal complex SSM with state N >= L realizes any kernel on [0, L) (DFT nodes: cond_2(V) = 1, "
+        stated="Reviewers asked what changes when A must be diagonal. Our statement: a diagonal SSM realizes any "
+        "kernel on [0, L) with complex nodes, needs weights exponential in L with real nodes in [0, 1], and "
+        "never has an exact finite window U >= 2.",
+        checked_as="A diagonal complex SSM with state N >= L realizes any kernel on [0, L) (DFT nodes: cond_2(V) = 1, "
         "|C| <= max|c|, kernel N-periodic beyond); with real nodes in [0,1] realizing the shift at lag L-1 needs "
         "sum_j |B_j C_j| >= 2^(2L-3) for any number of nodes (equispaced nodes: max|C| ~ 7^L, float64 fails beyond "
         "L = 13); no diagonal SSM has an exact window U >= 2 (its window is 0, 1 or infinite; only a nilpotent A "
@@ -73,7 +83,9 @@ CATALOGUE = [
     claim(
         id="select.exp-pooling-is-softmax",
         title="Exponential pooling equals softmax attention",
-        statement="pre-FNN (e^{beta mu} v, e^{beta mu}) -> SSM with K_l = lambda^l (l < U) -> post-FNN ratio equals "
+        stated="Exponential pooling (a pre-FNN emitting (e^{beta mu} v, e^{beta mu}), an SSM summing over the "
+        "window, a post-FNN dividing) is softmax attention with scores beta mu plus a recency bias.",
+        checked_as="pre-FNN (e^{beta mu} v, e^{beta mu}) -> SSM with K_l = lambda^l (l < U) -> post-FNN ratio equals "
         "softmax attention over the window with scores beta mu(x_{t-l}) + l ln lambda.",
         provenance="reconstructed",
         source="PAPER.md §4 G1",
@@ -83,7 +95,9 @@ CATALOGUE = [
     claim(
         id="select.hard-selection-bound",
         title="Hard selection error bound",
-        statement="With total scores s_j = beta mu_j + l_j ln lambda and gap Delta = min_{j != *}(s_* - s_j) > 0, the "
+        stated="When the best token's total score exceeds every other's by Delta, exponential pooling returns its "
+        "value up to an error exponentially small in Delta.",
+        checked_as="With total scores s_j = beta mu_j + l_j ln lambda and gap Delta = min_{j != *}(s_* - s_j) > 0, the "
         "pooled output differs from the best token's value by at most (U-1) e^{-Delta} max_j |v_j - v_*|.",
         provenance="reconstructed",
         source="PAPER.md §4 G1",
@@ -93,7 +107,10 @@ CATALOGUE = [
     claim(
         id="select.key-query-two-layer",
         title="Two SSM+FNN layers select by key-query match",
-        statement="Layer 1 brings query and key codes to one position, layer 2 pools the matched value; exact for "
+        stated="Lemma 3.3 as summaries describe it: an SSM preceded and followed by FNNs selects tokens by key-query"
+        " inner products, as attention does. Our statement: two SSM+FNN layers select the value whose key "
+        "code matches the query code, exactly.",
+        checked_as="Layer 1 brings query and key codes to one position, layer 2 pools the matched value; exact for "
         "m-bit codes with weights in {0, +-1, +-2} and width O(m).",
         provenance="reconstructed",
         source="PAPER.md §1 C4, §4 G3",
@@ -103,7 +120,9 @@ CATALOGUE = [
     claim(
         id="select.relu-approx-polylog",
         title="ReLU approximations of exp, product, division are poly-log in 1/eps",
-        statement="ReLU FNNs approximate x^2, xy, e^x on [-R, 0] and 1/x on [a, 1] to error eps with size "
+        stated="ReLU FNNs approximate x^2, xy, e^x and 1/x to error eps with O(polylog(1/eps)) size (Yarotsky-type),"
+        " so the selection lemma holds with that size.",
+        checked_as="ReLU FNNs approximate x^2, xy, e^x on [-R, 0] and 1/x on [a, 1] to error eps with size "
         "O(polylog(1/eps)); the end-to-end lemma error is <= eps with that size.",
         provenance="reconstructed",
         source="PAPER.md §4 G1 (Yarotsky-type approximation)",
@@ -113,7 +132,10 @@ CATALOGUE = [
     claim(
         id="select.shared-structure",
         title="Copying and recall share one selection builder",
-        statement="The copying and recall constructions are built from the same selection builder.",
+        stated="A reviewer observed that the proofs of the copying theorem (3.1) and the recall theorem (3.2) follow"
+        " one structure, built on the key-query selection lemma (paraphrase; the review's words are not on "
+        "file).",
+        checked_as="The copying and recall constructions are built from the same selection builder.",
         provenance="paper",
         source="OpenReview review: the two theorem proofs follow one structure",
         kind="exact",
@@ -123,7 +145,9 @@ CATALOGUE = [
     claim(
         id="ar.outer-product.exact",
         title="Outer-product memory solves AR and MQAR exactly (query last)",
-        statement="Query last, one-hot tokens, disjoint key/value vocabularies: for every instance of "
+        stated="The H3/MultiHyena outer-product memory (key (x) value written at each pair, accumulated, read with "
+        "the query) solves associative recall exactly.",
+        checked_as="Query last, one-hot tokens, disjoint key/value vocabularies: for every instance of "
         "k_1 v_1 .. k_N v_N q_1 .. q_Q (distinct keys, Q >= 1 distinct queries), the two-layer outer-product "
         "network outputs exactly the one-hot code of each queried value at each query position.",
         provenance="reconstructed",
@@ -134,7 +158,9 @@ CATALOGUE = [
     claim(
         id="ar.outer-product.polynomial",
         title="Outer-product memory costs |V|^2",
-        statement="The outer-product construction's FNN width is |K||V| + |K| and its parameter count "
+        stated="The outer-product memory's cost grows polynomially (like |V|^2) in the vocabulary: the Hyena-type "
+        "cost the paper says it improves on.",
+        checked_as="The outer-product construction's FNN width is |K||V| + |K| and its parameter count "
         "11|K||V| + 12|K| + 4|V| (sympy closed forms equal to the measured counts); with |K| = |V| both grow "
         "like |V|^2: polynomial, not poly-logarithmic, in the vocabulary.",
         provenance="reconstructed",
@@ -146,7 +172,9 @@ CATALOGUE = [
     claim(
         id="ar.query-first.exact",
         title="Binary-code matching solves query-first AR exactly",
-        statement="Query first, binary token codes: for every instance q k_1 v_1 .. k_N v_N (distinct keys, "
+        stated="With the query before the pairs, matching binary codes by Hamming distance in two SSM+FNN layers "
+        "answers associative recall exactly.",
+        checked_as="Query first, binary token codes: for every instance q k_1 v_1 .. k_N v_N (distinct keys, "
         "n-gram keys allowed), the two-layer network outputs exactly the binary code of the value paired with q "
         "at the last position.",
         provenance="reconstructed",
@@ -157,7 +185,9 @@ CATALOGUE = [
     claim(
         id="ar.query-first.polylog",
         title="Query-first construction is poly-log in |V| and independent of N, L",
-        statement="The query-first construction has 2 SSM layers, FNN depth 4, FNN width 2n m + b + 1 and "
+        stated="That query-first construction uses O(log |V|) width and parameters, constant depth and bounded "
+        "weights, independent of the number of pairs and the sequence length.",
+        checked_as="The query-first construction has 2 SSM layers, FNN depth 4, FNN width 2n m + b + 1 and "
         "n^2 m + 13 n m + 13 b + 6 nonzero parameters (m, b = ceil(log2 |K|), ceil(log2 |V|); closed forms "
         "equal to the measured counts), weights in {0, +-1, +-2}: O(log |V|) for fixed key length n, "
         "independent of N and the sequence length. The prefix-sum SSMs have an infinite window (one parameter "
@@ -170,12 +200,15 @@ CATALOGUE = [
     claim(
         id="ar.polylog.vocab",
         title="Theorem 3.2: AR with poly-log parameters",
-        statement="Theorem 3.2: a two-layer SSM+FNN solves associative recall with O(polylog |V|) parameters. "
+        stated="Theorem 3.2 as third-party summaries report it: a two-layer SSM+FNN solves associative recall with "
+        "O(polylog |W|) parameters (W the vocabulary), fewer than earlier SSM results. The abstract says only"
+        " that SSMs with nonlinear layers 'can efficiently solve these tasks'.",
+        checked_as="Theorem 3.2: a two-layer SSM+FNN solves associative recall with O(polylog |V|) parameters. "
         "Checked by exhibiting one in the query-first format (exact, measured poly-log resources); in the "
         "query-last format the suite's exact construction is the polynomial outer product, and a poly-log one "
         "needs precision growing with N (limits.precision-route).",
-        provenance="paper",
-        source="Paper abstract and reviews (Theorem 3.2); exact statement not recovered",
+        provenance="summary",
+        source="Third-party summaries of the paper (Theorem 3.2; PAPER.md §1 C3); the abstract says 'efficiently'",
         kind="scaling",
         paper_claims=["C3"],
         notes="Format of the paper's theorem unknown: the verdict is scoped to the format in which the suite "
@@ -184,7 +217,8 @@ CATALOGUE = [
     claim(
         id="ar.ngram-keys.exact",
         title="AR with n-gram keys is solved exactly",
-        statement="Keys of n >= 2 tokens (query first, binary codes): exact on every instance.",
+        stated="Associative recall whose keys are n-grams (several tokens) is solved exactly too.",
+        checked_as="Keys of n >= 2 tokens (query first, binary codes): exact on every instance.",
         provenance="reconstructed",
         source="PAPER.md §4 G3; key-length parameter of the first author's dataset generator",
         kind="exact",
@@ -194,7 +228,8 @@ CATALOGUE = [
     claim(
         id="copy.fixed-length.exact",
         title="One shift channel copies fixed-length strings",
-        statement="In the format BOS s SEP s EOS with next-token prediction, one SSM channel carrying each token as a "
+        stated="A single shift channel with window n + 1 copies strings of a fixed length n exactly.",
+        checked_as="In the format BOS s SEP s EOS with next-token prediction, one SSM channel carrying each token as a "
         "number, shifted by n (window n+1), and a hat-function read-out predict every next token of every length-n "
         "string exactly (the read-out maps the shifted SEP to EOS).",
         provenance="reconstructed",
@@ -205,7 +240,9 @@ CATALOGUE = [
     claim(
         id="copy.ngram.exact",
         title="n-gram lookup copies strings without repeated n-grams",
-        statement="The n-gram lookup construction copies exactly every string with no repeated n-gram; "
+        stated="The n-gram lookup mechanism of Jelassi et al., built as an SSM+FNN, copies exactly every string with"
+        " no repeated n-gram.",
+        checked_as="The n-gram lookup construction copies exactly every string with no repeated n-gram; "
         "free-running and teacher-forced greedy decoding agree.",
         provenance="reconstructed",
         source="PAPER.md §4 G4; Jelassi et al. 2024 mechanism",
@@ -215,7 +252,9 @@ CATALOGUE = [
     claim(
         id="copy.ngram.error-bound",
         title="Copy error below the repeated n-gram probability",
-        statement="On the uniform distribution the n-gram construction's error is <= P(repeated n-gram) < L^2 D^(-n).",
+        stated="Jelassi et al. (Theorem 2.3 with Lemma 2.4): the n-gram lookup copier errs only on strings with a "
+        "repeated n-gram, whose probability under the uniform distribution is below L^2 D^(-n).",
+        checked_as="On the uniform distribution the n-gram construction's error is <= P(repeated n-gram) < L^2 D^(-n).",
         provenance="related",
         source=f"{_JELASSI}, Lemma 2.4",
         kind="bound",
@@ -224,14 +263,18 @@ CATALOGUE = [
     claim(
         id="copy.polylog.length",
         title="Theorem 3.1: copying with poly-log parameters",
-        statement="Theorem 3.1: two-layer SSM+FNN copies length-L strings with error eps using poly-log(L, 1/eps) "
+        stated="Theorem 3.1 as third-party summaries report it: input copying is hard for a single SSM layer, and a "
+        "two-layer SSM+FNN copies length-L strings with error eps using poly-logarithmically many parameters "
+        "in L (and 1/eps). The abstract says only that SSMs with nonlinear layers 'can efficiently solve "
+        "these tasks'.",
+        checked_as="Theorem 3.1: two-layer SSM+FNN copies length-L strings with error eps using poly-log(L, 1/eps) "
         "parameters. Checked as: some SSM+FNN construction of the suite has every measured resource (parameters, "
         "width, depth, weight bound, bits, window) poly-log in L; the verdict names the resource that grows.",
         expected="inconclusive",
         notes="Expected inconclusive: with bounded precision a fixed-window SSM+FNN is a GSSM (Jelassi et al.), so "
         "poly-log copying needs the window U >= L not to be counted, or precision growing with L (PAPER.md §5).",
-        provenance="paper",
-        source="Paper abstract and reviews (Theorem 3.1)",
+        provenance="summary",
+        source="Third-party summaries of the paper (Theorem 3.1; PAPER.md §1 C2); the abstract says 'efficiently'",
         kind="scaling",
         paper_claims=["C2"],
     ),
@@ -239,7 +282,9 @@ CATALOGUE = [
     claim(
         id="transformer.copy-jelassi-2.3",
         title="Depth-2 hard-ALiBi Transformer copies",
-        statement="A depth-2 hard-ALiBi Transformer of dimension O(n log D) copies with error < p_ngram for "
+        stated="Jelassi et al., Theorem 2.3: for all n there is a depth-2 Transformer of dimension O(n log D) that "
+        "copies with error below p_ngram for all 2n <= L <= D^n.",
+        checked_as="A depth-2 hard-ALiBi Transformer of dimension O(n log D) copies with error < p_ngram for "
         "2n <= L <= D^n. Checked on the suite's explicit weights: exact with hard attention on strings without a "
         "repeated n-gram, softmax within (L-1) e^(-2 beta) 2 sqrt(m), Monte Carlo error below L^2 D^(-n), "
         "d_model = (n+1)(m+1) + 1 + (2n+2) m with m = ceil(log2(D+3)).",
@@ -251,7 +296,9 @@ CATALOGUE = [
     claim(
         id="transformer.mqar-zoology-4.3",
         title="Attention solves MQAR with O(c^2) parameters",
-        statement="Attention (no softmax needed) solves MQAR on one-hot triples (d = 3c) with O(c^2) parameters "
+        stated="Arora et al., Proposition 4.3: attention (even without softmax) solves MQAR on one-hot triples (d = "
+        "3c) with O(c^2) parameters and O(1) layers, independently of the number of pairs.",
+        checked_as="Attention (no softmax needed) solves MQAR on one-hot triples (d = 3c) with O(c^2) parameters "
         "and O(1) layers, independent of N. Checked on the suite's two-layer version (a previous-token head, then "
         "linear attention; residual stream 4c with the answer block): exact, resources independent of N, weight "
         "matrices with 24c^2 + 8c entries (7c + 1 nonzero).",
@@ -263,7 +310,9 @@ CATALOGUE = [
     claim(
         id="transformer.vs-ssm.resources",
         title="SSM+FNN and Transformer resources side by side",
-        statement="On the same grids (recall over |V|, copying over L), every resource of every SSM+FNN and "
+        stated="Every resource of the suite's SSM+FNN and Transformer constructions has a growth class (constant, "
+        "poly-log, polynomial) over the task's size, on which its closed form and its measurements agree.",
+        checked_as="On the same grids (recall over |V|, copying over L), every resource of every SSM+FNN and "
         "Transformer construction gets a growth class (constant, poly-log, polynomial) on which its closed form "
         "and its measurements agree.",
         provenance="reconstructed",
@@ -275,7 +324,9 @@ CATALOGUE = [
     claim(
         id="limits.gssm-2.7",
         title="Fixed-state models cannot copy",
-        statement="Any GSSM with state set S has copy error >= 1 - |S|/D^L on the uniform distribution "
+        stated="Jelassi et al., Theorem 2.7 (as PAPER.md records it): any generalized SSM with state set S has copy "
+        "error > 1 - |S|/D^L on the uniform copy distribution.",
+        checked_as="Any GSSM with state set S has copy error >= 1 - |S|/D^L on the uniform distribution "
         "(success <= |S|/D^L), and the bound is attained for every |S| <= D^L. Recorded in PAPER.md §6 with '>'; "
         "that strict form is false: an |S|-state copier reaches error exactly 1 - |S|/D^L.",
         provenance="related",
@@ -290,7 +341,9 @@ CATALOGUE = [
     claim(
         id="limits.gssm-2.8",
         title="Memory below L log D - 1 bits means error > 1/2",
-        statement="mem(S) < L log2 D - 1 implies copy error > 1/2.",
+        stated="Jelassi et al., Corollary 2.8: a generalized SSM with mem(S) < L log D - 1 bits has copy error > "
+        "1/2.",
+        checked_as="mem(S) < L log2 D - 1 implies copy error > 1/2.",
         provenance="related",
         source=f"{_JELASSI}, Corollary 2.8",
         kind="bound",
@@ -299,7 +352,9 @@ CATALOGUE = [
     claim(
         id="limits.ngram-2.4",
         title="Repeated n-gram probability bound",
-        statement="P(repeated n-gram) < L^2 D^(-n) for uniform strings.",
+        stated="Jelassi et al., Lemma 2.4: under the uniform distribution the probability of a repeated n-gram is "
+        "below L^2 D^(-n).",
+        checked_as="P(repeated n-gram) < L^2 D^(-n) for uniform strings.",
         provenance="related",
         source=f"{_JELASSI}, Lemma 2.4",
         kind="bound",
@@ -308,7 +363,10 @@ CATALOGUE = [
     claim(
         id="limits.single-layer",
         title="One SSM layer with pre/post-FNN fails AR and copying",
-        statement="A network's SSM states after a prefix (its sketch) are all it remembers of it. A single SSM "
+        stated="The abstract calls copying and recall 'challenging for a single SSM layer'. Our statement: one SSM "
+        "layer with pre/post-FNN whose state holds fewer bits than the answers need fails, and the two-layer "
+        "constructions do not have that defect.",
+        checked_as="A network's SSM states after a prefix (its sketch) are all it remembers of it. A single SSM "
         "layer with pre/post-FNN whose sketch has S entries of b bits fails query-last AR with N pairs and copying "
         "of length L once S b < N log2 |V| (resp. L log2 D): two prefixes with one sketch but different answers "
         "exist (pigeonhole) and the exhaustive search exhibits them; cut after their first layer, the suite's "
@@ -323,7 +381,9 @@ CATALOGUE = [
     claim(
         id="limits.window",
         title="Too short a window fails",
-        statement="For every SSM+FNN construction of the suite, rebuilt with every layer cut to window U: whenever "
+        stated="Reviewers note that the theorems' SSM filters have a finite window U. Our statement: an SSM+FNN "
+        "whose windows are too short to reach the tokens an answer depends on fails on some instance.",
+        checked_as="For every SSM+FNN construction of the suite, rebuilt with every layer cut to window U: whenever "
         "the receptive field 1 + sum_m (U_m - 1) is below the task's needed receptive field R* (the smallest R at "
         "which no two instances agree on the last R tokens before an answer yet need different answers), two "
         "instances exist that the network answers alike (outputs measured equal) with different correct answers, "
@@ -336,7 +396,9 @@ CATALOGUE = [
     claim(
         id="limits.precision-route",
         title="Query-last AR with poly-log width needs growing precision",
-        statement="Query-last AR with poly-log width needs precision (bits, or log B) growing linearly in N.",
+        stated="PAPER.md section 5 (our reading): query-last associative recall with poly-log width needs precision "
+        "that grows linearly in the number of pairs N.",
+        checked_as="Query-last AR with poly-log width needs precision (bits, or log B) growing linearly in N.",
         provenance="reconstructed",
         source="PAPER.md §5",
         kind="scaling",
@@ -349,7 +411,9 @@ CATALOGUE = [
     claim(
         id="limits.consistency",
         title="Copying constructions respect the GSSM bound",
-        statement="Read as a fixed-state model, every SSM+FNN copier of the suite has log2|S| >= L log2 D - 1 "
+        stated="Read as fixed-state models, the suite's SSM+FNN copiers respect Jelassi et al.'s memory bound for "
+        "copying.",
+        checked_as="Read as a fixed-state model, every SSM+FNN copier of the suite has log2|S| >= L log2 D - 1 "
         "whenever its measured copy error is below 1/2, where log2|S| is bounded by R log2|vocab| (receptive field "
         "R) and by S b (S state entries of b measured bits); and on every decoded family the share of strings "
         "copied is at most (distinct sketches)/(strings) (Jelassi et al. Theorem 2.7 applied to the network).",
@@ -362,7 +426,9 @@ CATALOGUE = [
     claim(
         id="regression.effective-smoothness",
         title="Effective smoothness",
-        statement="a_dagger = min a_i (mixed smoothness), (sum 1/a_i)^(-1) (anisotropic), where T / a_dagger is the "
+        stated="Okumoto & Suzuki (2022): the rate on gamma-smooth functions is governed by the effective smoothness "
+        "a_dagger, the smallest a_i for mixed smoothness and (sum_i 1/a_i)^(-1) for anisotropic smoothness.",
+        checked_as="a_dagger = min a_i (mixed smoothness), (sum 1/a_i)^(-1) (anisotropic), where T / a_dagger is the "
         "largest sum_i s_i over the frequency blocks with gamma(s) <= T (proved at the LP's vertices in sympy), so "
         "the coefficients kept at level T number 2^(T / a_dagger) up to poly(T) (exact count, fitted slope).",
         provenance="related",
@@ -373,7 +439,11 @@ CATALOGUE = [
     claim(
         id="regression.rate-equals-transformer",
         title="SSM rate exponent equals the Transformer's",
-        statement="The SSM+FNN rate exponent equals Takakura & Suzuki's 2a/(2a+1); Okumoto & Suzuki's reduces to "
+        stated="The abstract: 'we study the nonparametric regression task, and prove that the ability of SSMs is "
+        "equivalent to that of Transformers in estimating functions belonging to a certain class.' Summaries:"
+        " the class is piecewise gamma-smooth functions and the rate is Takakura & Suzuki's n^(-2a/(2a+1)) up"
+        " to poly-log factors.",
+        checked_as="The SSM+FNN rate exponent equals Takakura & Suzuki's 2a/(2a+1); Okumoto & Suzuki's reduces to "
         "it at v = 0.",
         provenance="paper",
         source="Paper abstract; Takakura & Suzuki, ICML 2023",
@@ -383,7 +453,9 @@ CATALOGUE = [
     claim(
         id="regression.balance",
         title="Bias-variance balance",
-        statement="T ~ a/(2a+1) log2 n balances 2^(-2T) against 2^(T/a)/n.",
+        stated="Balancing the squared approximation error 2^(-2T) against the estimation error 2^(T/a)/n gives the "
+        "level T = a/(2a+1) log2 n and the rate n^(-2a/(2a+1)).",
+        checked_as="T ~ a/(2a+1) log2 n balances 2^(-2T) against 2^(T/a)/n.",
         provenance="reconstructed",
         source="PAPER.md §7",
         kind="exact",
@@ -392,7 +464,10 @@ CATALOGUE = [
     claim(
         id="regression.extract-topJ",
         title="Lemma 5.1: top-J extraction",
-        statement="On dyadic grid tokens (Q importance levels, b-bit features) and wherever the top J importances "
+        stated="Lemma 5.1 as summaries describe it: SSM+FNN can extract the tokens that matter by an input-dependent"
+        " importance. Our statement: one SSM layer between FNNs outputs the top-J tokens by importance of "
+        "each window, in order, exactly on a grid.",
+        checked_as="On dyadic grid tokens (Q importance levels, b-bit features) and wherever the top J importances "
         "of the window [t-U+1, t] are distinct and above the rest (margin 1/Q), one SSM layer between FNNs outputs "
         "the top-J tokens in order, exactly: exponential pooling with weights R^q = e^(beta mu), beta = Q ln R, "
         "R > max(U(2^b - 1), 2U), then J rounds of leading-digit read-out and masking by subtraction. Resources "
@@ -409,7 +484,9 @@ CATALOGUE = [
     claim(
         id="regression.approximation",
         title="Approximation rate on piecewise gamma-smooth targets",
-        statement="The built extraction network on b-bit quantized tokens, followed by a built ReLU network computing "
+        stated="Our statement: SSM+FNN networks approximate piecewise gamma-smooth functions to error 2^(-T) with "
+        "size poly(T) 2^(T/a_dagger).",
+        checked_as="The built extraction network on b-bit quantized tokens, followed by a built ReLU network computing "
         "the level-T truncation f_T of the smooth part (gated rotations, exact on the b-bit grid up to float64 "
         "rounding), has L2 error <= 2^(-T)(||f||_gamma + 1/2) (Monte Carlo, 3 standard errors), error slope in T "
         "<= -0.8, and measured size poly(T) 2^(T/a_dagger): 2^(T/a_dagger) coefficients (exact count), and "
@@ -423,12 +500,15 @@ CATALOGUE = [
     claim(
         id="regression.estimation-slope",
         title="Estimation slope matches the rate",
-        statement="Trained SSM+FNN and a Transformer of matched size, on n noisy samples of a piecewise gamma-smooth "
+        stated="Summaries: on piecewise gamma-smooth targets SSM+FNN estimators attain the Transformer's rate "
+        "n^(-2a/(2a+1)) up to poly-log factors (the abstract: SSMs' ability is 'equivalent to that of "
+        "Transformers in estimating functions belonging to a certain class').",
+        checked_as="Trained SSM+FNN and a Transformer of matched size, on n noisy samples of a piecewise gamma-smooth "
         "target: the 95% interval of the log-log slope of the excess risk against n reaches -2a/(2a+1) or lies "
         "below it (an upper-bound rate); inconclusive when the interval is wider than 0.6 or the networks do not "
         "beat the constant predictor by half.",
-        provenance="paper",
-        source="Paper abstract (C5)",
+        provenance="summary",
+        source="Third-party summaries (the rate); the abstract ('equivalent to that of Transformers in estimating functions belonging to a certain class')",
         kind="empirical",
         paper_claims=["C5"],
         notes="Measured for networks of fixed size trained for a fixed budget (quick: 600 AdamW steps, n = 128..2048, "
@@ -439,7 +519,9 @@ CATALOGUE = [
     claim(
         id="regression.estimation-sieve",
         title="The theory's estimator attains the rate",
-        statement="The built top-J extraction network (Lemma 5.1) followed by least squares over the trigonometric "
+        stated="Our statement: an estimator that selects the top-J tokens with the SSM+FNN extraction network and "
+        "fits a sieve at the balancing level attains the rate n^(-2a/(2a+1)).",
+        checked_as="The built top-J extraction network (Lemma 5.1) followed by least squares over the trigonometric "
         "class gamma(s) <= T(n), T(n) = a/(2a+1) log2(n/sigma^2) (the balancing level), fitted to n noisy samples of a "
         "piecewise gamma-smooth target: the 95% interval of the log-log slope of the excess risk against n reaches "
         "-2a/(2a+1) or lies below it. Controls: the last J tokens instead of the most important ones, and a fixed "
@@ -457,20 +539,24 @@ CATALOGUE = [
     claim(
         id="experiment.fig-c1",
         title="Fig. C.1: two-layer SSM+FNN ~ Transformer > one-layer",
-        statement=("Trained on associative recall (query last, letters as keys, digits as values, K pairs) and on "
+        stated="Summaries of Appendix C, Fig. C.1: on copying and associative recall, two-layer SSM+FNN networks "
+        "with expressive FNNs match Transformers and beat one-layer SSM+FNN networks.",
+        checked_as=("Trained on associative recall (query last, letters as keys, digits as values, K pairs) and on "
                    "copying (BOS x SEP x, teacher forcing), with several seeds: on the larger half of the task "
                    "sizes the two-layer SSM+FNN with the best FNN depth beats the one-layer SSM+FNN in per-answer "
                    "accuracy on fresh instances (paired 95% t-interval above 0, mean gain >= 0.05) and is within "
                    "0.10 of a Transformer of matched parameter count (the interval's lower end); on both tasks."),
-        provenance="paper",
-        source="Paper Appendix C, Fig. C.1",
+        provenance="summary",
+        source="Third-party summaries of the paper's Appendix C, Fig. C.1 (PAPER.md §1 C6)",
         kind="empirical",
         paper_claims=["C6"],
     ),
     claim(
         id="experiment.nonlinearity-needed",
         title="Without FNN nonlinearity two SSM layers fail",
-        statement=("Two SSM layers whose FNNs have no nonlinearity (fnn_depth=0: the network is a linear "
+        stated="Reviewers asked to show that the nonlinear layers are essential. Our statement: two SSM layers "
+        "without FNN nonlinearity fall clearly behind the same layers with ReLU FNNs.",
+        checked_as=("Two SSM layers whose FNNs have no nonlinearity (fnn_depth=0: the network is a linear "
                    "time-invariant map of the token embeddings) are clearly less accurate than the same two layers "
                    "with depth-2 ReLU FNNs (paired 95% t-interval of the gain above 0, mean >= 0.05) on associative "
                    "recall and on copying, same training budget and seeds."),
@@ -482,7 +568,9 @@ CATALOGUE = [
     claim(
         id="experiment.genomic-sparsity",
         title="Important tokens are sparse and input-dependent",
-        statement="On DNA classification, a trained SSM+FNN's token importance is concentrated on few tokens and "
+        stated="Summaries of the genomic experiment: on DNA sequence classification the tokens that matter are few "
+        "and change with the input.",
+        checked_as="On DNA classification, a trained SSM+FNN's token importance is concentrated on few tokens and "
         "which tokens varies with the input. Checked: an SSM+FNN (2 layers, dense A, last-position cross entropy) "
         "trained to classify sequences by a planted motif, for several seeds; over the seeds whose model reaches "
         "test accuracy >= 0.9 (at least two, else inconclusive), for both occlusion (true-class margin drop, "
@@ -490,8 +578,8 @@ CATALOGUE = [
         "mean share of |importance| in the top-k positions (k = motif length) lies at or above 0.5 (uniform: k/L) "
         "and that of the mean pairwise Jaccard overlap of the top-k sets across inputs at or below 0.25 (fixed "
         "positions: 1); an interval wholly on the wrong side fails, one across its threshold is inconclusive.",
-        provenance="paper",
-        source="Paper (genomic experiment, C6a); PAPER.md §1 C6",
+        provenance="summary",
+        source="Third-party summaries of the paper's genomic experiment (PAPER.md §1 C6a)",
         kind="empirical",
         paper_claims=["C6"],
         notes="The data are synthetic planted-motif DNA sequences (training/genomic.py: uniform background, one "

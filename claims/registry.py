@@ -5,9 +5,15 @@ error, as in mathlib's theorem lists). Checks link to claims with ``@pytest.mark
 reports join the registry with the results of a run. Verdicts are never stored here: they come
 from running the checks.
 
-Provenance (PAPER.md): ``paper`` -- stated in the abstract or quoted by the reviewers;
-``related`` -- another paper's exact result; ``reconstructed`` -- our precise reading of a claim
-whose exact text is unavailable. A reconstruction is never presented as the paper's wording.
+Provenance (PAPER.md): ``paper`` -- stated in the paper's abstract or quoted by its reviewers;
+``summary`` -- known only from third-party summaries of the paper (neither the abstract nor a
+reviewer's quotation); ``related`` -- another paper's exact result; ``reconstructed`` -- our precise
+reading of a claim whose exact text is unavailable. A reconstruction is never presented as the
+paper's wording.
+
+Each record keeps apart the claim *as its source states it* (``stated``, in the source's terms and
+no more precise than the source) and *how the suite checks it* (``checked_as``: the format, sizes,
+thresholds and verdict rule of the operationalisation).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Iterable
 
 from constructions.errors import RegistryError, UnknownClaimError
 
-PROVENANCES = ("paper", "related", "reconstructed")
+PROVENANCES = ("paper", "summary", "related", "reconstructed")
 KINDS = ("exact", "bound", "scaling", "empirical")
 VERDICTS = ("holds", "fails", "inconclusive", "not-run")
 PAPER_CLAIMS = ("model", "C1", "C2", "C3", "C4", "C5", "C6", "limits")
@@ -31,13 +37,15 @@ class Claim:
     """One checkable statement.
 
     ``paper_claims`` groups it under PAPER.md §1's C1..C6 (or ``model`` / ``limits``);
-    ``expected`` is what the mathematics says the run should find (``--strict`` turns any other
+    ``stated`` is the claim in its source's words (or, for ``reconstructed``, our statement of it);
+    ``checked_as`` is what the checks test; ``expected`` is what the mathematics says the run should find (``--strict`` turns any other
     verdict into an error); ``notes`` records how the statement was sharpened and why.
     """
 
     id: str
     title: str
-    statement: str
+    stated: str  # the claim as its source states it
+    checked_as: str  # the suite's operationalisation: format, sizes, thresholds, verdict rule
     provenance: str
     source: str
     kind: str
@@ -48,7 +56,7 @@ class Claim:
     def __post_init__(self):
         if not ID_PATTERN.match(self.id):
             raise RegistryError(f"claim id {self.id!r} must look like 'family.name' (letters, digits, dashes)")
-        for name in ("title", "statement", "source"):
+        for name in ("title", "stated", "checked_as", "source"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise RegistryError(f"claim {self.id}: field {name!r} must be a non-empty string")
         for name, allowed in (("provenance", PROVENANCES), ("kind", KINDS), ("expected", VERDICTS[:3])):

@@ -14,7 +14,7 @@ from pathlib import Path
 from .render import GROUP_TITLES, PROVENANCE_NOTE, growth_rows
 
 VERDICT_COLORS = {"holds": "#1a7f37", "fails": "#cf222e", "inconclusive": "#9a6700", "not-run": "#6e7781"}
-PROVENANCE_COLORS = {"paper": "#0969da", "related": "#8250df", "reconstructed": "#bc4c00"}
+PROVENANCE_COLORS = {"paper": "#0969da", "summary": "#1a7f37", "related": "#8250df", "reconstructed": "#bc4c00"}
 
 CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1180px;
@@ -94,7 +94,7 @@ def to_html(document: dict, out: Path) -> str:
             cls = ' class="unexpected"' if c["unexpected"] else ""
             parts.append(
                 f'<tr{cls}><td><a href="#{_anchor(c["id"])}"><code>{html.escape(c["id"])}</code></a><br>{html.escape(c["title"])}</td>'
-                f'<td>{html.escape(c["statement"])}</td><td>{badge(c["provenance"], PROVENANCE_COLORS[c["provenance"]])}</td>'
+                f'<td>{html.escape(c["checked_as"])}</td><td>{badge(c["provenance"], PROVENANCE_COLORS[c["provenance"]])}</td>'
                 f'<td>{badge(c["verdict"], VERDICT_COLORS[c["verdict"]])}</td><td>{html.escape(c["headline"])}</td></tr>')
         parts.append("</table>")
 
@@ -102,7 +102,7 @@ def to_html(document: dict, out: Path) -> str:
     for c in claims:
         parts.append(f'<section class="claim" id="{_anchor(c["id"])}"><h3><code>{html.escape(c["id"])}</code>: '
                      f'{html.escape(c["title"])}</h3>')
-        parts.append(f'<p>{badge(c["provenance"], PROVENANCE_COLORS[c["provenance"]])} {html.escape(c["statement"])}</p>')
+        parts.append(f'<p>{badge(c["provenance"], PROVENANCE_COLORS[c["provenance"]])} {html.escape(c["checked_as"])}</p>')
         parts.append(f'<p class="meta">source: {html.escape(c["source"])} &middot; kind: {html.escape(c["kind"])} &middot; '
                      f'paper claims: {html.escape(", ".join(c["paper_claims"]))}</p>')
         parts.append(f'<p>verdict {badge(c["verdict"], VERDICT_COLORS[c["verdict"]])} (expected {html.escape(c["expected"])})'

@@ -26,6 +26,7 @@ GROUP_TITLES = {
 
 PROVENANCE_NOTE = {
     "paper": "stated in the paper's abstract or quoted by its reviewers",
+    "summary": "known only from third-party summaries of the paper (not its abstract, not a reviewer's quotation)",
     "related": "an exact result of another paper",
     "reconstructed": "our precise reading; not the paper's wording (its body could not be obtained)",
 }
@@ -186,7 +187,7 @@ def to_markdown(document: dict) -> str:
             f'<a id="{_anchor(c["id"])}"></a>',
             f"### {c['id']}: {c['title']}",
             "",
-            f"**Statement** ({c['provenance']}: {PROVENANCE_NOTE[c['provenance']]}): {c['statement']}",
+            f"**Statement** ({c['provenance']}: {PROVENANCE_NOTE[c['provenance']]}): {c['checked_as']}",
             "",
             f"- source: {c['source']}; kind: {c['kind']}; paper claims: {', '.join(c['paper_claims'])}",
             f"- verdict: **{c['verdict']}** (expected {c['expected']}) -- {c['reason']}",

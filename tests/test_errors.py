@@ -493,7 +493,7 @@ def test_sampling_more_distinct_items_than_the_population_is_infeasible():
 
 # ----------------------------------------------------------------------------- registry
 def a_claim(**changes):
-    record = dict(id="test.example", title="An example", statement="Something holds.", provenance="reconstructed",
+    record = dict(id="test.example", title="An example", stated="Something holds.", checked_as="Checked so.", provenance="reconstructed",
                   source="tests", kind="exact", paper_claims=["model"])
     record.update(changes)
     return claim(**record)
@@ -514,13 +514,13 @@ def test_unknown_claim_id_without_close_match_points_to_the_list():
 
 def test_claim_with_a_misspelt_field_is_a_registry_error_naming_it_and_the_known_fields():
     with raises(RegistryError, "test.example", "['titel']", "'title'"):
-        claim(id="test.example", titel="An example", statement="s", provenance="paper", source="s", kind="exact",
+        claim(id="test.example", titel="An example", stated="s", checked_as="s", provenance="paper", source="s", kind="exact",
               paper_claims=["model"])
 
 
 def test_claim_with_a_missing_field_is_a_registry_error():
     with raises(RegistryError, "test.example", "source"):
-        claim(id="test.example", title="An example", statement="s", provenance="paper", kind="exact",
+        claim(id="test.example", title="An example", stated="s", checked_as="s", provenance="paper", kind="exact",
               paper_claims=["model"])
 
 
@@ -533,9 +533,12 @@ def test_claim_with_a_missing_field_is_a_registry_error():
         (dict(paper_claims=["C9"]), ("paper_claims",)),
         (dict(paper_claims=[]), ("paper_claims",)),
         (dict(title="  "), ("'title'", "non-empty")),
+        (dict(stated=""), ("'stated'", "non-empty")),
+        (dict(checked_as=" "), ("'checked_as'", "non-empty")),
         (dict(id="NoDots"), ("'NoDots'", "family.name")),
     ],
-    ids=["provenance", "kind", "expected", "paper-claims-unknown", "paper-claims-empty", "blank-title", "bad-id"],
+    ids=["provenance", "kind", "expected", "paper-claims-unknown", "paper-claims-empty", "blank-title", "blank-stated",
+         "blank-checked-as", "bad-id"],
 )
 def test_claim_violating_the_schema_is_a_registry_error_naming_the_field(changes, fragments):
     with raises(RegistryError, *fragments):

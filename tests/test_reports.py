@@ -124,7 +124,7 @@ def test_write_atomic_creates_a_new_file(tmp_path):
 
 # ----------------------------------------------------------------------------- verdicts
 def a_claim(claim_id: str, expected: str = "holds"):
-    return claim(id=claim_id, title="A test claim", statement="Something holds.", provenance="reconstructed",
+    return claim(id=claim_id, title="A test claim", stated="Something holds.", checked_as="Checked so.", provenance="reconstructed",
                  source="tests", kind="exact", paper_claims=["model"], expected=expected)
 
 
@@ -267,7 +267,7 @@ def check_single_claim_report(out: Path, claim_id: str) -> dict:
     document = json.loads((out / "claims.json").read_text(encoding="utf-8"))
     assert [c["id"] for c in document["claims"]] == [claim_id]  # only the selected claim
     (record,) = document["claims"]
-    for field in ("id", "statement", "provenance", "verdict", "evidence", "duration_s"):
+    for field in ("id", "checked_as", "provenance", "verdict", "evidence", "duration_s"):
         assert field in record, field
     assert record["verdict"] == "holds", record["reason"]
     assert document["run"]["claims_selected"] == [claim_id]
