@@ -6,11 +6,13 @@
   symbol, random, and all of tiny formats); teacher-forced and free-running greedy decoding agree.
 * ``copy.ngram.error-bound`` -- on uniform strings, failures happen only on strings with a repeated
   n-gram, and the error rate (exact 95% upper bound) stays below ``L^2 D^-n``.
-* ``select.shared-structure`` -- recall and copying constructions are built by the same selection
-  builders.
+* ``select.shared-structure`` -- the recall (outer product) and copying (n-gram) networks select
+  through the same memory builder: breaking it (one weight) breaks both.
 """
 
 from __future__ import annotations
+
+import types
 
 import pytest
 import torch
@@ -21,12 +23,14 @@ from checks import profiles
 from checks.assertions import assert_exact, exception_report
 from checks.strategies import copy_configs, seeds, strings_without_repeated_ngram
 from claims.statistics import clopper_pearson_upper
-from constructions.associative_recall import binary_query_first, outer_product
+from constructions import selection
+from constructions.associative_recall import outer_product
 from constructions.copying import fixed_length, greedy_decode, ngram, teacher_forced
 from constructions.copying.decoding import copy_error_run
 from constructions.mutation import mutate
-from constructions.tasks.associative_recall import ARConfig
+from constructions.tasks.associative_recall import ARConfig, enumerate_instances
 from constructions.tasks.copying import CopyConfig, all_strings, assemble, generate, repeated_ngram
+from constructions.verification import verify
 
 SIZES = profiles.current()
 
@@ -76,7 +80,8 @@ def fixed_length_property(build):
     return copies
 
 
-@pytest.mark.claim("copy.fixed-length.exact", role="control")
+@pytest.mark.claim("copy.fixed-length.exact", role="control",
+                  breaks="one weight of the fixed-length shift copier, one mutation per case")
 @pytest.mark.parametrize("index", range(2))
 def test_fixed_length_check_catches_single_weight_mutation(index, evidence):
     def broken(config):
@@ -139,7 +144,8 @@ def test_ngram_copies_every_tiny_string_without_repeats(alphabet, length, n, evi
     evidence.count("exhaustive_formats")
 
 
-@pytest.mark.claim("copy.ngram.exact", role="control")
+@pytest.mark.claim("copy.ngram.exact", role="control",
+                  breaks="one weight of the n-gram lookup copier, one mutation per case")
 @pytest.mark.parametrize("index", range(2))
 def test_ngram_check_catches_single_weight_mutation(index, evidence):
     def broken(config, n):
@@ -187,7 +193,8 @@ def test_ngram_error_probability_by_enumeration(alphabet, length, n, evidence):
     assert error <= p_repeat < bound
 
 
-@pytest.mark.claim("copy.ngram.error-bound", role="control")
+@pytest.mark.claim("copy.ngram.error-bound", role="control",
+                  breaks="the copier: the n-gram copier with one weight changed; its errors must exceed what repeated n-grams explain, or the bound")
 def test_error_bound_check_catches_a_broken_copier(evidence):
     D, L, n, _ = SIZES.copy_error_run
     config = CopyConfig(D, L)
@@ -197,25 +204,63 @@ def test_error_bound_check_catches_a_broken_copier(evidence):
 
 
 # ----------------------------------------------------------------------------- shared structure
-def _origins(construction) -> set[str]:
-    fnns = [b.fnn for b in construction.network.blocks]
-    return {part for f in fnns for part in f.origin.split("+") if part}
+def _gates_one_short(memory_write_fnn):
+    """``memory_write_fnn`` broken in its gate: every memory cell's bias raised by one (``-n`` to
+    ``-n + 1``), so a cell is written when all but one of its key slots and value are present."""
+
+    def broken(source, key_slots, *args, **kwargs):
+        fnn = memory_write_fnn(source, key_slots, *args, **kwargs)
+        cells = fnn.layouts[1].size(kwargs.get("out_name", "memory"))
+        with torch.no_grad():
+            fnn.biases[0][:cells] += 1.0
+        return fnn
+
+    return broken
+
+
+def _users_of_the_memory_builders():
+    """The recall and the copying construction built on the feature memory, with the instances of a
+    tiny format each: every instance, built afresh on each call (so a patched builder is used)."""
+    recall = ARConfig(3, 3, 2, num_queries=2)
+    copying, n = CopyConfig(3, 6), 2
+    strings = all_strings(copying.alphabet, copying.length)
+    return {
+        "ar outer product (query last)": (lambda: outer_product.build(recall), enumerate_instances(recall).tokens),
+        "copy n-gram lookup": (lambda: ngram.build(copying, n),
+                               assemble(copying, strings[~repeated_ngram(strings, n, copying.alphabet)]).tokens),
+    }
+
+
+def breaking_the_shared_builder_breaks_every_user(monkeypatch, users) -> dict:
+    """The check of ``select.shared-structure``: every user is exact with the intact memory builder
+    and answers some instance wrong once the one shared ``selection.memory_write_fnn`` is broken.
+    Raises AssertionError naming a user the broken builder does not reach."""
+    intact = {name: verify(build(), tokens) for name, (build, tokens) in users.items()}
+    assert all(r.ok for r in intact.values()), {k: r.describe() for k, r in intact.items()}
+    monkeypatch.setattr(selection, "memory_write_fnn", _gates_one_short(selection.memory_write_fnn))
+    broken = {name: verify(build(), tokens) for name, (build, tokens) in users.items()}
+    monkeypatch.undo()
+    untouched = [name for name, r in broken.items() if r.ok]
+    assert not untouched, f"breaking the shared memory builder left {untouched} exact: not built from it"
+    return {name: {"wrong_answers": r.wrong_answers, "answers": r.answers} for name, r in broken.items()}
 
 
 @pytest.mark.claim("select.shared-structure")
-def test_recall_and_copying_are_built_by_the_same_selection_builders(evidence):
-    origins = {
-        "ar outer product (query last)": _origins(outer_product.build(ARConfig(3, 3, 2))),
-        "ar binary (query first)": _origins(binary_query_first.build(ARConfig(3, 3, 2, query="first"))),
-        "copy n-gram lookup": _origins(ngram.build(CopyConfig(3, 4), 2)),
-    }
-    evidence.record(builders={k: sorted(v) for k, v in origins.items()})
-    memory = {"selection.memory_write", "selection.memory_read"}
-    assert memory <= origins["ar outer product (query last)"] and memory <= origins["copy n-gram lookup"]
-    assert "selection.hamming_select" in origins["ar binary (query first)"]
+def test_breaking_the_shared_memory_builder_breaks_recall_and_copying(monkeypatch, evidence):
+    """The gate of ``selection.memory_write_fnn`` broken, and the recall and the copying networks,
+    rebuilt, both fail: they select through the same builder, not through look-alike copies."""
+    wrong = breaking_the_shared_builder_breaks_every_user(monkeypatch, _users_of_the_memory_builders())
+    evidence.record(broken_builder="selection.memory_write_fnn with every cell's gate one input short",
+                    wrong_answers_with_the_broken_builder=wrong)
 
 
-@pytest.mark.claim("select.shared-structure", role="control")
-def test_shared_structure_check_sees_a_construction_built_otherwise(evidence):
-    assert not ({"selection.memory_write", "selection.memory_read"} & _origins(fixed_length.build(CopyConfig(3, 4))))
-    evidence.record(control="the fixed-length copier (a plain shift) is not reported as a selection construction")
+@pytest.mark.claim("select.shared-structure", role="control",
+                   breaks="the sharing: the n-gram copier given its own copy of the memory builders, so breaking the "
+                          "shared one leaves it exact; the check must report it")
+def test_shared_structure_check_catches_a_copier_with_its_own_memory_builder(monkeypatch, evidence):
+    own = types.SimpleNamespace(memory_write_fnn=selection.memory_write_fnn, memory_read_fnn=selection.memory_read_fnn)
+    with monkeypatch.context() as patch:
+        patch.setattr(ngram, "selection", own)
+        with pytest.raises(AssertionError, match="copy n-gram lookup") as caught:
+            breaking_the_shared_builder_breaks_every_user(patch, _users_of_the_memory_builders())
+    evidence.record(caught=str(caught.value)[:300])

@@ -263,7 +263,6 @@ def _ordering(table):
     return ordering_verdict(table, one_layer="one", two_layer=["two"], transformer="transformer", chance=0.1).verdict
 
 
-@pytest.mark.claim("experiment.fig-c1", role="control")
 def test_ordering_verdict_holds_fails_and_is_inconclusive_on_synthetic_tables():
     assert _ordering(_table(0.40, 0.95, 0.97)) == "holds"
     assert _ordering(_table(0.40, 0.95, 0.80)) == "holds"            # above the Transformer: comparable
@@ -278,7 +277,6 @@ def test_ordering_verdict_holds_fails_and_is_inconclusive_on_synthetic_tables():
                             chance=0.1, still_improving={"two"}).verdict == "inconclusive"  # under-trained
 
 
-@pytest.mark.claim("experiment.nonlinearity-needed", role="control")
 def test_nonlinearity_verdict_holds_fails_and_is_inconclusive_on_synthetic_tables():
     def verdict(linear, nonlinear, **kw):
         t = _table(linear, nonlinear, 0.0, **kw)
@@ -292,7 +290,6 @@ def test_nonlinearity_verdict_holds_fails_and_is_inconclusive_on_synthetic_table
     assert verdict(0.30, 0.95, seeds=1) == "inconclusive"
 
 
-@pytest.mark.claim("experiment.fig-c1", role="control")
 def test_previous_key_probe_fails_on_the_embedding_and_reads_a_stream_that_holds_the_key():
     """The probe can fail (the embedding of a value says nothing about its key: about chance) and can
     pass (a stream that holds the previous token's one-hot is read exactly)."""

@@ -104,7 +104,8 @@ def test_trained_ssm_fnn_importance_is_sparse_and_input_dependent(sizes, device,
     assert decision == "holds", reason
 
 
-@pytest.mark.claim("experiment.genomic-sparsity", role="control")
+@pytest.mark.claim("experiment.genomic-sparsity", role="control",
+                  breaks="the model: a hand-built motif scanner in place of the trained network; the importance measures must recover its motif")
 def test_importance_recovers_the_planted_motif_of_a_hand_built_scanner(sizes, evidence):
     """The scanner's important positions are exactly the planted window; both measures must find
     them for every input, and the verdict must be ``holds``."""
@@ -126,7 +127,8 @@ def test_importance_recovers_the_planted_motif_of_a_hand_built_scanner(sizes, ev
     assert decision == "holds", reason
 
 
-@pytest.mark.claim("experiment.genomic-sparsity", role="control")
+@pytest.mark.claim("experiment.genomic-sparsity", role="control",
+                  breaks="the model: a hand-built one-position reader; the importance measures must find that position")
 def test_importance_recovers_the_one_position_a_hand_built_reader_uses(sizes):
     data = _control_data(sizes)
     L = data.config.length
@@ -139,7 +141,8 @@ def test_importance_recovers_the_one_position_a_hand_built_reader_uses(sizes):
             assert others.abs().max() == 0, measure
 
 
-@pytest.mark.claim("experiment.genomic-sparsity", role="control")
+@pytest.mark.claim("experiment.genomic-sparsity", role="control",
+                  breaks="the data: the motif planted at one fixed position; an accurate scanner must then not be judged input-dependent")
 def test_verdict_fails_for_an_accurate_model_whose_motif_never_moves(sizes, evidence):
     """Motif always at the same start: the scanner is still always right, its importance still
     sparse, but tied to one window (overlap 1): the verdict must be ``fails``."""
@@ -155,7 +158,8 @@ def test_verdict_fails_for_an_accurate_model_whose_motif_never_moves(sizes, evid
     assert decision == "fails", reason
 
 
-@pytest.mark.claim("experiment.genomic-sparsity", role="control")
+@pytest.mark.claim("experiment.genomic-sparsity", role="control",
+                  breaks="the model: a bag-of-bases model and the untrained network; neither may be judged sparse and input-dependent")
 def test_spread_and_untrained_importance_is_not_judged_sparse_and_input_dependent(sizes, evidence):
     """A bag-of-bases model (importance spread over every position) must not count as sparse; the
     untrained SSM+FNN (chance accuracy; importance on its last few tokens, whichever they are)
@@ -174,7 +178,6 @@ def test_spread_and_untrained_importance_is_not_judged_sparse_and_input_dependen
     assert decision != "holds"
 
 
-@pytest.mark.claim("experiment.genomic-sparsity", role="control")
 def test_generator_plants_each_motif_once_where_it_says(sizes, evidence):
     config = SETUPS[sizes.name].data
     data = generate(config, 4 * CONTROL_SAMPLES[sizes.name], seed=11)

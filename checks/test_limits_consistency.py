@@ -54,7 +54,8 @@ def test_every_copying_construction_has_the_state_the_fixed_state_bound_demands(
     evidence.count("constructions read as fixed-state models", len(rows))
 
 
-@pytest.mark.claim(CLAIM, role="control")
+@pytest.mark.claim(CLAIM, role="control",
+                  breaks="the sketch: the n-gram copier read from its first layer only (the memory layer left out)")
 def test_consistency_check_catches_a_sketch_that_misses_a_layer(sizes, evidence):
     """Reading the n-gram copier's sketch from its first layer alone (the memory layer left out)
     gives fewer sketches than strings copied: the bound is violated, so the check can fail."""

@@ -188,7 +188,8 @@ def test_cycle_witness_attains_the_optimum_for_every_state_count(sizes, evidence
     assert not shortfalls, f"the witness misses the optimum: {shortfalls}"
 
 
-@pytest.mark.claim("limits.gssm-2.7", role="control")
+@pytest.mark.claim("limits.gssm-2.7", role="control",
+                  breaks="the bound's premise: exhaustive-search copiers given |S| + 1 states, compared with the |S|-state bound")
 def test_bound_check_catches_a_copier_with_one_state_too_many(evidence):
     """A 'cheating' copier given |S|+1 states, compared with the |S|-state bound, is caught."""
     rows = [(D, L, k, exhaustive_best(D, L, k + 1).best_success) for D, L, k in ((2, 1, 1), (2, 2, 1), (2, 2, 2))]
@@ -197,7 +198,8 @@ def test_bound_check_catches_a_copier_with_one_state_too_many(evidence):
     assert caught
 
 
-@pytest.mark.claim("limits.gssm-2.7", role="control")
+@pytest.mark.claim("limits.gssm-2.7", role="control",
+                  breaks="the bound: |S|/D^L halved")
 def test_bound_check_catches_a_bound_off_by_a_factor_two(evidence):
     rows = [(D, L, k, exhaustive_best(D, L, k).best_success) for D, L, k in ((2, 1, 1), (2, 2, 2), (2, 2, 3))]
     caught = bound_violations(rows, bound=lambda D, L, k: success_bound(D, L, k) / 2)
@@ -205,7 +207,8 @@ def test_bound_check_catches_a_bound_off_by_a_factor_two(evidence):
     assert caught
 
 
-@pytest.mark.claim("limits.gssm-2.7", role="control")
+@pytest.mark.claim("limits.gssm-2.7", role="control",
+                  breaks="the cycle witness: its separator column rotated by one state")
 def test_witness_check_catches_a_broken_separator(evidence):
     """A witness whose separator column is rotated by one state is caught as missing the optimum."""
 
@@ -275,7 +278,8 @@ def test_corollary_28_holds_on_every_searched_configuration(sizes, evidence):
     assert not failures, failures
 
 
-@pytest.mark.claim("limits.gssm-2.8", role="control")
+@pytest.mark.claim("limits.gssm-2.8", role="control",
+                  breaks="the corollary's premise: the one-bit margin dropped (log2|S| < L log2 D); the proof must fail and real copiers reach error <= 1/2")
 def test_corollary_28_needs_the_one_bit_margin(evidence):
     """With margin 0 (log2|S| < L log2 D) the symbolic proof fails and real copiers reach error <= 1/2
     (e.g. |S| = D^L/2: error exactly 1/2)."""
@@ -380,7 +384,8 @@ def test_monte_carlo_upper_bound_is_below_L2_D_minus_n(sizes, evidence, suite_se
     assert not failing, failing
 
 
-@pytest.mark.claim("limits.ngram-2.4", role="control")
+@pytest.mark.claim("limits.ngram-2.4", role="control",
+                  breaks="the bound: D^-n without the factor L^2 (exact enumeration)")
 def test_exact_check_catches_a_bound_that_is_too_small(sizes, evidence):
     """The bound D^-n (missing the L^2) is exceeded by the exact probability somewhere on the grid."""
     probabilities = exact_probabilities(*ENUMERATION["tiny"])
@@ -390,7 +395,8 @@ def test_exact_check_catches_a_bound_that_is_too_small(sizes, evidence):
     assert exceeding
 
 
-@pytest.mark.claim("limits.ngram-2.4", role="control")
+@pytest.mark.claim("limits.ngram-2.4", role="control",
+                  breaks="the bound: D^-n without the factor L^2 (Monte Carlo)")
 def test_monte_carlo_check_catches_a_bound_that_is_too_small(evidence):
     D, L, n = 8, 10, 3
     run = monte_carlo_repeat(D, L, n, 1000, seed=5)
@@ -400,7 +406,8 @@ def test_monte_carlo_check_catches_a_bound_that_is_too_small(evidence):
     assert not upper < too_small
 
 
-@pytest.mark.claim("limits.ngram-2.4", role="control")
+@pytest.mark.claim("limits.ngram-2.4", role="control",
+                  breaks="the proof's pair count: L in place of L^2")
 def test_symbolic_check_rejects_a_linear_pair_count(evidence):
     """Claiming C(L-n+1, 2) < L (instead of L^2) is not proven (and false: L = 10, n = 1 gives 45)."""
     proof = pair_count_proof(lambda L: L)

@@ -124,7 +124,8 @@ def test_exact_constructions_have_no_colliding_prefixes(grid, evidence):
 
 
 # ----------------------------------------------------------------------------- controls
-@pytest.mark.claim(CLAIM, role="control")
+@pytest.mark.claim(CLAIM, role="control",
+                  breaks="the outer-product network: its prefix-sum memory cut to a window of 2; the no-collision check must find a collision")
 def test_no_collision_check_catches_a_construction_whose_memory_window_is_cut(grid, evidence):
     module, family, config = recall_families(grid)["outer-product (query last)"]
     broken = truncated(module.build(config).network, 2)  # the prefix-sum memory keeps one step
@@ -133,7 +134,8 @@ def test_no_collision_check_catches_a_construction_whose_memory_window_is_cut(gr
     evidence.record(broken=result.to_dict())
 
 
-@pytest.mark.claim(CLAIM, role="control")
+@pytest.mark.claim(CLAIM, role="control",
+                  breaks="the bit budget: a one-layer sketch in exact arithmetic (premise S b < N log2|V| removed); the collision search must find none")
 def test_a_generic_one_layer_sketch_in_exact_arithmetic_does_not_collide(grid, evidence):
     """The collisions above come from the bit budget: the same networks with exact states keep
     every prefix apart, so "a collision was found" is not automatic."""

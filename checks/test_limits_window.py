@@ -6,7 +6,10 @@ last ``R`` tokens before an answer yet need different answers). The construction
 with every layer cut to a window ``U`` (``constructions.limits.window.truncated``); for every ``U``
 whose receptive field is below ``R*`` the check must find a pair of instances that the network
 answers alike (outputs measured equal) although their answers differ -- a proof that it fails. With
-the window long enough to cover the whole sequence, the truncated network is exact again (control).
+the window long enough to cover the whole sequence, the truncated network is exact again.
+
+Control: with ``R*`` overstated by one, the same check demands a failing input at a window that
+suffices, finds none and says so: the check is not satisfied by any window that is merely short.
 """
 
 from __future__ import annotations
@@ -69,17 +72,16 @@ def cases(request):
 NAMES = ("outer-product", "binary-query-first", "fixed-length-shift", "ngram-lookup")
 
 
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.claim(CLAIM)
-def test_every_window_below_the_needed_distance_has_a_failing_input(name, cases, evidence):
-    construction, tokens = cases[name]
-    needed = needed_receptive_field(construction, tokens)
-    rows, window = [], 1
+def failing_short_windows(construction, tokens, needed: int, first_window: int = 1) -> list[dict]:
+    """The claim's check for one construction: every window from ``first_window`` on whose receptive
+    field is below ``needed`` has a measured witness pair (equal outputs, different correct answers, a
+    wrong answer); raises AssertionError naming the first window without one."""
+    rows, window = [], first_window
     while True:
         short = dataclasses.replace(construction, network=truncated(construction.network, window))
         R = receptive_field(short.network)
         if R >= needed:
-            break
+            return rows
         witness = window_witness(short, tokens)
         assert witness is not None, f"window {window} (receptive field {R} < {needed}): no witness pair found"
         assert witness.proves_failure, witness.to_dict()
@@ -88,6 +90,14 @@ def test_every_window_below_the_needed_distance_has_a_failing_input(name, cases,
         rows.append({"window": window, "receptive_field": R, "wrong_answers": result.wrong_answers,
                      "answers": result.answers, "witness": witness.to_dict()})
         window += 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.claim(CLAIM)
+def test_every_window_below_the_needed_distance_has_a_failing_input(name, cases, evidence):
+    construction, tokens = cases[name]
+    needed = needed_receptive_field(construction, tokens)
+    rows = failing_short_windows(construction, tokens, needed)
     assert rows, "no window below the needed distance was tried"
     evidence.record(short_windows={"construction": name, "needed_receptive_field": needed,
                                    "sequence_length": tokens.shape[1], "instances": tokens.shape[0],
@@ -96,7 +106,7 @@ def test_every_window_below_the_needed_distance_has_a_failing_input(name, cases,
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.claim(CLAIM, role="control")
+@pytest.mark.claim(CLAIM)
 def test_a_window_covering_the_sequence_leaves_the_construction_exact(name, cases, evidence):
     construction, tokens = cases[name]
     full = dataclasses.replace(construction, network=truncated(construction.network, tokens.shape[1]))
@@ -104,3 +114,17 @@ def test_a_window_covering_the_sequence_leaves_the_construction_exact(name, case
     result = verify(full, tokens)
     assert result.ok, result.describe()
     evidence.record(full_window={"construction": name, "window": tokens.shape[1], "instances": tokens.shape[0]})
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.claim(CLAIM, role="control",
+                   breaks="the needed receptive field R*: overstated by one, so the check demands a failing input at "
+                          "a window that suffices; it must find none and say so")
+def test_an_overstated_needed_receptive_field_is_caught(name, cases, evidence):
+    construction, tokens = cases[name]
+    needed = needed_receptive_field(construction, tokens)
+    sufficient = next(w for w in range(1, tokens.shape[1] + 1)  # the windows below it are the evidence test's
+                      if receptive_field(truncated(construction.network, w)) >= needed)
+    with pytest.raises(AssertionError, match="no witness pair found") as caught:
+        failing_short_windows(construction, tokens, needed + 1, first_window=sufficient)
+    evidence.record(overstated={"construction": name, "needed_receptive_field": needed, "caught": str(caught.value)[:200]})

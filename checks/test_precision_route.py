@@ -362,7 +362,8 @@ def mutated(config: ARConfig, index: int):
     return mutate(built(config), route.mutations(config)[index])
 
 
-@pytest.mark.claim(CLAIM, role="control")
+@pytest.mark.claim(CLAIM, role="control",
+                  breaks="one weight of the precision-route network, one mutation per case")
 @pytest.mark.parametrize("index", range(len(route.mutations(MUTATED))))
 def test_check_catches_single_weight_mutation(index, evidence):
     formats = float_exact_formats(max_vocab=4, min_keys=2)
@@ -371,7 +372,8 @@ def test_check_catches_single_weight_mutation(index, evidence):
     evidence.record(mutation=str(route.mutations(MUTATED)[index]), counterexample=exception_report(caught.value))
 
 
-@pytest.mark.claim(CLAIM, role="control")
+@pytest.mark.claim(CLAIM, role="control",
+                  breaks="the precision: the state rounded to fewer significant bits than 2 N w - 1")
 def test_too_few_bits_give_wrong_answers(evidence):
     """The exactness checks fail when the state has fewer bits than it needs: float32 where float64
     is exact, and the exact evaluator with the memory rounded or truncated one bit below its need."""
@@ -396,7 +398,8 @@ def test_too_few_bits_give_wrong_answers(evidence):
                     float32_first_failure=single.describe()[:400], truncated_state=rows)
 
 
-@pytest.mark.claim(CLAIM, role="control")
+@pytest.mark.claim(CLAIM, role="control",
+                   breaks="the closed form: parameters off by one (and the growth series: constant and quadratic in N)")
 def test_linear_judge_rejects_constant_and_quadratic_precision(evidence):
     """The linear verdict can come out otherwise: a constant series (the weights' bits, as measured)
     and a quadratic one are both rejected; so is a closed form off by one."""

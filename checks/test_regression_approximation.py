@@ -21,6 +21,8 @@ flipped sign, are caught by the realization check.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -35,7 +37,8 @@ from constructions.regression.approximation import (
     fitted_slopes,
     sample_continuous_windows,
 )
-from constructions.regression.rates import coefficient_count
+from claims.statistics import fit_slope
+from constructions.regression.rates import balanced_exponent, coefficient_count, log2_count_slope, rate_exponent
 from constructions.regression.smooth_functions import (
     GammaSmoothConfig,
     Smoothness,
@@ -62,12 +65,22 @@ SETUPS = {
 }
 
 
+@functools.cache
+def measured_curve(kind: str, profile: str) -> tuple[ApproximationSetup, list[dict]]:
+    """The approximation curve of one target over the profile's levels (computed once per process:
+    the rate check reads the same curve, and shares this module's xdist group)."""
+    grid = GRID[profile]
+    setup = ApproximationSetup(SETUPS[kind], samples=grid["samples"], function_level=grid["levels"][-1] + 4)
+    return setup, approximation_curve(setup, grid["levels"])
+
+
+pytestmark = pytest.mark.xdist_group("regression-approximation")
+
+
 @pytest.mark.claim("regression.approximation")
 @pytest.mark.parametrize("kind", sorted(SETUPS))
 def test_error_falls_like_two_to_minus_t_at_size_poly_t_two_to_t_over_a_dagger(kind, sizes, evidence):
-    grid = GRID[sizes.name]
-    setup = ApproximationSetup(SETUPS[kind], samples=grid["samples"], function_level=grid["levels"][-1] + 4)
-    rows = approximation_curve(setup, grid["levels"])
+    setup, rows = measured_curve(kind, sizes.name)
     slopes = fitted_slopes(rows)
     for row in rows:
         # the Monte Carlo estimate may exceed the true error by its noise: 3 standard errors
@@ -133,7 +146,8 @@ def _flip_one_rotation(network, layer: int):
     return type(network)(network.form, network.bits, FNN(layers))
 
 
-@pytest.mark.claim("regression.approximation", role="control")
+@pytest.mark.claim("regression.approximation", role="control",
+                  breaks="the smooth ReLU network: gates too narrow (K = 1), and one rotation's sine terms flipped")
 def test_broken_smooth_networks_are_caught_by_the_realization_check(evidence):
     f_T = sample_gamma_smooth(GammaSmoothConfig(SETUPS["mixed"], 4.0, 1.0, 3))
     bits = 5
@@ -148,7 +162,8 @@ def test_broken_smooth_networks_are_caught_by_the_realization_check(evidence):
                                         "one_rotation_flipped": flipped.max_error, "tolerance": good.tolerance})
 
 
-@pytest.mark.claim("regression.approximation", role="control")
+@pytest.mark.claim("regression.approximation", role="control",
+                  breaks="the extraction: the last J tokens in place of the top-J by importance")
 def test_taking_the_last_tokens_instead_of_the_most_important_does_not_approximate(evidence):
     setup = ApproximationSetup(SETUPS["anisotropic"], samples=256)
     target = setup.target()
@@ -157,3 +172,62 @@ def test_taking_the_last_tokens_instead_of_the_most_important_does_not_approxima
     rmse = float((target.of_windows(win) - target.smooth.truncate(6.0)(last)).pow(2).mean().sqrt())
     assert rmse > 2.0 ** -6 * (target.smooth.norm() + 0.5)
     evidence.record(position_based_rmse_at_T6=rmse)
+
+
+# ----------------------------------------------------------------------------- the rate (C5)
+#: |SSM exponent - Transformer exponent| allowed: a fit over T = 2..7 of errors that follow 2^-T only up
+#: to poly(T) factors moves the fitted decay by log2(7/2)/5 = 0.36 per power of T, the exponent
+#: 2e/(2e + s) by about 0.36 x 0.22 = 0.08 near e = s = 1; 0.1 covers one such factor
+RATE_MARGIN = 0.1
+#: levels of the exact coefficient count whose slope gives the size growth (multiples of every 1/a_i)
+COUNT_LEVELS = (12, 18, 24, 30, 36)
+
+
+def derived_rate(rmse_by_level: dict[float, float], smoothness: Smoothness) -> dict:
+    """The SSM+FNN rate exponent derived from measurements: the error decay ``e`` (95% interval of the
+    slope of ``-log2 RMSE`` against ``T``), the size growth ``s`` (slope of ``log2`` of the exact
+    coefficient count, the size being that count times poly(T) as regression.approximation checks),
+    balanced by :func:`~constructions.regression.rates.balanced_exponent`; compared with the
+    Transformer's ``2 a / (2 a + 1)`` (Takakura & Suzuki) with margin ``RATE_MARGIN``: holds when the
+    derived interval lies within it, fails when it lies wholly outside, inconclusive otherwise."""
+    decay = fit_slope(list(rmse_by_level), [-np.log2(v) for v in rmse_by_level.values()])
+    growth = log2_count_slope(smoothness.kind, smoothness.a, COUNT_LEVELS)
+    ssm = [float(balanced_exponent(e, growth)) for e in (decay.low, decay.slope, decay.high)]
+    transformer = float(rate_exponent(smoothness.effective))
+    low, high = transformer - RATE_MARGIN, transformer + RATE_MARGIN
+    if low <= ssm[0] and ssm[2] <= high:
+        verdict = "holds"
+    elif ssm[2] < low or ssm[0] > high:
+        verdict = "fails"
+    else:
+        verdict = "inconclusive"
+    return {"verdict": verdict, "error_decay": [decay.low, decay.slope, decay.high], "size_growth": growth,
+            "ssm_exponent": ssm, "transformer_exponent": transformer, "margin": RATE_MARGIN}
+
+
+@pytest.mark.claim("regression.rate-equals-transformer")
+@pytest.mark.parametrize("kind", sorted(SETUPS))
+def test_rate_exponent_derived_from_the_measured_curve_equals_the_transformers(kind, sizes, evidence):
+    setup, rows = measured_curve(kind, sizes.name)
+    rate = derived_rate({r["T"]: r["rmse"] for r in rows}, setup.smoothness)
+    evidence.record(**{f"{kind}_rate": rate})
+    reason = (f"SSM+FNN exponent {rate['ssm_exponent'][1]:.3f} [{rate['ssm_exponent'][0]:.3f}, {rate['ssm_exponent'][2]:.3f}] "
+              f"vs Transformer {rate['transformer_exponent']:.3f} +- {RATE_MARGIN}")
+    if rate["verdict"] == "inconclusive":
+        evidence.inconclusive(reason)
+    assert rate["verdict"] == "holds", reason
+
+
+@pytest.mark.claim("regression.rate-equals-transformer", role="control",
+                   breaks="the SSM+FNN approximant: the last J tokens in place of the top-J by importance, at every "
+                          "level; the derived exponent must not match the Transformer's")
+def test_rate_check_catches_an_approximant_that_selects_by_position(evidence):
+    setup = ApproximationSetup(SETUPS["anisotropic"], samples=256)
+    target = setup.target()
+    win = sample_continuous_windows(setup, setup.samples, torch.Generator().manual_seed(5))
+    last = win[:, -setup.top:, 1:].flip(1).reshape(win.shape[0], -1)  # by position, not importance
+    exact = target.of_windows(win)
+    rmse = {T: float((exact - target.smooth.truncate(T)(last)).pow(2).mean().sqrt()) for T in (2.0, 3.0, 4.0, 5.0, 6.0, 7.0)}
+    rate = derived_rate(rmse, setup.smoothness)
+    evidence.record(position_based_rate=rate)
+    assert rate["verdict"] == "fails", rate

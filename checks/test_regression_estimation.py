@@ -75,7 +75,6 @@ def _points(slope: float, noise: float = 0.0):
             for n in (64, 128, 256, 512, 1024) for s in (0, 1)]
 
 
-@pytest.mark.claim("regression.estimation-slope", role="control")
 def test_slope_verdict_rejects_a_slower_rate_and_accepts_the_claimed_one():
     assert slope_verdict(fit_slope(_points(-0.25, 0.05)), 2 / 3)[0] == "fails"
     assert slope_verdict(fit_slope(_points(-2 / 3, 0.05)), 2 / 3)[0] == "holds"

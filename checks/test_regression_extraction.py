@@ -104,7 +104,8 @@ def test_resources_follow_their_closed_forms_in_j_u_and_eps(sizes, evidence):
 
 
 # ----------------------------------------------------------------------------- controls
-@pytest.mark.claim("regression.extract-topJ", role="control")
+@pytest.mark.claim("regression.extract-topJ", role="control",
+                  breaks="the extraction network's radix R: too small for the window")
 def test_a_radix_too_small_for_the_window_is_caught(evidence):
     grid = TokenGrid(8, 2, 2)
     broken = build_extraction(grid, 6, 3, radix_bits=2)  # R = 4 < U (2^b - 1) = 18: digits carry
@@ -127,7 +128,8 @@ def _digit_weight(net):
     W[1] *= 0.5  # the output of phi_(1) halved
 
 
-@pytest.mark.claim("regression.extract-topJ", role="control")
+@pytest.mark.claim("regression.extract-topJ", role="control",
+                  breaks="one weight of the extraction network, one change per case")
 @pytest.mark.parametrize("fault", [_shorter_window, _ramp_slope, _digit_weight], ids=lambda f: f.__name__.strip("_"))
 def test_a_single_changed_weight_is_caught(fault):
     grid = TokenGrid(8, 2, 1)
@@ -138,7 +140,8 @@ def test_a_single_changed_weight_is_caught(fault):
     assert not check_extraction(extraction, tokens).exact
 
 
-@pytest.mark.claim("regression.extract-topJ", role="control")
+@pytest.mark.claim("regression.extract-topJ", role="control",
+                  breaks="the extraction's masking: subtracting the soft (unrounded) read-out")
 def test_masking_without_rounding_returns_the_first_token_again(evidence):
     grid = TokenGrid(16, 4, 1)
     tokens = random_tokens(grid, (256, 12), torch.Generator().manual_seed(3))

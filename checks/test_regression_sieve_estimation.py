@@ -39,7 +39,8 @@ def test_extraction_plus_least_squares_at_the_balancing_level_attains_the_rate(s
     assert result["verdict"] == "holds", result["reason"]
 
 
-@pytest.mark.claim("regression.estimation-sieve", role="control")
+@pytest.mark.claim("regression.estimation-sieve", role="control",
+                  breaks="the estimator's selection: the last J tokens in place of the top-J by importance")
 def test_a_fixed_selection_of_the_last_tokens_does_not_attain_the_rate(sizes, evidence):
     setup = replace(SETUPS[sizes.name], front_end="last-tokens")
     result = sieve_summary(setup, run_sieve(setup))
@@ -47,7 +48,8 @@ def test_a_fixed_selection_of_the_last_tokens_does_not_attain_the_rate(sizes, ev
     assert result["verdict"] == "fails", result["reason"]
 
 
-@pytest.mark.claim("regression.estimation-sieve", role="control")
+@pytest.mark.claim("regression.estimation-sieve", role="control",
+                  breaks="the estimator's level: a fixed too-small T in place of the balancing level")
 def test_a_fixed_too_small_level_does_not_attain_the_rate(sizes, evidence):
     setup = replace(SETUPS[sizes.name], fixed_level=1.0)
     result = sieve_summary(setup, run_sieve(setup))

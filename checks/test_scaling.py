@@ -1,5 +1,4 @@
-"""SSM+FNN and Transformer constructions side by side (claims ``transformer.vs-ssm.resources``,
-``copy.polylog.length``).
+"""SSM+FNN and Transformer constructions side by side (claim ``transformer.vs-ssm.resources``).
 
 Every construction is built over a grid -- associative recall over the vocabulary ``|V|``, copying
 over the string length ``L`` (``D = 4`` symbols, n-grams long enough for error ``eps = 0.01``:
@@ -199,47 +198,3 @@ def test_copying_resources_side_by_side_over_the_length(evidence):
     )
     unclear = [(name, res) for name, t in table.items() for res, row in t.items() if row["class"] == "unclear"]
     assert not unclear, f"growth not settled for {unclear}"
-
-
-POLYLOG = ("constant", "polylog")
-
-
-@pytest.mark.claim("copy.polylog.length")
-def test_which_resource_carries_the_growth_of_copying(evidence):
-    """Theorem 3.1 read as 'some SSM+FNN copies with every resource poly-log in L': holds if one
-    construction does; inconclusive if one does once its window (the shift structure, and the span
-    U >= L) is not counted; fails otherwise. The evidence names the growing resources."""
-    _, table = copy_table()
-    ssm = {name: t for name, t in table.items() if name.startswith("SSM")}
-    growing = {name: sorted(res for res, row in t.items() if row["class"] not in POLYLOG) for name, t in ssm.items()}
-    window_only = {"context_span", "parameters"}
-    evidence.record(growing_resources=growing, classes={name: {r: row["class"] for r, row in t.items()} for name, t in table.items()})
-    if any(not g for g in growing.values()):
-        return
-    if any(set(g) <= window_only and ssm[name].get("parameters_outside_shift_structure", {"class": "constant"})["class"] in POLYLOG
-           for name, g in growing.items()):
-        evidence.inconclusive(
-            "poly-log in L only if the window is not counted: the fixed-length shift SSM grows only in its window U = L + 1 "
-            "(the shift structure; its other parameters are constant), the n-gram SSM grows in width ((D+2)^n (D+1) memory "
-            "cells, n ~ log(L^2/eps)), and every construction spans the whole sequence; the Transformer counterpart's width is O(log L)")
-    pytest.fail(f"every SSM construction has a resource growing polynomially in L: {growing}")
-
-
-@pytest.mark.claim("transformer.vs-ssm.resources", role="control")
-@pytest.mark.claim("copy.polylog.length", role="control")
-def test_growth_classes_of_known_series(evidence):
-    """The classifier names known growth right and says 'unclear' when a closed form contradicts
-    the measurements."""
-    xs, wide = [2**e for e in range(4, 15)], [2**e for e in range(4, 31)]
-    cases = {
-        "x^2": (growth_class(xs, [x * x for x in xs], X**2, X)["class"], "polynomial"),
-        "log x": (growth_class(xs, [math.log2(x) for x in xs], sp.log(X), X)["class"], "polylog"),
-        "constant": (growth_class(xs, [7 for _ in xs])["class"], "constant"),
-        "x measured only": (growth_class(xs, [3 * x for x in xs])["class"], "polynomial"),
-        # log^2 x has slope 2 / ln x: below 0.2 only past x = e^10, so it needs a longer grid
-        "log^2 x measured only": (growth_class(wide, [math.log2(x) ** 2 for x in wide])["class"], "polylog"),
-        "log^2 x on the short grid": (growth_class(xs, [math.log2(x) ** 2 for x in xs])["class"], "unclear"),
-        "x^2 claimed for log x": (growth_class(xs, [math.log2(x) for x in xs], X**2, X)["class"], "unclear"),
-    }
-    evidence.record(control={k: got for k, (got, _) in cases.items()})
-    assert all(got == want for got, want in cases.values()), cases

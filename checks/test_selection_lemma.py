@@ -65,7 +65,8 @@ def test_pooling_is_softmax_attention_symbolically(evidence):
                              "sum_l softmax_l(beta mu_l + l ln lambda) v_l, symbolic U, beta, lambda > 0")
 
 
-@pytest.mark.claim("select.exp-pooling-is-softmax", role="control")
+@pytest.mark.claim("select.exp-pooling-is-softmax", role="control",
+                  breaks="the SSM kernel: lambda^(2l) and 1 in place of lambda^l; the sympy identity must fail")
 def test_softmax_identity_check_rejects_a_wrong_kernel(evidence):
     assert not pooling_equals_softmax(lambda q: lam ** (2 * q))
     assert not pooling_equals_softmax(lambda q: 1)
@@ -183,7 +184,8 @@ def test_selection_error_decays_in_beta_within_the_bound(evidence):
                    {"label": "bound (U-1) e^(-beta delta) max|v - v*|", "x": betas, "y": bounds, "style": "--"}]}})
 
 
-@pytest.mark.claim("select.hard-selection-bound", role="control")
+@pytest.mark.claim("select.hard-selection-bound", role="control",
+                  breaks="the bound: the factor U - 1 dropped; the same hypothesis search must find a violation")
 def test_bound_search_finds_violations_of_a_too_tight_bound(evidence):
     """Without the factor U - 1 the bound is false; the same search must find a counterexample."""
 
@@ -258,7 +260,8 @@ def test_relu_product_error_within_budget_at_searched_points(x, y, m, evidence):
     assert err <= budget + ROUNDOFF
 
 
-@pytest.mark.claim("select.relu-approx-polylog", role="control")
+@pytest.mark.claim("select.relu-approx-polylog", role="control",
+                  breaks="the approximant: piecewise-linear interpolation of e^x in place of the squaring-based network; its size must not be judged poly-log")
 def test_polylog_judge_rejects_piecewise_linear_interpolation(evidence):
     """The interpolant needs (R^2 / (8 eps))^(1/2) pieces for e^x: its size is polynomial in 1/eps."""
     sizes, grid = [], EPSILONS[:6]  # 1e-6 already needs 1415 pieces
@@ -311,7 +314,8 @@ def test_two_layer_key_query_selection_is_exact_with_small_weights(bits, evidenc
     assert r.num_layers == 2 and r.weight_bound <= 2 and r.fnn_width == 3 * m + 1
 
 
-@pytest.mark.claim("select.key-query-two-layer", role="control")
+@pytest.mark.claim("select.key-query-two-layer", role="control",
+                  breaks="one weight of the binary query-first network (selection gadget or SSM taps), one mutation per case")
 @pytest.mark.parametrize("index", range(3))
 def test_key_query_check_catches_single_weight_mutation(index, evidence):
     config = ARConfig(256, 256, 64, query="first")

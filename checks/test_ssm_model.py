@@ -74,7 +74,8 @@ def test_shift_kernel_equals_filter_symbolically(evidence):
     )
 
 
-@pytest.mark.claim("model.shift-kernel", role="control")
+@pytest.mark.claim("model.shift-kernel", role="control",
+                  breaks="the realization: J_U replaced by the cyclic shift J_U + e_1 e_U^T; the sympy induction must reject it")
 def test_shift_kernel_proof_rejects_a_wraparound_shift(evidence):
     assert power_entry_step_holds(shift_entry)
     assert not power_entry_step_holds(cyclic_shift_entry)
@@ -127,7 +128,8 @@ def test_accumulator_is_geometric_filter_symbolically(evidence):
     evidence.record(kernel="K_s = lambda^s", prefix_sum="lambda = 1: y_t = sum_{tau <= t} x_tau")
 
 
-@pytest.mark.claim("model.accumulator", role="control")
+@pytest.mark.claim("model.accumulator", role="control",
+                  breaks="the kernel: lambda^(s+1) and (s+1) lambda^s in place of lambda^s; the sympy induction must reject both")
 def test_accumulator_proof_rejects_a_wrong_kernel(evidence):
     assert not accumulator_step_holds(lambda q: lam ** (q + 1))
     assert not accumulator_step_holds(lambda q: (q + 1) * lam**q)
@@ -180,7 +182,8 @@ def test_modes_agree_on_each_device_at_length_4096(dev, evidence):
     assert gap <= TOLERANCE[torch.float64]
 
 
-@pytest.mark.claim("model.modes-agree", role="control")
+@pytest.mark.claim("model.modes-agree", role="control",
+                  breaks="the FFT mode: a convolution without zero padding (circular), compared with the recurrence")
 def test_mode_comparison_catches_a_circular_fft(evidence):
     """An FFT without enough zero padding wraps the tail of the input around; the check must see it."""
     g = torch.Generator().manual_seed(3)

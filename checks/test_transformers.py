@@ -70,7 +70,8 @@ def test_attention_resources_do_not_depend_on_pairs_and_entries_grow_like_c_squa
     assert verdict.verdict == "holds", verdict.reason
 
 
-@pytest.mark.claim("transformer.mqar-zoology-4.3", role="control")
+@pytest.mark.claim("transformer.mqar-zoology-4.3", role="control",
+                  breaks="one weight of the Zoology attention network, one mutation per case")
 @pytest.mark.parametrize("index", range(2))
 def test_mqar_attention_check_catches_single_weight_mutation(index, evidence):
     @profiles.control_settings()
@@ -158,7 +159,8 @@ def test_jelassi_width_is_n_log_d(evidence):
     assert verdict.verdict == "holds", verdict.reason
 
 
-@pytest.mark.claim("transformer.copy-jelassi-2.3", role="control")
+@pytest.mark.claim("transformer.copy-jelassi-2.3", role="control",
+                  breaks="one weight of the Jelassi Transformer, one mutation per case")
 @pytest.mark.parametrize("index", range(2))
 def test_jelassi_check_catches_single_weight_mutation(index, evidence):
     @profiles.control_settings()

@@ -21,6 +21,7 @@ import pytest
 
 EVIDENCE_KEY = "claim_evidence"
 CLAIMS_KEY = "claim_links"
+BREAKS_KEY = "control_breaks"  # {claim id: what of that claim's own object a control breaks}
 INCONCLUSIVE_KEY = "inconclusive"
 
 

@@ -14,11 +14,20 @@ two independent pieces of evidence:
 
 Slopes are averaged over the first and the last third of the grid (``early_slope``,
 ``late_slope``): ceilings in the counts make single steps jumpy. Thresholds (module constants,
-reported with every verdict): poly-log holds when the symbolic class is poly-log (or constant) and
-the late slope is below ``POLYLOG_SLOPE_MAX`` and no larger than the early one; polynomial of
-degree ``p`` holds when the symbolic degree is ``p`` and the late slope is within
-``POLY_SLOPE_RTOL * p`` of ``p``. When the two disagree the verdict is
-``inconclusive`` (or ``fails`` when both contradict the claim).
+reported with every verdict):
+
+* poly-log **holds** when the measured late slope is below ``POLYLOG_SLOPE_MAX`` (0.2) and no larger
+  than the early one (and, judged from measurements alone, ``log y`` is close to linear in
+  ``log log x``), and the symbolic class, where there is one, is poly-log or constant;
+* poly-log **fails** when the measured late slope stays at or above ``POLYLOG_SLOPE_MAX`` and does not
+  fall (late >= ``NOT_FALLING`` x early) over a *decisive* grid: at least ``DECISIVE_POINTS`` sizes
+  spanning a ratio of at least ``DECISIVE_RATIO`` (64). A ``(ln x)^k`` count has slope ``k / ln x``,
+  which falls by ``ln x_min / ln x_max`` (< 0.5 over such a grid from ``x_min >= 2``); ``x^p`` keeps
+  ``p``. The measured counts are the built network's, so they decide even against a closed form (a
+  network with dead units added stays exact while its parameters grow linearly);
+* polynomial of degree ``p`` **holds** when the symbolic degree is ``p`` and the late slope is within
+  ``POLY_SLOPE_RTOL * p`` of ``p``;
+* everything else is ``inconclusive`` (or ``fails`` when both pieces of evidence contradict the claim).
 """
 
 from __future__ import annotations
@@ -85,7 +94,8 @@ class GrowthVerdict:
             "symbolic": self.symbolic.__dict__ if self.symbolic else None,
             "empirical": {**self.empirical.__dict__, "last_slope": self.empirical.last_slope,
                           "early_slope": self.empirical.early_slope, "late_slope": self.empirical.late_slope},
-            "thresholds": {"polylog_slope_max": POLYLOG_SLOPE_MAX, "poly_slope_rtol": POLY_SLOPE_RTOL},
+            "thresholds": {"polylog_slope_max": POLYLOG_SLOPE_MAX, "poly_slope_rtol": POLY_SLOPE_RTOL,
+                           "not_falling": NOT_FALLING, "decisive_points": DECISIVE_POINTS, "decisive_ratio": DECISIVE_RATIO},
         }
 
 
@@ -139,32 +149,55 @@ def empirical_growth(xs, ys) -> EmpiricalGrowth:
 
 
 def judge_polylog(symbolic: SymbolicGrowth, empirical: EmpiricalGrowth) -> GrowthVerdict:
-    """Is the count poly-logarithmic (or constant) in x?"""
+    """Is the count poly-logarithmic (or constant) in x? The measured counts are the network's own
+    resources, so they rule: a measured polynomial growth (:func:`judge_polylog_measured` says
+    ``fails``) fails the claim whatever the closed form says -- the closed form then does not
+    describe the built network. Otherwise the verdict holds when the closed form's class and the
+    measurements both say poly-log, fails when both say polynomial, and is inconclusive when they
+    disagree or the grid does not decide."""
     sym_ok = symbolic.growth_class in ("constant", "polylog")
-    emp_ok = _flattens(empirical)
-    if sym_ok and emp_ok:
-        verdict, why = "holds", "symbolic class %s and the measured slope flattens to %.3f" % (symbolic.growth_class, empirical.late_slope)
-    elif not sym_ok and not emp_ok:
-        verdict, why = "fails", "symbolic class %s and the measured slope stays at %.3f" % (symbolic.growth_class, empirical.late_slope)
-    else:
-        verdict = "inconclusive"
-        why = "symbolic class %s but measured slope %.3f late vs %.3f early: the grid does not settle it" % (
-            symbolic.growth_class, empirical.late_slope, empirical.early_slope)
-    return GrowthVerdict(verdict, why, symbolic, empirical)
+    measured = judge_polylog_measured(empirical)
+    desc = "symbolic class %s; %s" % (symbolic.growth_class, measured.reason)
+    if measured.verdict == "fails":
+        tail = "" if not sym_ok else " (the closed form says %s: it does not describe the built network)" % symbolic.growth_class
+        return GrowthVerdict("fails", desc + tail, symbolic, empirical)
+    if sym_ok and measured.verdict == "holds":
+        return GrowthVerdict("holds", desc, symbolic, empirical)
+    if not sym_ok and not _flattens(empirical):
+        return GrowthVerdict("fails", desc + ": both say it grows faster than poly-log", symbolic, empirical)
+    return GrowthVerdict("inconclusive", desc + ": the closed form and the measurements do not settle it together", symbolic, empirical)
+
+
+#: the measured rule's grid: at least this many sizes, spanning at least this ratio x_max / x_min
+DECISIVE_POINTS, DECISIVE_RATIO = 5, 64.0
+#: a late slope at least this fraction of the early one "does not fall"
+NOT_FALLING = 0.8
+
+
+def decisive_grid(empirical: EmpiricalGrowth) -> bool:
+    """Long enough to tell poly-log from polynomial growth by the slopes: a count ``(ln x)^k`` has
+    local log-log slope ``k / ln x``, which falls by the factor ``ln x_min / ln x_max`` along the grid
+    (below 0.5 once ``x_max / x_min >= 64`` from ``x_min >= 2``), while ``x^p`` keeps slope ``p``."""
+    return len(empirical.xs) >= DECISIVE_POINTS and empirical.xs[-1] / empirical.xs[0] >= DECISIVE_RATIO
 
 
 def judge_polylog_measured(empirical: EmpiricalGrowth) -> GrowthVerdict:
-    """Poly-log from the measurements alone (no closed form): the local log-log slope has fallen
-    below ``POLYLOG_SLOPE_MAX``, is no larger than at the start, and ``log y`` is close to linear in
-    ``log log x`` (R^2 >= 0.9). A slope that stays at or above the threshold and does not fall
-    (last >= 0.8 x first) is polynomial: ``fails``. Anything else: ``inconclusive``."""
+    """Poly-log from the measurements alone (no closed form). ``holds``: the local log-log slope has
+    fallen below ``POLYLOG_SLOPE_MAX``, is no larger than at the start, and ``log y`` is close to
+    linear in ``log log x`` (R^2 >= 0.9). ``fails``: on a decisive grid (:func:`decisive_grid`) the
+    late slope stays at or above ``POLYLOG_SLOPE_MAX`` and does not fall (late >= ``NOT_FALLING`` x
+    early): polynomial growth. Anything else: ``inconclusive``."""
     last, first = empirical.late_slope, empirical.early_slope
     desc = "measured slopes %.3f (early) -> %.3f (late), poly-log fit degree %.2f (R^2 %.3f)" % (
         first, last, empirical.polylog_fit_degree, empirical.polylog_fit_r2)
     if _flattens(empirical) and empirical.polylog_fit_r2 >= 0.9:
         return GrowthVerdict("holds", desc, None, empirical)
-    if last >= POLYLOG_SLOPE_MAX and last >= 0.8 * first:
-        return GrowthVerdict("fails", desc + ": the slope does not fall (polynomial)", None, empirical)
+    if last >= POLYLOG_SLOPE_MAX and last >= NOT_FALLING * first:
+        if decisive_grid(empirical):
+            return GrowthVerdict("fails", desc + ": the slope stays above %.1f and does not fall (polynomial)" % POLYLOG_SLOPE_MAX,
+                                 None, empirical)
+        return GrowthVerdict("inconclusive", desc + ": the slope does not fall, but the grid (%d sizes, ratio %.0f) is "
+                             "too short to decide" % (len(empirical.xs), empirical.xs[-1] / empirical.xs[0]), None, empirical)
     return GrowthVerdict("inconclusive", desc, None, empirical)
 
 

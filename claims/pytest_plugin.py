@@ -1,9 +1,12 @@
 """pytest plugin linking checks to claims (loaded by the repository's root ``conftest.py``).
 
 * ``@pytest.mark.claim("ar.query-first.exact")`` links a test to a registered claim; an unknown id
-  stops the run at collection. ``role="control"`` marks a negative control: a test that shows the
-  check *can* fail (a mutated construction must be caught). A failing control makes the claim's
-  verdict ``inconclusive``, never ``fails``.
+  stops the run at collection. ``role="control", breaks="..."`` marks a negative control: a test
+  that breaks *this claim's own* construction, estimator or proof object (``breaks`` says what) and
+  passes when the claim's checks catch the broken version. A claim holds only with at least one
+  passing control; a control that does not pass makes the verdict ``inconclusive``, never ``fails``.
+  A test of a verdict function on synthetic tables tests the judge, not the claim: it belongs in
+  ``tests/``, not among a claim's controls. A control without ``breaks`` stops the run at collection.
 * ``@pytest.mark.gpu`` -- needs CUDA; skipped cleanly without it.
 * ``@pytest.mark.trains`` -- trains networks (tens of seconds each): run first, so that with
   pytest-xdist the long tests overlap instead of one of them finishing the run alone.
@@ -26,7 +29,7 @@ import os
 import pytest
 import torch
 
-from .evidence import CLAIMS_KEY, Evidence
+from .evidence import BREAKS_KEY, CLAIMS_KEY, Evidence
 from .registry import load
 
 
@@ -43,7 +46,8 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "claim(id, role='evidence'): link a check to a registered claim")
+    config.addinivalue_line("markers", "claim(id, role='evidence', breaks=None): link a check to a registered claim; "
+                            "a control (role='control') says what of the claim's own object it breaks")
     config.addinivalue_line("markers", "gpu: needs CUDA; skipped without it")
     config.addinivalue_line("markers", "trains: trains networks (long); scheduled before the other tests")
     from checks import profiles
@@ -60,15 +64,25 @@ def pytest_configure(config):
 
 
 def _links(item) -> list[tuple[str, str]]:
-    links = []
+    return [(claim_id, role) for claim_id, role, _ in _marks(item)]
+
+
+def _marks(item) -> list[tuple[str, str, str | None]]:
+    """``(claim id, role, breaks)`` of every claim mark of ``item``, each checked."""
+    marks = []
     for mark in item.iter_markers("claim"):
         if len(mark.args) != 1:
             raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.claim takes exactly one claim id")
         role = mark.kwargs.get("role", "evidence")
         if role not in ("evidence", "control"):
             raise pytest.UsageError(f"{item.nodeid}: claim role must be 'evidence' or 'control', got {role!r}")
-        links.append((mark.args[0], role))
-    return links
+        breaks = mark.kwargs.get("breaks")
+        if role == "control" and not (isinstance(breaks, str) and breaks.strip()):
+            raise pytest.UsageError(
+                f"{item.nodeid}: a control of {mark.args[0]!r} must say what of that claim's own construction, estimator "
+                "or proof object it breaks: @pytest.mark.claim(id, role='control', breaks='...')")
+        marks.append((mark.args[0], role, breaks))
+    return marks
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -83,8 +97,10 @@ def pytest_collection_modifyitems(session, config, items):
     keep, drop = [], []
     cuda = torch.cuda.is_available()
     for item in items:
-        links = _links(item)
+        marks = _marks(item)
+        links = [(claim_id, role) for claim_id, role, _ in marks]
         item.user_properties.append((CLAIMS_KEY, [list(link) for link in links]))
+        item.user_properties.append((BREAKS_KEY, {claim_id: breaks for claim_id, role, breaks in marks if role == "control"}))
         if wanted and not any(claim_id in wanted for claim_id, _ in links):
             drop.append(item)
             continue

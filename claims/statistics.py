@@ -91,14 +91,13 @@ class SlopeFit:
         return self.high - self.low
 
 
-def fit_log_slope(sizes, values) -> SlopeFit:
-    """Least squares ``log value = slope log size + c`` over paired points, with a 95% Student-t
-    interval for the slope (the log-log slope of a learning curve; values must be positive)."""
-    xs = [math.log(n) for n in sizes]
-    ys = [math.log(v) for v in values]
+def fit_slope(xs, ys) -> SlopeFit:
+    """Least squares ``y = slope x + c`` over paired points, with a 95% Student-t interval for the
+    slope (needs three points at two distinct x at least)."""
+    xs, ys = [float(x) for x in xs], [float(y) for y in ys]
     k = len(xs)
     if k < 3 or len(set(xs)) < 2:
-        raise ValueError("a slope interval needs at least three points at two sample sizes")
+        raise ValueError("a slope interval needs at least three points at two distinct x")
     mx, my = sum(xs) / k, sum(ys) / k
     sxx = sum((x - mx) ** 2 for x in xs)
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
@@ -106,6 +105,15 @@ def fit_log_slope(sizes, values) -> SlopeFit:
     se = math.sqrt(sum(r * r for r in resid) / (k - 2) / sxx)
     half = t_quantile(k - 2) * se
     return SlopeFit(slope, slope - half, slope + half, k)
+
+
+def fit_log_slope(sizes, values) -> SlopeFit:
+    """:func:`fit_slope` of ``log value`` against ``log size``: the log-log slope of a learning curve
+    (values must be positive)."""
+    try:
+        return fit_slope([math.log(n) for n in sizes], [math.log(v) for v in values])
+    except ValueError:
+        raise ValueError("a slope interval needs at least three points at two sample sizes") from None
 
 
 def mean_by_size(sizes, values) -> tuple[list, list[float]]:

@@ -1,9 +1,17 @@
-"""Deliberately broken constructions: one weight changed.
+"""Deliberately broken constructions: one weight changed, or resources made to grow.
 
-Every exactness check must be able to fail. A :class:`Mutation` names one entry of one parameter
-tensor of a construction's network and the value to put there; :func:`mutate` returns a deep copy
-with that single change. Construction modules list mutations that break them subtly (only some
-instances go wrong), and the checks show that each is caught, with the counterexample found.
+Every check must be able to fail. A :class:`Mutation` names one entry of one parameter tensor of a
+construction's network and the value to put there; :func:`mutate` returns a deep copy with that
+single change. Construction modules list mutations that break them subtly (only some instances go
+wrong), and the checks show that each is caught, with the counterexample found.
+
+Growth faults break a *resource* claim instead of exactness: the network still answers every
+instance exactly, but one of its measured resources grows polynomially where the claim says it
+does not. :class:`DeadUnits` adds hidden units that never fire (width and nonzeros grow with the
+count), :class:`LongWindow` replaces a prefix sum (one parameter per channel) by an explicit window
+as long as the sequence (parameters grow with the length). Modules list them in
+``growth_faults(config)``, sized by the config, and ``--inject-fault`` reaches them after the
+module's mutations (same ``NAME:INDEX`` numbering, see :func:`faults_of`).
 """
 
 from __future__ import annotations
@@ -39,7 +47,79 @@ def _deepcopy(construction: Construction) -> Construction:
     return copy.deepcopy(construction, memo)
 
 
-def mutate(construction: Construction, mutation: Mutation) -> Construction:
+@dataclass(frozen=True)
+class DeadUnits:
+    """``count`` hidden units added to the first hidden layer of the FNN of block ``block`` (``-1``:
+    the pre-FNN). Each unit has zero input weights and bias ``-1``, so it never fires, and output
+    weight 1 into the next layer's channel 0: the network computes the same function, its width
+    grows by ``count`` and its nonzeros by ``2 count``."""
+
+    description: str
+    block: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.description} [{self.count} dead hidden units in the FNN of block {self.block}]"
+
+    def apply(self, network) -> None:
+        from .fnn import FNN
+
+        fnn = network.pre_fnn if self.block == -1 else network.blocks[self.block].fnn
+        if fnn is None or fnn.depth < 2:
+            raise ValueError(f"{self}: that FNN has no hidden layer")
+        W1, b1, W2, b2 = (t.detach() for t in (fnn.weights[0], fnn.biases[0], fnn.weights[1], fnn.biases[1]))
+        hidden, n = W1.shape[0], self.count
+        # built sparse: the added rows of W1 are zero, the added columns of W2 hold one entry each
+        W1 = W1.to_sparse() if not W1.is_sparse else W1
+        W1 = W1.coalesce()
+        W1 = torch.sparse_coo_tensor(W1.indices(), W1.values(), (hidden + n, W1.shape[1]), check_invariants=True)
+        W2 = (W2.to_sparse() if not W2.is_sparse else W2).coalesce()
+        added = torch.stack([torch.zeros(n, dtype=torch.long), hidden + torch.arange(n)]).to(W2.device)
+        W2 = torch.sparse_coo_tensor(torch.cat([W2.indices(), added], 1),
+                                     torch.cat([W2.values(), torch.ones(n, dtype=W2.dtype, device=W2.device)]),
+                                     (W2.shape[0], hidden + n), check_invariants=True)
+        b1 = torch.cat([b1, -torch.ones(n, dtype=b1.dtype, device=b1.device)])
+        layers = [(W1.coalesce(), b1), (W2.coalesce(), b2)]
+        layers += [(W.detach(), b.detach()) for W, b in zip(fnn.weights[2:], fnn.biases[2:])]
+        grown = FNN(layers, origin=fnn.origin)
+        if self.block == -1:
+            network.pre_fnn = grown
+        else:
+            network.blocks[self.block].fnn = grown
+
+
+@dataclass(frozen=True)
+class LongWindow:
+    """Group ``group`` of the SSM bank of block ``block`` -- a prefix sum -- replaced by a shift SSM
+    with ``length`` taps, all one: the same outputs on sequences of at most ``length`` tokens, but
+    ``length`` taps per channel (and a window of ``length``) instead of one parameter per channel."""
+
+    description: str
+    block: int
+    group: int
+    length: int
+
+    def __str__(self) -> str:
+        return f"{self.description} [prefix sum of block {self.block}, group {self.group} -> {self.length} taps]"
+
+    def apply(self, network) -> None:
+        from .ssm import ShiftSSM, SSMBank
+
+        bank = network.blocks[self.block].ssm
+        if not isinstance(bank, SSMBank):
+            raise ValueError(f"{self}: the SSM of block {self.block} is not a bank")
+        old = bank.groups[self.group]
+        taps = torch.ones(old.channels, self.length, dtype=old.dtype, device=old.device)
+        groups = [ShiftSSM(taps) if i == self.group else g for i, g in enumerate(bank.groups)]
+        network.blocks[self.block].ssm = SSMBank(groups)
+
+
+def mutate(construction: Construction, mutation: Mutation | DeadUnits | LongWindow) -> Construction:
+    if isinstance(mutation, (DeadUnits, LongWindow)):
+        broken = _deepcopy(construction)
+        mutation.apply(broken.network)
+        broken.name = f"{construction.name} (grown: {mutation.description})"
+        return broken
     broken = _deepcopy(construction)
     params = dict(broken.network.named_parameters())
     if mutation.parameter not in params:
@@ -96,7 +176,7 @@ def active_faults() -> dict[str, int]:
 
 def injectable(name: str):
     """Register a builder ``build(config, *args, **kwargs)`` under ``name``; while a fault names it,
-    the built construction gets mutation ``mutations(config, *args)[index]`` of the same module."""
+    the built construction gets fault ``faults_of(module, config, *args)[index]`` of the same module."""
 
     def wrap(build):
         INJECTABLE[name] = build.__module__
@@ -107,12 +187,20 @@ def injectable(name: str):
             index = active_faults().get(name)
             if index is None:
                 return construction
-            mutation = sys.modules[build.__module__].mutations(config, *args)[index]
-            return mutate(construction, mutation)
+            faults = faults_of(sys.modules[build.__module__], config, *args)
+            if index >= len(faults):
+                raise ValueError(f"fault {name}:{index}: {name} has faults 0..{len(faults) - 1} for {config}")
+            return mutate(construction, faults[index])
 
         return built
 
     return wrap
+
+
+def faults_of(module, config, *args) -> list:
+    """A construction module's faults: its single-weight ``mutations``, then its ``growth_faults``."""
+    growth = getattr(module, "growth_faults", None)
+    return list(module.mutations(config, *args)) + (list(growth(config, *args)) if growth else [])
 
 
 def fault_catalogue() -> list[str]:
@@ -127,9 +215,9 @@ def fault_catalogue() -> list[str]:
         module = importlib.import_module(module_name)
         for config in (ARConfig(4, 4, 2), ARConfig(4, 4, 2, query="first"), CopyConfig(3, 4)):
             try:
-                mutations = module.mutations(config)
+                faults = faults_of(module, config)
             except Exception:  # noqa: BLE001 -- this format does not fit this construction
                 continue
-            lines += [f"{name}:{i}  {m.description}" for i, m in enumerate(mutations)]
+            lines += [f"{name}:{i}  {m.description}" for i, m in enumerate(faults)]
             break
     return lines

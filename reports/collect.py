@@ -15,7 +15,7 @@ from typing import TextIO
 
 import pytest
 
-from claims.evidence import CLAIMS_KEY, EVIDENCE_KEY, INCONCLUSIVE_KEY
+from claims.evidence import BREAKS_KEY, CLAIMS_KEY, EVIDENCE_KEY, INCONCLUSIVE_KEY
 
 MESSAGE_LIMIT = 4000
 
@@ -33,6 +33,7 @@ class CheckResult:
     evidence: dict = field(default_factory=dict)
     message: str | None = None
     examples: int | None = None  # hypothesis examples run (None: not a hypothesis test)
+    breaks: dict = field(default_factory=dict)  # claim id -> what of its own object this control breaks
 
     @property
     def name(self) -> str:
@@ -40,7 +41,7 @@ class CheckResult:
 
     def to_dict(self) -> dict:
         return {"test": self.nodeid, "outcome": self.outcome, "duration_s": round(self.duration_s, 3),
-                "roles": sorted({role for _, role in self.links}), "examples": self.examples,
+                "roles": sorted({role for _, role in self.links}), "breaks": self.breaks, "examples": self.examples,
                 "evidence": self.evidence, "message": self.message}
 
 
@@ -112,6 +113,7 @@ class Collector:
         props = dict(report.user_properties)
         result.links = [tuple(link) for link in props.get(CLAIMS_KEY, result.links)]
         result.evidence = dict(props.get(EVIDENCE_KEY, result.evidence))
+        result.breaks = dict(props.get(BREAKS_KEY, result.breaks))
         result.duration_s += report.duration
         if report.when == "setup":
             if report.failed:

@@ -11,7 +11,7 @@ import html
 import json
 from pathlib import Path
 
-from .render import GROUP_TITLES, PROVENANCE_NOTE, growth_rows
+from .render import CAUGHT, GROUP_TITLES, PROVENANCE_NOTE, UNEXPECTED_LABEL, growth_rows
 
 VERDICT_COLORS = {"holds": "#1a7f37", "fails": "#cf222e", "inconclusive": "#9a6700", "not-run": "#6e7781"}
 PROVENANCE_COLORS = {"paper": "#0969da", "summary": "#1a7f37", "related": "#8250df", "reconstructed": "#bc4c00"}
@@ -70,16 +70,15 @@ def to_html(document: dict, out: Path) -> str:
         parts.append(f'<div>{badge(verdict, VERDICT_COLORS[verdict])}<b>{n}</b>claims</div>')
     parts.append("</div>")
     unexpected = document["unexpected"]
-    parts.append(f"<p>Unexpected verdicts (differ from what the mathematics predicts): "
-                 f"{html.escape(', '.join(unexpected)) if unexpected else 'none'}.</p>")
+    parts.append(f"<p>{html.escape(UNEXPECTED_LABEL)}: {html.escape(', '.join(unexpected)) if unexpected else 'none'}.</p>")
     if run["faults_injected"]:
         parts.append(f'<p class="unexpected"><b>Constructions broken on purpose in this run (--inject-fault): '
                      f'{html.escape(str(run["faults_injected"]))}. Verdicts about them describe the broken versions.</b></p>')
     if run["errors"]:
         parts.append("<h2>Errors of the run</h2>" + "".join(f"<pre>{html.escape(e)}</pre>" for e in run["errors"]))
     parts.append(
-        "<p><b>Reading a verdict.</b> <i>holds</i>: every check linked to the claim passed and its controls showed "
-        "the checks can fail; <i>fails</i>: a check found a counterexample or a contradicting measurement; "
+        "<p><b>Reading a verdict.</b> <i>holds</i>: every check linked to the claim passed, and at least one control "
+        "broke the claim's own construction, estimator or proof object and the checks caught it; <i>fails</i>: a check found a counterexample or a contradicting measurement; "
         "<i>inconclusive</i>: the evidence does not decide; <i>not-run</i>: no check ran. "
         "<b>Provenance.</b> " + "; ".join(f"{badge(p, PROVENANCE_COLORS[p])} {html.escape(t)}" for p, t in PROVENANCE_NOTE.items())
         + ".</p>")
@@ -88,13 +87,13 @@ def to_html(document: dict, out: Path) -> str:
         members = [c for c in claims if c["paper_claims"][0] == group]
         if not members:
             continue
-        parts.append(f"<h2>{html.escape(title)}</h2><table><tr><th>claim</th><th>statement</th><th>provenance</th>"
+        parts.append(f"<h2>{html.escape(title)}</h2><table><tr><th>claim</th><th>as its source states it</th><th>provenance</th>"
                      "<th>verdict</th><th>key evidence</th></tr>")
         for c in members:
             cls = ' class="unexpected"' if c["unexpected"] else ""
             parts.append(
                 f'<tr{cls}><td><a href="#{_anchor(c["id"])}"><code>{html.escape(c["id"])}</code></a><br>{html.escape(c["title"])}</td>'
-                f'<td>{html.escape(c["checked_as"])}</td><td>{badge(c["provenance"], PROVENANCE_COLORS[c["provenance"]])}</td>'
+                f'<td>{html.escape(c["stated"])}</td><td>{badge(c["provenance"], PROVENANCE_COLORS[c["provenance"]])}</td>'
                 f'<td>{badge(c["verdict"], VERDICT_COLORS[c["verdict"]])}</td><td>{html.escape(c["headline"])}</td></tr>')
         parts.append("</table>")
 
@@ -102,7 +101,8 @@ def to_html(document: dict, out: Path) -> str:
     for c in claims:
         parts.append(f'<section class="claim" id="{_anchor(c["id"])}"><h3><code>{html.escape(c["id"])}</code>: '
                      f'{html.escape(c["title"])}</h3>')
-        parts.append(f'<p>{badge(c["provenance"], PROVENANCE_COLORS[c["provenance"]])} {html.escape(c["checked_as"])}</p>')
+        parts.append(f'<p><b>Stated</b> {badge(c["provenance"], PROVENANCE_COLORS[c["provenance"]])} {html.escape(c["stated"])}</p>')
+        parts.append(f'<p><b>Checked as</b>: {html.escape(c["checked_as"])}</p>')
         parts.append(f'<p class="meta">source: {html.escape(c["source"])} &middot; kind: {html.escape(c["kind"])} &middot; '
                      f'paper claims: {html.escape(", ".join(c["paper_claims"]))}</p>')
         parts.append(f'<p>verdict {badge(c["verdict"], VERDICT_COLORS[c["verdict"]])} (expected {html.escape(c["expected"])})'
@@ -117,6 +117,14 @@ def to_html(document: dict, out: Path) -> str:
                 parts.append(f'<tr><td><code>{html.escape(t["test"])}</code></td><td>{html.escape(", ".join(t["roles"]))}</td>'
                              f'<td>{html.escape(t["outcome"])}</td><td>{examples}</td><td>{t["duration_s"]:.2f} s</td></tr>')
             parts.append("</table>")
+        if c["controls"]:
+            parts.append("<p>Controls (each breaks this claim's own object; caught = the checks failed on the broken version):</p>"
+                         "<table><tr><th>control</th><th>what it breaks</th><th>caught</th></tr>")
+            parts += [f'<tr><td><code>{html.escape(k["test"])}</code></td><td>{html.escape(k["breaks"] or "")}</td>'
+                      f'<td>{html.escape(CAUGHT[k["caught"]].strip("*"))}</td></tr>' for k in c["controls"]]
+            parts.append("</table>")
+        else:
+            parts.append("<p>Controls: none (so this claim cannot hold: no control shows its checks can fail).</p>")
         for ev in c["evidence"].values():
             for key, table in ev.items():
                 if key.startswith("table:"):
@@ -132,9 +140,10 @@ def to_html(document: dict, out: Path) -> str:
         for f in c["failures"]:
             parts.append(f'<p><b>Counterexample / message from <code>{html.escape(f["test"])}</code> ({html.escape(f["outcome"])}):</b></p>'
                          f'<pre>{html.escape(str(f["message"]))}</pre>')
-        if c["evidence"]:
-            shown = {t: {k: v for k, v in ev.items() if not k.startswith(("figure:", "table:"))} for t, ev in c["evidence"].items()}
-            parts.append(f"<details><summary>evidence (measured numbers)</summary><pre>{html.escape(json.dumps(shown, indent=1))}</pre></details>")
+        for label, key in (("evidence (measured numbers)", "evidence"), ("evidence of the controls (the broken versions)", "control_evidence")):
+            if c[key]:
+                shown = {t: {k: v for k, v in ev.items() if not k.startswith(("figure:", "table:"))} for t, ev in c[key].items()}
+                parts.append(f"<details><summary>{label}</summary><pre>{html.escape(json.dumps(shown, indent=1))}</pre></details>")
         parts.append("</section>")
 
     parts.append("<h2>Environment</h2><table>")

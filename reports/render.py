@@ -31,8 +31,14 @@ PROVENANCE_NOTE = {
     "reconstructed": "our precise reading; not the paper's wording (its body could not be obtained)",
 }
 
+UNEXPECTED_LABEL = ("Unexpected verdicts (differ from the registry's expected verdict: what the mathematics predicts for "
+                    "exact, bound and scaling claims, what the source reports for empirical ones)")
+
 #: evidence keys that are maxima over tests (others: integer counts are summed)
 MAXED_PREFIXES = ("max_", "largest_", "longest_", "most_")
+
+
+CAUGHT = {True: "yes", False: "**no**", None: "not run"}
 
 
 def rerun_command(claim_id: str, profile: str) -> str:
@@ -89,6 +95,8 @@ def to_json(run: RunResult, records: list[ClaimRecord], environment: dict) -> di
                 "headline": headline(r),
                 "unexpected": r.unexpected,
                 "evidence": r.evidence(),
+                "controls": r.controls(),
+                "control_evidence": r.control_evidence(),
                 "failures": r.failures(),
                 "tests": [t.to_dict() for t in r.tests],
                 "duration_s": round(r.duration_s, 3),
@@ -153,8 +161,7 @@ def to_markdown(document: dict) -> str:
         "|---|---|",
         *[f"| {v} | {n} |" for v, n in document["summary"].items()],
         "",
-        "Unexpected verdicts (differ from what the mathematics predicts): "
-        + (", ".join(document["unexpected"]) if document["unexpected"] else "none") + ".",
+        f"{UNEXPECTED_LABEL}: " + (", ".join(document["unexpected"]) if document["unexpected"] else "none") + ".",
     ]
     if run["faults_injected"]:
         lines += ["", f"**Constructions broken on purpose in this run (--inject-fault): {run['faults_injected']}. "
@@ -163,13 +170,13 @@ def to_markdown(document: dict) -> str:
         lines += ["", "**The run had errors:**", "", *[f"```\n{e}\n```" for e in run["errors"]]]
     lines += [
         "",
-        "How to read a verdict: **holds** -- every check linked to the claim passed and its controls showed the checks "
-        "can fail; **fails** -- a check found a counterexample or a measurement contradicting the claim (details below); "
+        "How to read a verdict: **holds** -- every check linked to the claim passed, and at least one control broke the "
+        "claim's own construction, estimator or proof object and the checks caught it; **fails** -- a check found a counterexample or a measurement contradicting the claim (details below); "
         "**inconclusive** -- the evidence does not decide (or a check could not be shown able to fail); **not-run** -- "
         "no check of the claim ran (none exists yet, or it was not selected).",
         "",
-        "Provenance: **paper** = " + PROVENANCE_NOTE["paper"] + "; **related** = " + PROVENANCE_NOTE["related"]
-        + "; **reconstructed** = " + PROVENANCE_NOTE["reconstructed"] + ".",
+        "Provenance: " + "; ".join(f"**{p}** = {note}" for p, note in PROVENANCE_NOTE.items()) + ". Each claim is given "
+        "as its source states it (**Stated**) and as the suite checks it (**Checked as**: format, sizes, thresholds).",
     ]
     for group, title in GROUP_TITLES.items():
         members = [c for c in claims if c["paper_claims"][0] == group]
@@ -187,7 +194,9 @@ def to_markdown(document: dict) -> str:
             f'<a id="{_anchor(c["id"])}"></a>',
             f"### {c['id']}: {c['title']}",
             "",
-            f"**Statement** ({c['provenance']}: {PROVENANCE_NOTE[c['provenance']]}): {c['checked_as']}",
+            f"**Stated** ({c['provenance']}: {PROVENANCE_NOTE[c['provenance']]}): {c['stated']}",
+            "",
+            f"**Checked as**: {c['checked_as']}",
             "",
             f"- source: {c['source']}; kind: {c['kind']}; paper claims: {', '.join(c['paper_claims'])}",
             f"- verdict: **{c['verdict']}** (expected {c['expected']}) -- {c['reason']}",
@@ -199,15 +208,22 @@ def to_markdown(document: dict) -> str:
             lines += ["", "| check | outcome | examples | time |", "|---|---|---|---|"]
             lines += [f"| `{t['test']}` {'(control)' if t['roles'] == ['control'] else ''} | {t['outcome']} | "
                       f"{t['examples'] if t.get('examples') is not None else ''} | {t['duration_s']:.2f} s |" for t in c["tests"]]
+        if c["controls"]:
+            lines += ["", "Controls (each breaks this claim's own object; caught = the checks failed on the broken version):", "",
+                      "| control | what it breaks | caught |", "|---|---|---|"]
+            lines += [f"| `{k['test']}` | {_cell(k['breaks'] or '')} | {CAUGHT[k['caught']]} |" for k in c["controls"]]
+        else:
+            lines += ["", "Controls: none (so this claim cannot hold: no control shows its checks can fail)."]
         for ev in c["evidence"].values():
             for key, table in ev.items():
                 if key.startswith("table:"):
                     lines += ["", *growth_table(key.removeprefix("table:").replace("_", " "), table)]
         for fig in c.get("figures", []):
             lines += ["", f"![{fig['title']}]({fig['png']}) ([SVG]({fig['svg']}))"]
-        if c["evidence"]:
-            shown = {t: {k: v for k, v in ev.items() if not k.startswith(("figure:", "table:"))} for t, ev in c["evidence"].items()}
-            lines += ["", "Evidence (figure data are in claims.json):", "", "```json", json.dumps(shown, indent=1)[:8000], "```"]
+        for label, key in (("Evidence", "evidence"), ("Evidence of the controls (the broken versions)", "control_evidence")):
+            if c[key]:
+                shown = {t: {k: v for k, v in ev.items() if not k.startswith(("figure:", "table:"))} for t, ev in c[key].items()}
+                lines += ["", f"{label} (figure data are in claims.json):", "", "```json", json.dumps(shown, indent=1)[:8000], "```"]
         for f in c["failures"]:
             lines += ["", f"Counterexample / message from `{f['test']}` ({f['outcome']}):", "", "```", str(f["message"])[:4000], "```"]
     return "\n".join(lines) + "\n"

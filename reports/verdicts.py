@@ -6,9 +6,13 @@ Rules, applied to the tests linked to a claim:
 * an evidence test errored (the check itself broke) -> ``inconclusive``;
 * an evidence test failed (or an expected failure happened: ``xfailed``) -> ``fails``;
 * an evidence test ended inconclusive -> ``inconclusive``;
-* a control test (one showing the check can fail) did not pass -> ``inconclusive``: the
-  check has not been shown able to detect a broken construction;
+* a control (a test that breaks this claim's own construction, estimator or proof object and passes
+  when the claim's checks catch it) ran and did not pass -> ``inconclusive``: the checks missed a
+  broken version of the claim's object;
+* no control passed -> ``inconclusive``: no control shows these checks can fail;
 * otherwise -> ``holds`` (``xpassed``, an expected failure that did not happen, counts as holding).
+
+A failure needs no control: a counterexample or a contradicting measurement speaks for itself.
 
 A verdict other than the registry's ``expected`` is flagged ``unexpected`` (``not-run`` never is).
 """
@@ -37,8 +41,22 @@ class ClaimRecord:
     def unexpected(self) -> bool:
         return self.verdict != "not-run" and self.verdict != self.claim.expected
 
+    def role_of(self, test: CheckResult) -> set[str]:
+        return {role for c, role in test.links if c == self.claim.id}
+
     def evidence(self) -> dict:
-        return {t.name: t.evidence for t in self.tests if t.evidence}
+        """Measurements of the claim's own checks (not of its controls)."""
+        return {t.name: t.evidence for t in self.tests if t.evidence and "evidence" in self.role_of(t)}
+
+    def control_evidence(self) -> dict:
+        """Measurements of the controls: what the broken versions did."""
+        return {t.name: t.evidence for t in self.tests if t.evidence and self.role_of(t) == {"control"}}
+
+    def controls(self) -> list[dict]:
+        """Each control: what of the claim's own object it breaks, and whether the checks caught it."""
+        return [{"test": t.name, "breaks": t.breaks.get(self.claim.id), "outcome": t.outcome,
+                 "caught": {"passed": True, "skipped": None, "not-run": None}.get(t.outcome, False)}
+                for t in self.tests if "control" in self.role_of(t)]
 
     def failures(self) -> list[dict]:
         """Tests whose message a reader needs: failures (with hypothesis's minimal example), errors."""
@@ -65,10 +83,14 @@ def verdict_for(claim_id: str, tests: list[CheckResult]) -> tuple[str, str]:
     if unsure := [t for t in ran if t.outcome == "inconclusive"]:
         return "inconclusive", "; ".join(f"{t.name}: {t.message}" for t in unsure)
     if weak := [t for t in controls if t.outcome not in ("passed", "skipped", "not-run")]:
-        return "inconclusive", f"a control did not pass, so the check is not shown able to fail: {names(weak)}"
+        return "inconclusive", f"a control's broken version was not caught, so the checks are not shown able to fail: {names(weak)}"
+    caught = [t for t in controls if t.outcome == "passed"]
+    if not caught:
+        return "inconclusive", (f"{len(ran)} checks passed, but no control shows these checks can fail (none breaks this "
+                                "claim's own construction, estimator or proof object and is caught)")
     skipped = [t for t in evidence if t.outcome == "skipped"]
     note = f" ({len(skipped)} skipped: {names(skipped)})" if skipped else ""
-    return "holds", f"{len(ran)} checks passed, {len([c for c in controls if c.outcome == 'passed'])} controls passed{note}"
+    return "holds", f"{len(ran)} checks passed, {len(caught)} controls caught their broken versions{note}"
 
 
 def aggregate(claims: list[Claim], results: dict[str, CheckResult]) -> list[ClaimRecord]:

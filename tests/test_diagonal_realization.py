@@ -214,3 +214,15 @@ def test_diagonalize_shifts_rejects_bad_requests():
     assert isinstance(copier.network.blocks[0].ssm, type(shifts([1])))  # the original is untouched
     with raises(InfeasibleTaskError, "no ShiftSSM"):
         diagonalize_shifts(swapped)
+
+
+# ----------------------------------------------------------------------------- the growth judge
+def test_exponential_growth_judge_does_not_call_polynomials_exponential():
+    """A test of the judge (checks.test_diagonal_realization.semilog_growth) on known series."""
+    from checks.profiles import PROFILES
+    from checks.test_diagonal_realization import grid, semilog_growth
+
+    xs = list(grid(PROFILES["quick"]).real_lengths)
+    verdicts = {f"L^{p}": semilog_growth(xs, [x**p for x in xs]) for p in (1, 3, 10, 20)}
+    assert not any(v["exponential"] for v in verdicts.values()), verdicts
+    assert semilog_growth(xs, [2.0**x for x in xs])["exponential"]  # and it does see an exponential

@@ -16,6 +16,7 @@ from reports.cli import main
 from reports.collect import is_hypothesis_counterexample
 from reports import collect
 from reports.output import OutputError, prepare_directory, write_atomic
+from reports.render import headline
 from reports.verdicts import aggregate, verdict_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -148,7 +149,18 @@ def test_all_evidence_and_controls_passing_holds():
     v, reason = verdict_for("test.a", [result("e1", "passed", ev("test.a")), result("e2", "passed", ev("test.a")),
                                        result("c", "passed", ctl("test.a"))])
     assert v == "holds"
-    assert "2 checks passed, 1 controls passed" in reason
+    assert "2 checks passed, 1 controls caught their broken versions" in reason
+
+
+def test_passing_evidence_without_a_passing_control_is_inconclusive():
+    v, reason = verdict_for("test.a", [result("e", "passed", ev("test.a"))])
+    assert v == "inconclusive" and "no control shows these checks can fail" in reason
+    v, _ = verdict_for("test.a", [result("e", "passed", ev("test.a")), result("c", "skipped", ctl("test.a"))])
+    assert v == "inconclusive"
+
+
+def test_a_failure_needs_no_control():
+    assert verdict([result("e", "failed", ev("test.a"))]) == "fails"
 
 
 def test_a_failed_evidence_test_fails_the_claim_naming_the_test():
@@ -161,7 +173,7 @@ def test_an_expected_failure_that_happened_fails_the_claim():
 
 
 def test_an_expected_failure_that_did_not_happen_holds():
-    assert verdict([result("e", "xpassed", ev("test.a"))]) == "holds"
+    assert verdict([result("e", "xpassed", ev("test.a")), result("c", "passed", ctl("test.a"))]) == "holds"
 
 
 def test_a_failed_control_makes_the_claim_inconclusive_not_failed():
@@ -176,7 +188,8 @@ def test_a_control_that_did_not_pass_makes_the_claim_inconclusive(outcome):
 
 @pytest.mark.parametrize("outcome", ["skipped", "not-run"])
 def test_a_skipped_or_unrun_control_does_not_spoil_a_holding_claim(outcome):
-    assert verdict([result("e", "passed", ev("test.a")), result("c", outcome, ctl("test.a"))]) == "holds"
+    tests = [result("e", "passed", ev("test.a")), result("c1", "passed", ctl("test.a")), result("c2", outcome, ctl("test.a"))]
+    assert verdict(tests) == "holds"
 
 
 def test_an_errored_evidence_test_makes_the_claim_inconclusive():
@@ -213,12 +226,15 @@ def test_controls_alone_do_not_make_a_claim_run():
 
 
 def test_skipped_evidence_beside_passing_evidence_holds_and_is_mentioned():
-    v, reason = verdict_for("test.a", [result("e1", "passed", ev("test.a")), result("e2", "skipped", ev("test.a"))])
+    v, reason = verdict_for("test.a", [result("e1", "passed", ev("test.a")), result("e2", "skipped", ev("test.a")),
+                                       result("c", "passed", ctl("test.a"))])
     assert v == "holds" and "1 skipped: e2" in reason
 
 
 def test_tests_of_other_claims_do_not_count():
-    assert verdict([result("e", "passed", ev("test.a")), result("x", "failed", ev("test.b"))]) == "holds"
+    assert verdict([result("e", "passed", ev("test.a")), result("c", "passed", ctl("test.a")),
+                    result("x", "failed", ev("test.b"))]) == "holds"
+    assert verdict([result("e", "passed", ev("test.a")), result("c", "passed", ctl("test.b"))]) == "inconclusive"
 
 
 @pytest.mark.parametrize("shared_outcome, verdict_a, verdict_b",
@@ -226,10 +242,22 @@ def test_tests_of_other_claims_do_not_count():
 def test_a_test_that_is_evidence_for_one_claim_and_control_for_another(shared_outcome, verdict_a, verdict_b):
     shared = result("shared", shared_outcome, ev("test.a"), ctl("test.b"))
     b_evidence = result("b_only", "passed", ev("test.b"))
-    records = aggregate([a_claim("test.a"), a_claim("test.b")], {t.nodeid: t for t in (shared, b_evidence)})
+    a_control = result("c_a", "passed", ctl("test.a"))
+    records = aggregate([a_claim("test.a"), a_claim("test.b")], {t.nodeid: t for t in (shared, b_evidence, a_control)})
     assert [(r.claim.id, r.verdict) for r in records] == [("test.a", verdict_a), ("test.b", verdict_b)]
-    assert [t.name for t in records[0].tests] == ["shared"]
+    assert [t.name for t in records[0].tests] == ["c_a", "shared"]
     assert [t.name for t in records[1].tests] == ["b_only", "shared"]  # sorted by node id
+
+
+def test_control_evidence_is_kept_apart_from_the_claims_own_evidence():
+    own = collect.CheckResult("checks/test_x.py::own", [ev("test.a")], "passed", 0.0, {"instances": 3})
+    control = collect.CheckResult("checks/test_x.py::ctl", [ctl("test.a")], "passed", 0.0, {"wrong_answers": 161},
+                                  breaks={"test.a": "one weight of the construction"})
+    (record,) = aggregate([a_claim("test.a")], {t.nodeid: t for t in (own, control)})
+    assert record.evidence() == {"own": {"instances": 3}}
+    assert record.control_evidence() == {"ctl": {"wrong_answers": 161}}
+    assert record.controls() == [{"test": "ctl", "breaks": "one weight of the construction", "outcome": "passed", "caught": True}]
+    assert "wrong answers" not in headline(record) and "instances 3" in headline(record)
 
 
 def test_aggregate_keeps_claim_order_sums_durations_and_collects_failures():
@@ -250,7 +278,8 @@ def test_aggregate_keeps_claim_order_sums_durations_and_collects_failures():
      ("inconclusive", "inconclusive", False), ("holds", "skipped", False), ("fails", "skipped", False)],
 )
 def test_a_verdict_is_unexpected_when_it_differs_from_the_expected_one_and_the_claim_ran(expected, outcome, unexpected):
-    (record,) = aggregate([a_claim("test.a", expected)], {"t": result("t", outcome, ev("test.a"))})
+    tests = {"t": result("t", outcome, ev("test.a")), "c": result("c", "passed", ctl("test.a"))}
+    (record,) = aggregate([a_claim("test.a", expected)], tests)
     assert record.unexpected is unexpected
 
 
@@ -329,6 +358,29 @@ def test_an_injected_fault_flips_its_claim_to_fails_with_a_minimal_counterexampl
     assert any(is_hypothesis_counterexample(f["message"] or "") for f in record["failures"])
     for report in ("report.md", "report.html"):
         assert "broken on purpose" in (tmp_path / report).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("fault, claims", [
+    ("binary-query-first:3", ("ar.polylog.vocab", "ar.query-first.polylog")),  # |V| dead units
+    ("binary-query-first:4", ("ar.query-first.polylog",)),  # query broadcast by a window as long as the sequence
+    ("fixed-length-shift:2", ("copy.polylog.window-free",)),  # dead units growing with the length
+    ("outer-product:3", ("ar.outer-product.polynomial",)),  # dead units growing like |V|^3
+])
+def test_an_injected_growth_fault_flips_its_growth_claims_to_fails(fault, claims, tmp_path):
+    """The network stays exact but a resource grows where the claim says it does not: the claim fails."""
+    proc = run_reports("--profile", "tiny", "--claims", *claims, "--inject-fault", fault, "--workers", "0", "--quiet",
+                       "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    verdicts = {c["id"]: (c["verdict"], c["reason"]) for c in load_document(tmp_path)["claims"]}
+    assert all(v == "fails" for v, _ in verdicts.values()), verdicts
+
+
+def test_every_growth_fault_is_listed():
+    from constructions.mutation import fault_catalogue
+
+    listed = "\n".join(fault_catalogue())
+    for fault in ("binary-query-first:3", "binary-query-first:4", "fixed-length-shift:2", "outer-product:3"):
+        assert fault in listed
 
 
 def test_an_unknown_fault_is_a_usage_error(capsys):

@@ -110,3 +110,15 @@ def mutations(config: ARConfig):
         Mutation("the highest value bit is never summed", "blocks.1.ssm.C", (b - 1, 0), 0.0),
         Mutation("query bit 0 decays instead of being broadcast", "blocks.0.ssm.groups.1.lam", (0, 0), 0.5),
     ]
+
+
+def growth_faults(config: ARConfig):
+    """Changes that keep the network exact but make a resource grow where ``ar.query-first.polylog``
+    says it does not: dead hidden units, one per value (parameters linear in |V|), and the query
+    broadcast by an explicit window as long as the sequence (parameters linear in N and the length)."""
+    from ..mutation import DeadUnits, LongWindow
+
+    return [
+        DeadUnits("|V| dead hidden units in the selection FNN (exact; parameters grow linearly in |V|)", 0, config.num_values),
+        LongWindow("query broadcast by a window as long as the sequence (exact; parameters grow with N)", 0, 1, config.length),
+    ]

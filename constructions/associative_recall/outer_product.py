@@ -34,7 +34,7 @@ from ..fnn import FNN
 from ..layout import AffineMap, Layout
 from ..mutation import injectable
 from ..network import SSMNetwork
-from ..selection import memory_read_fnn, memory_write_fnn
+from .. import selection  # looked up at build time: breaking the shared builder breaks every user
 from ..ssm import SSMBank, accumulator, shifts
 from ..tasks.associative_recall import ARConfig
 from .common import recall_construction
@@ -60,9 +60,9 @@ def build(config: ARConfig, *, dtype=torch.float64, device=None) -> Construction
 
     ssm1 = shifts([1] * K + [0] * (K + V), **kw)  # prev_key <- x_{t-1}; key, value <- x_t
 
-    fnn1 = memory_write_fnn(routed, ["prev_key"], "value", carry=["key"], **kw)  # Z_ij = key_i (x) value_j
+    fnn1 = selection.memory_write_fnn(routed, ["prev_key"], "value", carry=["key"], **kw)  # Z_ij = key_i (x) value_j
     ssm2 = SSMBank([accumulator(K * V, **kw), shifts([0] * K, **kw)])  # memory M; query key passes
-    fnn2 = memory_read_fnn(Layout.of(memory=K * V, key=K), "memory", ["key"], V, **kw)  # out_j = M_{q j}
+    fnn2 = selection.memory_read_fnn(Layout.of(memory=K * V, key=K), "memory", ["key"], V, **kw)  # out_j = M_{q j}
 
     network = SSMNetwork(embedding, [(ssm1, fnn1), (ssm2, fnn2)], pre_fnn=FNN.from_maps(pre))
     return recall_construction(NAME, network, config, OneHotCode.range(vocab.offset("value"), V), SOURCE)
@@ -95,3 +95,12 @@ def mutations(config: ARConfig):
         Mutation("key 0 is not shifted onto its value", "blocks.0.ssm.C", (0, 1), 0.0),
         Mutation("read-out of (last key, last value) ignores the memory", "blocks.1.fnn.weights.0", ((K - 1) * V + V - 1, (K - 1) * V + V - 1), 0.0),
     ]
+
+
+def growth_faults(config: ARConfig):
+    """A change that keeps the network exact but makes its parameters grow like |V|^3 where
+    ``ar.outer-product.polynomial`` says |V|^2: |K| |V|^2 dead hidden units in the read-out FNN."""
+    from ..mutation import DeadUnits
+
+    count = config.num_keys * config.num_values**2
+    return [DeadUnits("|K| |V|^2 dead hidden units in the read-out FNN (exact; parameters grow like |V|^3)", 1, count)]

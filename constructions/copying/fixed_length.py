@@ -83,3 +83,12 @@ def mutations(config: CopyConfig):
         Mutation("the shift channel is cut", "blocks.0.ssm.C", (0, n), 0.0),
         Mutation("symbol 0's hat is moved to 1", "blocks.0.fnn.biases.0", (D + 1,), -1.0),
     ]
+
+
+def growth_faults(config: CopyConfig):
+    """A change that keeps the copier exact but makes its parameters outside the window grow with the
+    length, where ``copy.polylog.window-free`` says they stay poly-log: ``n`` dead hidden units."""
+    from ..mutation import DeadUnits
+
+    return [DeadUnits("n/16 dead hidden units in the read-out (exact; parameters outside the window grow linearly in n)",
+                      0, config.length // 16 + 1)]

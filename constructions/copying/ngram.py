@@ -40,7 +40,7 @@ from ..fnn import FNN
 from ..layout import AffineMap, Layout
 from ..mutation import injectable
 from ..network import SSMNetwork
-from ..selection import memory_read_fnn, memory_write_fnn
+from .. import selection  # looked up at build time: breaking the shared builder breaks every user
 from ..ssm import SSMBank, accumulator, shifts
 from ..tasks.copying import CopyConfig
 from .common import copy_construction
@@ -122,11 +122,11 @@ def build(config: CopyConfig, n: int = 2, *, dtype=torch.float64, device=None) -
 
     slots = _slot_encoder(D, n, lags, **kw)
     query, key = [f"q{i}" for i in range(n)], [f"k{i}" for i in range(n)]
-    write = memory_write_fnn(slots.layouts[-1], key, "value", carry=query, **kw)
+    write = selection.memory_write_fnn(slots.layouts[-1], key, "value", carry=query, **kw)
     fnn1 = slots.then(write)
     cells = (D + 2) ** n * (D + 1)
     ssm2 = SSMBank([accumulator(cells, **kw), shifts([0] * (n * (D + 2)), **kw)])
-    fnn2 = memory_read_fnn(write.layouts[-1], "memory", query, D + 1, clip_counts=True, **kw)
+    fnn2 = selection.memory_read_fnn(write.layouts[-1], "memory", query, D + 1, clip_counts=True, **kw)
     network = SSMNetwork(embedding, [(ssm1, fnn1), (ssm2, fnn2)], pre_fnn=FNN.from_maps(route))
     return copy_construction(NAME, network, config, SOURCE, ngram=n)
 

@@ -17,7 +17,9 @@ sympy that the closed form is the largest of them), and
 
 **Rates.** Takakura & Suzuki (2023; Transformers) and the paper (SSM+FNN) give the exponent
 ``2 a_dagger / (2 a_dagger + 1)``; Okumoto & Suzuki's CNN rate has ``a_dagger - v`` in its place,
-``v = (1/p - 1/2)_+``. :func:`balanced_level` derives the ``T`` at which the squared approximation
+``v = (1/p - 1/2)_+``. :func:`balanced_exponent` derives the exponent from an error decay and a
+size growth (so the SSM+FNN exponent can be computed from measured curves); :func:`balanced_level`
+derives the ``T`` at which the squared approximation
 error ``2^(-2T)`` equals the estimation term ``2^(T / a_dagger) / n`` (network size over samples),
 and the rate it gives. Only the exponent and the "up to poly-log" qualifier are safe to encode
 (PAPER.md §7); constants are not.
@@ -97,6 +99,18 @@ def balanced_level(a_dagger, n) -> tuple[sp.Expr, sp.Expr]:
         raise ValueError(f"expected one balancing level, got {solutions}")
     level = sp.simplify(solutions[0])
     return level, sp.simplify(sp.powsimp(sp.expand_log(2 ** (-2 * level), force=True), force=True))
+
+
+def balanced_exponent(error_decay, size_growth) -> sp.Expr:
+    """The rate exponent an approximation family gives, derived by balancing: if error ``2^(-e T)`` is
+    reached with ``2^(s T)`` parameters (up to poly(T) factors), solving ``2^(-2 e T) = 2^(s T) / n``
+    gives the squared error ``n^(-r)``; returns ``r`` (``2 e / (2 e + s)``) as sympy derives it, for
+    symbols or numbers. With ``e = 1``, ``s = 1 / a_dagger`` it is :func:`rate_exponent`."""
+    T, n = sp.symbols("T n", positive=True)
+    e, s = sp.Symbol("e", positive=True), sp.Symbol("s", positive=True)
+    (level,) = sp.solve(sp.Eq(-2 * e * T, s * T - sp.log(n, 2)), T)
+    squared_error = sp.expand_log(sp.log(2 ** (-2 * e * level), n), force=True)  # log_n of 2^(-2 e T)
+    return sp.simplify(-squared_error).subs({e: error_decay, s: size_growth})
 
 
 def log2_count_slope(kind: str, a, levels) -> float:

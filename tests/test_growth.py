@@ -1,0 +1,81 @@
+"""The growth judges of :mod:`claims.growth` on known series: tests of the judge, not of any claim."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sympy as sp
+
+from claims.growth import (
+    DECISIVE_RATIO,
+    decisive_grid,
+    empirical_growth,
+    growth_class,
+    judge_polylog,
+    judge_polylog_measured,
+    judge_polynomial,
+    symbolic_growth,
+)
+
+X = sp.Symbol("x", positive=True)
+LONG = [2.0**e for e in range(2, 21)]  # ratio 2^18: decisive
+SHORT = [2.0**e for e in range(2, 6)]  # 4 sizes, ratio 8: not decisive
+
+
+def series(f, xs=LONG):
+    return empirical_growth(xs, [f(x) for x in xs])
+
+
+def test_growth_classes_of_known_series():
+    """The classifier names known growth right and says 'unclear' when a closed form contradicts the
+    measurements or a short grid does not settle them."""
+    xs, wide = [2**e for e in range(4, 15)], [2**e for e in range(4, 31)]
+    assert growth_class(xs, [x * x for x in xs], X**2, X)["class"] == "polynomial"
+    assert growth_class(xs, [math.log2(x) for x in xs], sp.log(X), X)["class"] == "polylog"
+    assert growth_class(xs, [7 for _ in xs])["class"] == "constant"
+    assert growth_class(xs, [3 * x for x in xs])["class"] == "polynomial"
+    # log^2 x has slope 2 / ln x: below 0.2 only past x = e^10, so it needs a longer grid
+    assert growth_class(wide, [math.log2(x) ** 2 for x in wide])["class"] == "polylog"
+    assert growth_class(xs, [math.log2(x) ** 2 for x in xs])["class"] == "unclear"
+    assert growth_class(xs, [math.log2(x) for x in xs], X**2, X)["class"] == "unclear"
+
+
+@pytest.mark.parametrize("f, verdict", [
+    (lambda x: 27 * math.log2(x) + 6, "holds"),  # the query-first construction's parameters
+    (lambda x: 27 * math.log2(x) + 6 + 2 * x, "fails"),  # ... with dead units linear in x
+    (lambda x: x**0.5, "fails"),
+    (lambda x: math.log2(x) ** 6, "inconclusive"),  # slope 6 / ln x falls, but stays above 0.2 up to 2^20
+])
+def test_measured_polylog_judge_reaches_every_verdict(f, verdict):
+    assert judge_polylog_measured(series(f)).verdict == verdict
+
+
+def test_a_polynomial_on_a_short_grid_is_inconclusive_not_failing():
+    measured = series(lambda x: 3 * x, SHORT)
+    assert not decisive_grid(measured) and SHORT[-1] / SHORT[0] < DECISIVE_RATIO
+    result = judge_polylog_measured(measured)
+    assert result.verdict == "inconclusive" and "too short" in result.reason
+
+
+def test_measured_growth_fails_a_polylog_claim_even_when_the_closed_form_says_polylog():
+    """The measurements are the network's own: a closed form that says poly-log does not save a network
+    whose counts grow linearly (a dead-unit mutant stays exact)."""
+    closed = symbolic_growth(27 * sp.log(X, 2) + 6, X)
+    grown = series(lambda x: 27 * math.log2(x) + 6 + 2 * x)
+    result = judge_polylog(closed, grown)
+    assert result.verdict == "fails" and "does not describe the built network" in result.reason
+    assert judge_polylog(closed, series(lambda x: 27 * math.log2(x) + 6)).verdict == "holds"
+
+
+def test_polylog_judge_with_a_polynomial_closed_form():
+    quadratic = symbolic_growth(X**2, X)
+    assert judge_polylog(quadratic, series(lambda x: x * x)).verdict == "fails"
+    assert judge_polylog(quadratic, series(lambda x: math.log2(x))).verdict == "inconclusive"
+
+
+def test_degree_judge_tells_the_degree():
+    quadratic = symbolic_growth(11 * X**2 + 16 * X, X)
+    assert judge_polynomial(quadratic, series(lambda x: 11 * x * x + 16 * x), degree=2).verdict == "holds"
+    assert judge_polynomial(quadratic, series(lambda x: x**3), degree=2).verdict == "inconclusive"
+    assert judge_polynomial(symbolic_growth(X**3, X), series(lambda x: x**3), degree=2).verdict == "fails"
