@@ -275,6 +275,21 @@ def test_polylog_judge_rejects_piecewise_linear_interpolation(evidence):
     assert verdict.verdict == "fails"
 
 
+@pytest.mark.claim("select.relu-approx-polylog", role="control",
+                   breaks="the squaring network: one tent composition fewer than eps needs (m - 1 for m = "
+                          "square_steps(eps)); the error check must see the error exceed eps")
+def test_error_check_catches_a_squaring_network_one_step_short(evidence):
+    short = {}
+    for eps in EPSILONS:
+        m = relu_approx.square_steps(eps)
+        if m > 1:
+            fnn, _ = relu_approx.square_fnn(m - 1)
+            short[f"{eps:.0e}"] = _sup_error(fnn, lambda x: x * x, 0.0, 1.0)
+    caught = {k: v for k, v in short.items() if v > float(k)}
+    evidence.record(short_square_errors=short, caught_at=sorted(caught))
+    assert caught, short
+
+
 @pytest.mark.claim("select.relu-approx-polylog")
 def test_relu_pooling_lemma_error_below_eps_with_polylog_size(evidence):
     """Lemma 3.3 end to end with ReLU networks only (beta = 4, window 8): error <= eps."""

@@ -21,7 +21,6 @@ def test_shift_by_k_delays_by_k(k, length, evidence):
     assert delay_error(shifts([k]), k, length) == 0
 
 
-@pytest.mark.claim("model.shift-delays", role="control",
-                  breaks="the delay: a shift by 3 checked as a delay by 2")
+@pytest.mark.claim("model.shift-delays", role="control", breaks="the shift: by 3 where a delay by 2 is checked")
 def test_delay_check_catches_an_off_by_one_shift(evidence):
     assert delay_error(shifts([3]), 2, 10) > 0
