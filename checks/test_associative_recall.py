@@ -210,11 +210,11 @@ def test_query_first_resources_do_not_depend_on_pairs_or_length(evidence):
     counts = {}
     for pairs in (1, 7, 100, 1000):
         r = measure(binary_query_first.build(ARConfig(4096, 4096, pairs, query="first")).network)
-        counts[pairs] = (r.parameters, r.fnn_width, r.fnn_depth, r.weight_bound, r.bits)
+        counts[pairs] = (r.parameters, r.fnn_width, r.fnn_depth, r.weight_bound, r.weight_bits)
     evidence.record(resources_by_pairs={str(p): c for p, c in counts.items()})
     assert len(set(counts.values())) == 1, counts
     weights_ok = counts[1][3] <= 2 and counts[1][2] == 4
-    evidence.record(weight_bound=counts[1][3], fnn_depth=counts[1][2], bits=counts[1][4])
+    evidence.record(weight_bound=counts[1][3], fnn_depth=counts[1][2], weight_bits=counts[1][4])
     assert weights_ok
 
 

@@ -267,7 +267,7 @@ def precision_table(K: int, V: int, pairs) -> list[dict]:
             "information_floor_bits": round(N * math.log2(V), 4),
             "weight_bound": resources.weight_bound,
             "log2_weight_bound": math.log2(resources.weight_bound),
-            "weight_bits": resources.bits,
+            "weight_bits": resources.weight_bits,
             "fnn_depth": resources.fnn_depth,
             "fnn_width": resources.fnn_width,
             "memory_channels": 1,
@@ -402,7 +402,7 @@ def test_linear_judge_rejects_constant_and_quadratic_precision(evidence):
     and a quadratic one are both rejected; so is a closed form off by one."""
     K, V = G.growth_family
     Ns = list(G.growth_pairs)
-    weight_bits = [measure(built(ARConfig(K, V, N)).network).bits for N in Ns]
+    weight_bits = [measure(built(ARConfig(K, V, N)).network).weight_bits for N in Ns]
     state_bits = [route.memory_bits(ARConfig(K, V, N)) - 1 for N in Ns]
     constant = linear_verdict(Ns, weight_bits, sp.Integer(weight_bits[0]))
     quadratic = linear_verdict(Ns, [bits * N for bits, N in zip(state_bits, Ns)], X**2)

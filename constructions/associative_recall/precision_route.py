@@ -337,7 +337,7 @@ def closed_form() -> dict[str, sp.Expr]:
         "ssm_nonzeros": ssm,
         "parameters": fnn + ssm,
         "weight_bound": sp.Integer(8),
-        "bits": 2 * w + 2,
+        "weight_bits": 2 * w + 2,
     }
 
 
