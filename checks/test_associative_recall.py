@@ -242,7 +242,8 @@ def test_a_two_layer_polylog_construction_solves_recall(evidence, device):
     construction = binary_query_first.build(config, device=device)
     resources = measure(construction.network)
     assert resources.num_layers == 2
-    assert_exact(construction, generate(config, SIZES.batch, 0).tokens.to(device), evidence)
+    tokens = generate(config, SIZES.batch, 0).tokens.to(device)
+    assert_exact(construction, tokens, evidence)
     symbolic, empirical = _growth(binary_query_first, SIZES.binary_growth_exponents, "parameters", {K: X, V: X, n: 1})
     verdict = judge_polylog(symbolic, empirical)
     outer = measure(outer_product.build(ARConfig(64, 64, 1)).network)
@@ -250,11 +251,14 @@ def test_a_two_layer_polylog_construction_solves_recall(evidence, device):
         format="query first (the query precedes the pairs); binary token codes",
         witness=binary_query_first.NAME,
         resources_at_largest_vocab=resources.summary(),
+        state_on_the_checked_batch=construction.memory(tokens),
         parameters_growth=verdict,
         window="infinite: the prefix-sum SSMs span the whole sequence (one parameter per channel)",
         query_last_note="in the query-last format the suite's exact construction is the outer product, "
-                        f"{outer.parameters} parameters already at |V| = 64 (polynomial); a poly-log one needs "
-                        "precision growing with N (limits.precision-route: exhibited, state bits 2 N w - 1)",
+                        f"{outer.parameters} parameters already at |V| = 64 (polynomial); any model whose state after "
+                        "the pairs is all it keeps needs at least N log2 |V| state bits there (limits.query-last-state), "
+                        "and the suite's poly-log one packs them into one channel of 2 N w - 1 significant bits "
+                        "(limits.precision-route)",
     )
     if verdict.verdict == "inconclusive":
         evidence.inconclusive(verdict.reason)
