@@ -278,7 +278,7 @@ CATALOGUE = [
         "these tasks'.",
         checked_as="Theorem 3.1: two-layer SSM+FNN copies length-L strings with error eps using poly-log(L, 1/eps) "
         "parameters. Checked as: some SSM+FNN construction of the suite has every measured resource (parameters, "
-        "width, depth, weight bound, bits, window) poly-log in L; the verdict names the resource that grows.",
+        "width, depth, weight bound, weight bits, window) poly-log in L; the verdict names the resource that grows.",
         expected="inconclusive",
         notes="Expected inconclusive: with bounded precision a fixed-window SSM+FNN is a GSSM (Jelassi et al.), so "
         "poly-log copying needs the window U >= L not to be counted, or precision growing with L (PAPER.md §5).",
@@ -404,18 +404,56 @@ CATALOGUE = [
     ),
     claim(
         id="limits.precision-route",
-        title="Query-last AR with poly-log width needs growing precision",
-        stated="PAPER.md section 5 (our reading): query-last associative recall with poly-log width needs precision "
-        "that grows linearly in the number of pairs N.",
-        checked_as="Query-last AR with poly-log width needs precision (bits, or log B) growing linearly in N.",
+        title="The precision route's state needs 2 N w - 1 bits",
+        stated="Our statement (PAPER.md §5, route (1)): the precision-route construction for query-last associative "
+        "recall -- width O(log |V|), all N pairs packed into one memory channel -- is exact, and the precision its "
+        "state needs grows linearly in N: its memory needs 2 N w - 1 significant bits (w = ceil(log2 K) + "
+        "ceil(log2 V)), and with fewer it answers some instance wrong.",
+        checked_as="The precision-route construction (query last, one query, one-token keys): exact in float64 "
+        "wherever 2 N w - 1 <= 53 (hypothesis-drawn instances, seeded batches up to |V| = 2^13, every instance of "
+        "tiny formats) and in rational arithmetic beyond; float64 and float32 run out where 2 N w - 1 exceeds 53 "
+        "(resp. 24); on its widest instance the memory state reaches exactly 2 N w - 1 significant bits (denominator "
+        "2^(2 N w)), and the smallest state significand that keeps a batch right grows linearly in N (growth "
+        "judge), while the weights' bound (8) and weight bits (2w + 2) stay constant and the width stays poly-log in "
+        "|V|; closed forms equal the measured counts.",
         provenance="reconstructed",
         source="PAPER.md §5",
         kind="scaling",
         paper_claims=["limits", "C3"],
-        notes="Exhibited by precision_route: all pairs in one memory channel, exact for every N in rational "
-        "arithmetic; the state needs 2 N (m+b) - 1 significant bits (float64 runs out when that exceeds 53); the "
-        "growth is in the state, not the weights (B = 8, weight bits independent of N); the read-out FNN's depth, "
-        "hence the parameters, also grows linearly in N; one query only.",
+        notes="A statement about this construction only. That every model whose state after the pairs is all it "
+        "keeps needs at least N log2 V state bits is the separate claim limits.query-last-state (its own counting "
+        "proof); this construction spends 2 w = 2 (m + b) bits per pair, guard digits included. The read-out FNN's "
+        "depth, hence the parameters, also grows linearly in N; one query only.",
+    ),
+    claim(
+        id="limits.query-last-state",
+        title="Query-last recall needs V^N states after the pairs",
+        stated="Our statement (PAPER.md §5): any causal model whose state after the pairs is all it keeps of them "
+        "(an SSM+FNN's SSM states among them) and that answers query-last associative recall with N pairs (distinct "
+        "keys out of K, values out of V) exactly reaches at least V^N distinct states after the pairs, so it needs at "
+        "least N log2 V bits of state; the exact fewest states is the covering-array number CAN(N; K, V) >= V^N.",
+        checked_as="A counting argument checked on every prefix of small formats (quick: K <= 5, V <= 4, N <= 3): the "
+        "prefixes' answer classes number C(K, N) V^N; each has V^(K-N) total extensions; two prefixes conflict (a "
+        "query valid after both gets different answers) iff their extension sets are disjoint; so a pairwise-"
+        "conflicting family has at most V^N members, and the fixed-key family has V^N (exact clique search up to 60 "
+        "classes agrees): log2 of it is N log2 V. The fewest states, by exact cover search up to 60 classes, equal the "
+        "known covering numbers (V^N for N in {1, K-1, K} and for N = 2, K <= V + 1 with V a prime power; "
+        "Kleitman-Spencer for V = N = 2, e.g. 5 > 4 at K = 4). On "
+        "networks, over every prefix of the format: each network whose (exact or b-bit) state after the pairs takes "
+        "fewer distinct values than the fewest states has two prefixes with one state and different answers (the "
+        "exhaustive collision search of limits.single-layer; quantized constructions, constructions cut to one layer, "
+        "random one-layer sketches), and the exact outer-product and precision-route networks keep every conflicting "
+        "pair apart, with at least that many distinct states and measured state bits at least its log2.",
+        provenance="reconstructed",
+        source="PAPER.md §5; related context: Arora et al. 2024 ('Based'), Theorem 3.1 (any causal recurrent model "
+        f"needs Omega(N) bits of state for MQAR); {_ZOOLOGY}; covering arrays of strength 2 (Kleitman-Spencer 1973, "
+        "Katona 1973; Bose 1938)",
+        kind="bound",
+        paper_claims=["limits", "C3"],
+        notes="A universal lower bound, apart from limits.precision-route (what one construction spends: 2 N w - 1 "
+        "state bits). The count C(K, N) V^N of answer classes is not a lower bound on the states: classes with "
+        "different key sets need different states only when they disagree on a common key. The bound is about the "
+        "query-last format; with the query first, the state after the pairs need only hold the queried value.",
     ),
     claim(
         id="limits.consistency",
