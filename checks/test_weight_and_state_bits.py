@@ -64,11 +64,14 @@ def _recall(query: str = "last"):
 
 
 def _copies(grams: int | None):
+    """Uniform strings (for an n-gram copier: the first ``batch`` of 8 x ``batch`` drawn without a
+    repeated n-gram, the strings it copies exactly)."""
     def tokens(L: int) -> torch.Tensor:
         config = copying.CopyConfig(G["alphabet"], L)
-        batch = copying.generate(config, G["batch"], L)
-        keep = ~copying.repeated_ngram(batch.strings, grams, config.alphabet) if grams else torch.ones(len(batch.strings), dtype=torch.bool)
-        return batch.tokens[keep]
+        if not grams:
+            return copying.generate(config, G["batch"], L).tokens
+        batch = copying.generate(config, 8 * G["batch"], L)
+        return batch.tokens[~copying.repeated_ngram(batch.strings, grams, config.alphabet)][: G["batch"]]
 
     return tokens
 
@@ -111,10 +114,10 @@ def weight_and_state_row(subject: Subject, size: int, read_memory=lambda constru
 @pytest.mark.parametrize("subject", SUBJECTS, ids=[s.name for s in SUBJECTS])
 def test_weight_bits_and_state_bits_side_by_side(subject, evidence):
     rows = [weight_and_state_row(subject, size) for size in subject.sizes]
-    memory = "state_bits" if subject.kind == "SSM+FNN" else "kv_cache_bits"
-    evidence.record(**{f"weight_and_memory_bits: {subject.name}": {
-        "kind": subject.kind, "grows_with": subject.axis, "memory_measured": memory,
-        "weight_bits": [r["weight_bits"] for r in rows], memory: [r[memory] for r in rows], "rows": rows}})
+    kept = ("state_bits", "state_entries", "widest_state_entry_bits") if subject.kind == "SSM+FNN" else (
+        "kv_cache_bits", "kv_cache_entries", "widest_kv_entry_bits")
+    columns = (subject.axis, "weight_bits", *kept, "measured_on")
+    evidence.record(**{f"weight_and_memory_bits: {subject.name} ({subject.kind})": {c: [r[c] for r in rows] for c in columns}})
 
 
 @pytest.mark.claim(CLAIM, role="control", breaks="the state measurement: a read that skips the last SSM layer's states")
