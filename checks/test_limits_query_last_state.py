@@ -112,6 +112,7 @@ def test_fewest_states_are_the_covering_numbers_and_can_exceed_v_to_the_n(eviden
 
 
 # ----------------------------------------------------------------------------- networks
+@functools.lru_cache(maxsize=16)
 def networks_for(config: ARConfig) -> dict:
     """Networks to read the consequence off: the exact query-last constructions, and the two-layer
     constructions cut after their first layer (exact states, too little memory)."""
