@@ -75,7 +75,7 @@ def _fixed_length_resources(L: int, fault: str | None) -> dict:
         copies = False
     r = measure(construction.network)
     return {"copies": copies, "parameters": r.parameters, "parameters_outside_window": r.parameters - r.shift_structure_nonzeros,
-            "width": max(r.fnn_width, r.channels), "depth": r.fnn_depth, "weight_bound": r.weight_bound, "weight_bits": r.bits,
+            "width": max(r.fnn_width, r.channels), "depth": r.fnn_depth, "weight_bound": r.weight_bound, "weight_bits": r.weight_bits,
             "window": r.window}
 
 

@@ -46,7 +46,7 @@ from claims.growth import (
 from constructions.associative_recall import precision_route as route
 from constructions.exact_arithmetic import ExactNetwork, verify_exact
 from constructions.mutation import mutate
-from constructions.resources import measure
+from constructions.resources import measure, measure_state
 from constructions.tasks.associative_recall import ARConfig, enumerate_instances, generate
 from constructions.verification import verify
 
@@ -257,17 +257,21 @@ def precision_table(K: int, V: int, pairs) -> list[dict]:
         assert result.ok, f"{config}: {result.describe()}"
         significant = result.state_significant_bits[MEMORY_LAYER]
         resources = measure(construction.network)
+        # every layer's state, measured from a float64 run where float64 holds it (else None)
+        state = measure_state(construction.network, tokens) if route.float_exact(config, F64) else None
         rows.append({
             "pairs": N,
             "state_significant_bits": significant,
             "state_denominator_bits": result.state_denominator_bits[MEMORY_LAYER],
             "smallest_state_significand": smallest_state_bits(construction, tokens, exact, int(significant)),
-            # N log2 V: what any pre-query sketch must hold (value assignments to the same keys must
-            # leave different states); context for the measured bits, not a bound on a significand
+            # N log2 V: what any model's state after the pairs must hold (limits.query-last-state: at
+            # least V^N states); context for the measured bits, not a bound on a significand
             "information_floor_bits": round(N * math.log2(V), 4),
+            "memory_entry_width_float64": None if state is None else state.layers[MEMORY_LAYER].widest_entry_bits,
+            "state_bits_float64": None if state is None else state.state_bits,
             "weight_bound": resources.weight_bound,
             "log2_weight_bound": math.log2(resources.weight_bound),
-            "weight_bits": resources.bits,
+            "weight_bits": resources.weight_bits,
             "fnn_depth": resources.fnn_depth,
             "fnn_width": resources.fnn_width,
             "memory_channels": 1,
@@ -290,6 +294,8 @@ def test_state_precision_grows_linearly_in_pairs(evidence):
     for r in rows:  # the widest instance reaches the closed form exactly
         assert r["state_significant_bits"] == closed["significant_bits"].subs(N_, r["pairs"]), r
         assert r["state_denominator_bits"] == closed["denominator_bits"].subs(N_, r["pairs"]), r
+        if r["memory_entry_width_float64"] is not None:  # the float64 reading agrees: 0.c_N...c_1 in base 4
+            assert r["memory_entry_width_float64"] == r["state_denominator_bits"], r
     significant = [r["state_significant_bits"] for r in rows]
     needed = [r["smallest_state_significand"] for r in rows]
     verdict = linear_verdict(Ns, significant, closed["significant_bits"].subs(N_, X))
@@ -405,7 +411,7 @@ def test_linear_judge_rejects_constant_and_quadratic_precision(evidence):
     and a quadratic one are both rejected; so is a closed form off by one."""
     K, V = G.growth_family
     Ns = list(G.growth_pairs)
-    weight_bits = [measure(built(ARConfig(K, V, N)).network).bits for N in Ns]
+    weight_bits = [measure(built(ARConfig(K, V, N)).network).weight_bits for N in Ns]
     state_bits = [route.memory_bits(ARConfig(K, V, N)) - 1 for N in Ns]
     constant = linear_verdict(Ns, weight_bits, sp.Integer(weight_bits[0]))
     quadratic = linear_verdict(Ns, [bits * N for bits, N in zip(state_bits, Ns)], X**2)

@@ -40,11 +40,11 @@ def comparable(r: Resources | TransformerResources, context: int) -> dict:
     length: a layer that sees the whole sequence (prefix sum, full attention) spans all of it."""
     if isinstance(r, TransformerResources):
         return {"parameters": r.parameters, "width": max(r.d_model, r.mlp_width), "layers": r.num_layers,
-                "depth": r.mlp_depth, "weight_bound": r.weight_bound, "bits": r.bits, "context_span": context}
+                "depth": r.mlp_depth, "weight_bound": r.weight_bound, "weight_bits": r.weight_bits, "context_span": context}
     window = context if r.window == math.inf else min(int(r.window), context)
     return {"parameters": r.parameters, "parameters_outside_shift_structure": r.parameters - r.shift_structure_nonzeros,
             "width": max(r.fnn_width, r.channels), "layers": r.num_layers, "depth": r.fnn_depth,
-            "weight_bound": r.weight_bound, "bits": r.bits, "context_span": window}
+            "weight_bound": r.weight_bound, "weight_bits": r.weight_bits, "context_span": window}
 
 
 def classify_table(xs, rows: dict[str, dict[str, list]], closed: dict[str, dict[str, sp.Expr]]) -> dict:

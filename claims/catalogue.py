@@ -40,16 +40,25 @@ CATALOGUE = [
     ),
     claim(
         id="model.modes-agree",
-        title="Recurrence, direct and FFT convolution agree",
-        stated="An SSM layer computed as a recurrence, as a direct causal convolution and as an FFT convolution "
-        "gives the same outputs.",
-        checked_as="For every parameterization (shift, diagonal real/complex, dense, banks, lookahead), the "
-        "recurrence, the direct causal convolution and the FFT convolution give the same outputs: "
-        "float64 within 1e-9 relative to the output scale, float32 within 1e-3.",
+        title="Recurrence, direct and FFT convolution agree on stable layers",
+        stated="A stable SSM layer (spectral radius of A below 1) computed as a recurrence, as a direct causal "
+        "convolution and as an FFT convolution gives the same outputs, up to floating-point error.",
+        checked_as="On the layers checks/strategies.py ssm_layers draws -- shift (nilpotent A = J_N, taps in [-1, 1]), "
+        "diagonal real (lambda in [-0.99, 0.99]), diagonal complex (|lambda| <= 0.99, any phase), dense (real N x N "
+        "A with entries in [-1, 1] rescaled to a spectral radius drawn in [0, 0.99]), and banks of 1-3 of these; "
+        "1-3 channels, state size N <= 6, lookahead 0-3, B, C, skip entries in [-1, 1] -- on standard-normal "
+        "inputs of length 1-200 (both sides of the direct/FFT switch at 64 taps), plus one shift bank at length "
+        "4096 on each device: the direct and the FFT convolution (and 'auto') equal the recurrence within 1e-9 "
+        "(float64) and 1e-3 (float32) relative to max(1, largest |output|).",
         provenance="reconstructed",
         source="PAPER.md §2; S4/Mamba practice of a slow reference beside every fast path",
         kind="exact",
         paper_claims=["model"],
+        notes="Scope: only stable layers are drawn (every |lambda| and every dense spectral radius at most 0.99). "
+        "Unstable layers (|lambda| > 1) are out of scope here (issue #15 handles them), and so is the marginal "
+        "lambda = 1: the prefix sums the constructions use as memory and their cumulative-sum 'scan' mode are "
+        "compared with the other modes by a unit test (tests/test_ssm_layers.py, "
+        "test_accumulator_output_is_the_prefix_sum_in_every_mode), not by this claim's checks.",
     ),
     claim(
         id="model.shift-delays",
@@ -423,18 +432,56 @@ CATALOGUE = [
     ),
     claim(
         id="limits.precision-route",
-        title="Query-last AR with poly-log width needs growing precision",
-        stated="PAPER.md section 5 (our reading): query-last associative recall with poly-log width needs precision "
-        "that grows linearly in the number of pairs N.",
-        checked_as="Query-last AR with poly-log width needs precision (bits, or log B) growing linearly in N.",
+        title="The precision route's state needs 2 N w - 1 bits",
+        stated="Our statement (PAPER.md §5, route (1)): the precision-route construction for query-last associative "
+        "recall -- width O(log |V|), all N pairs packed into one memory channel -- is exact, and the precision its "
+        "state needs grows linearly in N: its memory needs 2 N w - 1 significant bits (w = ceil(log2 K) + "
+        "ceil(log2 V)), and with fewer it answers some instance wrong.",
+        checked_as="The precision-route construction (query last, one query, one-token keys): exact in float64 "
+        "wherever 2 N w - 1 <= 53 (hypothesis-drawn instances, seeded batches up to |V| = 2^13, every instance of "
+        "tiny formats) and in rational arithmetic beyond; float64 and float32 run out where 2 N w - 1 exceeds 53 "
+        "(resp. 24); on its widest instance the memory state reaches exactly 2 N w - 1 significant bits (denominator "
+        "2^(2 N w)), and the smallest state significand that keeps a batch right grows linearly in N (growth "
+        "judge), while the weights' bound (8) and weight bits (2w + 2) stay constant and the width stays poly-log in "
+        "|V|; closed forms equal the measured counts.",
         provenance="reconstructed",
         source="PAPER.md §5",
         kind="scaling",
         paper_claims=["limits", "C3"],
-        notes="Exhibited by precision_route: all pairs in one memory channel, exact for every N in rational "
-        "arithmetic; the state needs 2 N (m+b) - 1 significant bits (float64 runs out when that exceeds 53); the "
-        "growth is in the state, not the weights (B = 8, weight bits independent of N); the read-out FNN's depth, "
-        "hence the parameters, also grows linearly in N; one query only.",
+        notes="A statement about this construction only. That every model whose state after the pairs is all it "
+        "keeps needs at least N log2 V state bits is the separate claim limits.query-last-state (its own counting "
+        "proof); this construction spends 2 w = 2 (m + b) bits per pair, guard digits included. The read-out FNN's "
+        "depth, hence the parameters, also grows linearly in N; one query only.",
+    ),
+    claim(
+        id="limits.query-last-state",
+        title="Query-last recall needs V^N states after the pairs",
+        stated="Our statement (PAPER.md §5): any causal model whose state after the pairs is all it keeps of them "
+        "(an SSM+FNN's SSM states among them) and that answers query-last associative recall with N pairs (distinct "
+        "keys out of K, values out of V) exactly reaches at least V^N distinct states after the pairs, so it needs at "
+        "least N log2 V bits of state; the exact fewest states is the covering-array number CAN(N; K, V) >= V^N.",
+        checked_as="A counting argument checked on every prefix of small formats (quick: K <= 5, V <= 4, N <= 3): the "
+        "prefixes' answer classes number C(K, N) V^N; each has V^(K-N) total extensions; two prefixes conflict (a "
+        "query valid after both gets different answers) iff their extension sets are disjoint; so a pairwise-"
+        "conflicting family has at most V^N members, and the fixed-key family has V^N (exact clique search up to 60 "
+        "classes agrees): log2 of it is N log2 V. The fewest states, by exact cover search up to 60 classes, equal the "
+        "known covering numbers (V^N for N in {1, K-1, K} and for N = 2, K <= V + 1 with V a prime power; "
+        "Kleitman-Spencer for V = N = 2, e.g. 5 > 4 at K = 4). On "
+        "networks, over every prefix of the format: each network whose (exact or b-bit) state after the pairs takes "
+        "fewer distinct values than the fewest states has two prefixes with one state and different answers (the "
+        "exhaustive collision search of limits.single-layer; quantized constructions, constructions cut to one layer, "
+        "random one-layer sketches), and the exact outer-product and precision-route networks keep every conflicting "
+        "pair apart, with at least that many distinct states and measured state bits at least its log2.",
+        provenance="reconstructed",
+        source="PAPER.md §5; related context: Arora et al. 2024 ('Based'), Theorem 3.1 (any causal recurrent model "
+        f"needs Omega(N) bits of state for MQAR); {_ZOOLOGY}; covering arrays of strength 2 (Kleitman-Spencer 1973, "
+        "Katona 1973; Bose 1938)",
+        kind="bound",
+        paper_claims=["limits", "C3"],
+        notes="A universal lower bound, apart from limits.precision-route (what one construction spends: 2 N w - 1 "
+        "state bits). The count C(K, N) V^N of answer classes is not a lower bound on the states: classes with "
+        "different key sets need different states only when they disagree on a common key. The bound is about the "
+        "query-last format; with the query first, the state after the pairs need only hold the queried value.",
     ),
     claim(
         id="limits.consistency",

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import torch
 
 from .network import SSMNetwork
-from .resources import Resources, measure
+from .resources import Resources, measure, measure_state
 from .ssm import Mode
 
 
@@ -113,3 +113,11 @@ class Construction:
         if hasattr(self.network, "resources"):
             return self.network.resources()
         return measure(self.network)
+
+    def memory(self, tokens: torch.Tensor) -> dict:
+        """What the network stores while it runs on ``tokens``, measured: the SSM states it reaches
+        (:func:`~constructions.resources.measure_state`: ``state_bits``) or, for Transformers, the
+        keys and values it caches (``kv_cache_bits``). A summary dict, JSON-ready."""
+        if hasattr(self.network, "kv_cache"):
+            return self.network.kv_cache(tokens).summary()
+        return measure_state(self.network, tokens).summary()

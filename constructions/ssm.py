@@ -145,6 +145,31 @@ class SSMLayer(nn.Module):
         S = self.state_kernel(x.shape[1])  # (D, N, L)
         return torch.einsum("dns,bsd->bdn", S, x.flip(1).to(S.dtype))
 
+    def states(self, x: torch.Tensor) -> torch.Tensor:
+        """The state after every token of ``x`` (``(batch, L, D)``): ``h_t = sum_{s <= t} A^s B x_{t-s}``,
+        ``(batch, L, D, N)`` (complex for complex layers); ``states(x)[:, -1]`` is :meth:`final_state`.
+
+        What a layer must store to run as a recurrence (``constructions.resources.measure_state``
+        reads its precision). A direct causal convolution of each channel with the columns of
+        :meth:`state_kernel` (no FFT: exact wherever the sums are, as for the constructions' dyadic
+        states), over the state's window: ``N`` taps when ``A^N B = 0`` (nilpotent ``A``), else ``L``.
+        """
+        self.check_input(x)
+        if self.lookahead:
+            raise ShapeError("a two-sided layer (lookahead > 0) has no causal state to read")
+        batch, L, D = x.shape
+        N = self.state_size
+        S = self.state_kernel(min(L, N + 1))  # (D, N, K)
+        if L > N:  # A^s B = A^(s-N) A^N B: zero for every s >= N once it is zero at s = N
+            S = self.state_kernel(L) if bool((S[..., N] != 0).any()) else S[..., :N]
+        xs = x.unsqueeze(-1).expand(batch, L, D, N).reshape(batch, L, D * N)
+        k = S.reshape(D * N, -1)
+
+        def conv(kernel):
+            return causal_conv_direct(xs.to(kernel.dtype), kernel).reshape(batch, L, D, N)
+
+        return torch.complex(conv(k.real), conv(k.imag)) if k.is_complex() else conv(k)
+
     def _add_skip(self, k: torch.Tensor) -> torch.Tensor:
         if k.shape[-1] > 0:
             k = k.clone()
@@ -277,6 +302,15 @@ class ShiftSSM(SSMLayer):
         eye = F.pad(eye, (0, max(0, length - self.state_size)))
         return eye.expand(self.channels, -1, -1)
 
+    def states(self, x):
+        """The state is the last ``N`` inputs, ``h_t[n] = x_{t-n}`` (0 before the start): read off directly."""
+        self.check_input(x)
+        if self.lookahead:
+            raise ShapeError("a two-sided layer (lookahead > 0) has no causal state to read")
+        N = self.state_size
+        padded = F.pad(x, (0, 0, N - 1, 0))  # (batch, N - 1 + L, D)
+        return padded.unfold(1, N, 1).flip(-1)  # (batch, L, D, N): entry n is x_{t-n}
+
     def kernel(self, length):
         k = self.C.detach()[:, :length]
         if length > self.state_size:
@@ -307,6 +341,13 @@ class DiagonalSSM(SSMLayer):
         if self.state_size == 1 and bool((self.lam == 1).all()):
             return (self.C * self.B).detach()[:, 0].real
         return None
+
+    def states(self, x):
+        """Accumulators (every ``lam = 1``) as a cumulative sum of ``B x``; otherwise the generic convolution."""
+        if not bool((self.lam == 1).all()) or self.lookahead:
+            return super().states(x)
+        self.check_input(x)
+        return torch.cumsum(x.unsqueeze(-1).to(self.B.dtype) * self.B, dim=1)
 
     def state_matrix(self):
         return torch.diag_embed(self.lam.detach())
@@ -409,6 +450,14 @@ class SSMBank(nn.Module):
         states = [g.final_state(part) for g, part in zip(self.groups, parts)]
         dtype = torch.complex128 if any(s.is_complex() for s in states) else states[0].dtype
         return torch.cat([s.reshape(s.shape[0], -1).to(dtype) for s in states], dim=1)
+
+    def states(self, x: torch.Tensor) -> torch.Tensor:
+        """Every group's states after every token, flattened and concatenated: ``(batch, L, state_size)``."""
+        self.check_input(x)
+        parts = torch.split(x, [g.channels for g in self.groups], dim=-1)
+        states = [g.states(part) for g, part in zip(self.groups, parts)]
+        dtype = torch.complex128 if any(s.is_complex() for s in states) else states[0].dtype
+        return torch.cat([s.reshape(*s.shape[:2], -1).to(dtype) for s in states], dim=2)
 
     def check_input(self, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor) or x.dim() != 3:

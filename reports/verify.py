@@ -4,7 +4,8 @@
     python -m reports verify --task associative-recall --weights net.safetensors
 
 ``verify`` loads the file (:mod:`constructions.serialization`; no pickle code runs), measures the
-network's resources, and runs three checks on the file's task format: a seeded random batch,
+network's resources (weights) and, on the random batch, what it stores while it runs (SSM state
+bits, or a Transformer's KV cache), and runs three checks on the file's task format: a seeded random batch,
 hypothesis-drawn instances (a failure is shrunk to a minimal counterexample) and, when the format
 is small enough, every instance. It prints a summary, writes ``verify.json`` and ``verify.md``
 (atomically) and exits 0 if every check passed, 1 if one failed, 2 on a bad file or command line.
@@ -78,7 +79,9 @@ def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, 
     if file_task != task:
         raise ModelFileError(f"{path} holds a network for {file_task!r}, but --task says {task!r}")
     config = construction.config
-    checks = [_record(f"random batch of {batch} (seed {seed})", verify(construction, _batch(task, config, batch, seed, ngram)))]
+    tokens = _batch(task, config, batch, seed, ngram)
+    checks = [_record(f"random batch of {batch} (seed {seed})", verify(construction, tokens))]
+    memory = construction.memory(tokens) if len(tokens) else None
 
     @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -98,14 +101,17 @@ def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, 
     if everything is not None:
         checks.append(_record(f"every instance ({len(everything)})", verify(construction, everything)))
     return {"file": str(path), "task": task, "config": jsonable(config), "restricted_to_strings_without_repeated_ngram": ngram,
-            "resources": construction.resources().summary(), "checks": checks, "passed": all(c["passed"] for c in checks)}
+            "resources": construction.resources().summary(), "memory": memory, "checks": checks,
+            "passed": all(c["passed"] for c in checks)}
 
 
 def to_markdown(result: dict) -> str:
     lines = [f"# Verification of `{result['file']}`", "", f"Task: **{result['task']}**, format `{result['config']}`", "",
              f"Result: **{'PASS' if result['passed'] else 'FAIL'}**", "", "| check | result |", "|---|---|"]
     lines += [f"| {c['check']} | {'pass' if c['passed'] else 'FAIL'} |" for c in result["checks"]]
-    lines += ["", "Measured resources:", "", "```json", json.dumps(result["resources"], indent=1), "```"]
+    lines += ["", "Measured resources (weights):", "", "```json", json.dumps(result["resources"], indent=1), "```"]
+    lines += ["", "Measured memory on the random batch (SSM state bits, or a Transformer's KV cache):", "",
+              "```json", json.dumps(result["memory"], indent=1), "```"]
     for c in result["checks"]:
         if not c["passed"]:
             detail = c.get("counterexample") or json.dumps(c.get("first_failure"), indent=1)
@@ -134,7 +140,8 @@ def verify_main(argv: list[str]) -> int:
     write_atomic(out / "verify.md", to_markdown(result))
     for c in result["checks"]:
         print(f"{'pass' if c['passed'] else 'FAIL'}  {c['check']}")
-    print(f"{'PASS' if result['passed'] else 'FAIL'}: {args.weights} ({args.task}); resources {result['resources']}")
+    print(f"{'PASS' if result['passed'] else 'FAIL'}: {args.weights} ({args.task}); resources {result['resources']}; "
+          f"memory {result['memory']}")
     if not result["passed"]:  # the shrunk (minimal) counterexample first, if hypothesis found one
         failed = [c for c in result["checks"] if not c["passed"]]
         bad = next((c for c in failed if c.get("counterexample")), failed[0])

@@ -1,5 +1,6 @@
-"""Resource accounting: per-tensor statistics (exact fixed-point bits) and ``measure`` on
-hand-built networks whose counts are worked out by hand below."""
+"""Resource accounting: per-tensor statistics (exact fixed-point bits), ``measure`` (weights) and
+``measure_state`` (the states a run reaches) on hand-built networks whose counts are worked out by
+hand below."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 from constructions.embedding import OneHotEmbedding, TableEmbedding
 from constructions.fnn import FNN
 from constructions.network import SSMNetwork
-from constructions.resources import TensorStats, measure, tensor_stats
+from constructions.resources import TensorStats, entry_widths, measure, measure_state, tensor_stats
 from constructions.ssm import DiagonalSSM, ShiftSSM, SSMBank, accumulator
 from constructions.vocabulary import Vocabulary
 
@@ -102,15 +103,15 @@ def test_measure_of_a_hand_built_shift_network_equals_hand_counts():
     assert r.embedding_kind == "OneHotEmbedding (fixed code, no parameters)"
     assert r.input_features == 2
     assert r.weight_bound == 2.0
-    assert r.bits == 5
+    assert r.weight_bits == 5
     assert r.parameters == 14
     assert r.entries == 31
     (ssm,) = r.ssm_layers
     assert (ssm.parameterization, ssm.channels, ssm.state_size, ssm.window) == ("ShiftSSM", 2, 4, 2)
-    assert (ssm.nonzeros, ssm.entries, ssm.weight_bound, ssm.bits) == (7, 18, 2.0, 4)
+    assert (ssm.nonzeros, ssm.entries, ssm.weight_bound, ssm.weight_bits) == (7, 18, 2.0, 4)
     (fnn,) = r.fnns
     assert (fnn.role, fnn.depth, fnn.widths, fnn.width) == ("block1", 2, (2, 3, 1), 3)
-    assert (fnn.nonzeros, fnn.entries, fnn.weight_bound, fnn.bits) == (7, 13, 2.0, 5)
+    assert (fnn.nonzeros, fnn.entries, fnn.weight_bound, fnn.weight_bits) == (7, 13, 2.0, 5)
 
 
 def table_accumulator_network() -> SSMNetwork:
@@ -131,7 +132,7 @@ def test_measure_counts_the_pre_fnn_and_the_embedding_table():
     assert r.embedding_parameters == 2
     assert r.embedding_kind == "TableEmbedding"
     assert r.weight_bound == 3.0
-    assert r.bits == 3
+    assert r.weight_bits == 3
     assert r.parameters == 4 + 6 + 2
     assert r.entries == 12 + 8 + 4
 
@@ -161,3 +162,69 @@ def test_measure_of_a_bank_sums_its_groups_and_names_their_kinds():
 def test_measure_of_a_network_without_blocks():
     r = measure(SSMNetwork(OneHotEmbedding(Vocabulary.of(a=3)), []))
     assert (r.num_layers, r.window, r.channels, r.fnn_depth, r.parameters) == (0, 0, 0, 0, 0)
+
+
+# ----------------------------------------------------------------------------- state
+def test_entry_widths_of_hand_computed_columns():
+    # columns: 0/1 flag (1 bit, no sign); {0.5, 3} (2 integer + 1 fractional); {-3, 1} (2 + sign);
+    # always 0 (0 bits); the double nearest 0.1 (55 fractional bits: a 52-bit odd number times 2^-55)
+    values = t64([[0.0, 0.5, -3.0, 0.0, 0.1], [1.0, 3.0, 1.0, 0.0, 0.1]])
+    widths = entry_widths(values)
+    assert widths.bits == (1, 3, 3, 0, 55)
+    assert widths.significant_bits == (1, 2, 2, 0, 52)
+
+
+def test_entry_widths_refuse_a_table_that_is_not_two_dimensional():
+    with pytest.raises(ValueError, match="shape"):
+        entry_widths(t64([1.0, 2.0]))
+
+
+def test_measure_state_of_a_hand_built_shift_network_equals_hand_counts():
+    """Tokens a=0, b=1 embed as e_0, e_1; the shift layer's state (D = 2, N = 2) holds the last two
+    values of each channel: 0/1 entries, 1 bit each, 4 entries -> 4 bits (uniform: 4 x 1)."""
+    network = one_hot_shift_network()
+    state = measure_state(network, torch.tensor([[0, 1, 1], [1, 0, 0]]))
+    assert (state.instances, state.length, state.state_entries) == (2, 3, 4)
+    (layer,) = state.layers
+    assert layer.entry_bits == (1, 1, 1, 1) and layer.bits == 4
+    assert (state.state_bits, state.widest_entry_bits, state.state_bits_uniform, state.float64_limited) == (4, 1, 4, False)
+    # an entry that is never reached costs nothing: only token a -> channel 1 stays 0
+    assert measure_state(network, torch.tensor([[0, 0, 0]])).layers[0].entry_bits == (1, 1, 0, 0)
+    json.dumps(state.summary())
+
+
+def test_measure_state_reads_an_accumulator_and_a_table_embedding():
+    """Table [[1, 0], [0, -3]] into prefix sums: channel 0 counts a's (0..3: 2 bits), channel 1 sums
+    -3 per b (down to -9: 4 integer bits + sign = 5)."""
+    state = measure_state(table_accumulator_network(), torch.tensor([[0, 1, 0, 1, 1, 0]]))
+    assert state.layers[0].entry_bits == (2, 5)
+    assert state.state_bits == 7 and state.state_bits_uniform == 10
+
+
+def test_measure_state_flags_values_that_use_the_whole_float64_significand():
+    lam = torch.full((1, 1), 0.1, dtype=F64)
+    network = SSMNetwork(OneHotEmbedding(Vocabulary.of(a=1)), [(DiagonalSSM(lam, torch.ones_like(lam), torch.ones_like(lam)),
+                                                               FNN.identity(1))])
+    assert measure_state(network, torch.zeros(1, 4, dtype=torch.long)).float64_limited
+
+
+@pytest.mark.parametrize("tokens", [torch.zeros(3, dtype=torch.long), torch.zeros(0, 4, dtype=torch.long), [[0, 1]]])
+def test_measure_state_refuses_tokens_that_are_not_a_batch(tokens):
+    with pytest.raises(ValueError, match="tokens"):
+        measure_state(one_hot_shift_network(), tokens)
+
+
+def test_kv_cache_of_the_zoology_attention_counts_keys_and_values_of_every_head():
+    from constructions.tasks.associative_recall import ARConfig, generate
+    from constructions.transformer import mqar_zoology
+
+    config = ARConfig(4, 4, 2)
+    construction = mqar_zoology.build(config)
+    tokens = generate(config, 8, 0).tokens
+    cache = construction.network.kv_cache(tokens)
+    heads = [h for b in construction.network.blocks for h in b.heads]
+    assert cache.entries_per_token == sum(h.W_K.shape[0] + h.W_V.shape[0] for h in heads)
+    assert cache.kv_cache_entries == tokens.shape[1] * cache.entries_per_token
+    assert cache.kv_cache_bits == tokens.shape[1] * cache.bits_per_token and not cache.float64_limited
+    summary = construction.memory(tokens)
+    assert "kv_cache_bits" in summary and "state_bits" not in summary  # a context, not a state

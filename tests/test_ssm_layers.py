@@ -390,6 +390,44 @@ def test_final_state_of_a_shift_layer_is_the_last_inputs_newest_first():
     assert ShiftSSM(torch.ones(1, 3, dtype=torch.float64)).final_state(x).tolist() == [[[5.0, 4.0, 3.0]]]
 
 
+def states_by_recurrence(layer, x, dtype):
+    """Every state ``h_t`` by the recurrence: ``(batch, L, state entries)``, a bank's groups concatenated."""
+    if isinstance(layer, SSMBank):
+        parts = torch.split(x, [g.channels for g in layer.groups], -1)
+        return torch.cat([states_by_recurrence(g, part, dtype) for g, part in zip(layer.groups, parts)], dim=2)
+    h = torch.zeros(x.shape[0], layer.channels, layer.state_size, dtype=layer.C.dtype)
+    out = []
+    for t in range(x.shape[1]):
+        h = layer._transition(h) + layer.B * x[:, t, :].unsqueeze(-1)
+        out.append(h.reshape(x.shape[0], -1).to(dtype))
+    return torch.stack(out, dim=1)
+
+
+@given(layer=ssm_layers(allow_lookahead=False), data=st.data())
+def test_states_at_every_position_equal_the_recurrence_and_end_in_the_final_state(layer, data):
+    x = data.draw(ssm_inputs(layer.channels, max_length=40))
+    got = layer.states(x)
+    flat = got if isinstance(layer, SSMBank) else got.reshape(*got.shape[:2], -1)
+    torch.testing.assert_close(flat, states_by_recurrence(layer, x, flat.dtype), rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(flat[:, -1], layer.final_state(x).reshape(x.shape[0], -1).to(flat.dtype), rtol=1e-9, atol=1e-12)
+
+
+def test_states_of_a_shift_layer_are_the_last_inputs_and_of_an_accumulator_the_prefix_sums():
+    x = torch.arange(1.0, 5.0, dtype=F64).reshape(1, 4, 1)
+    assert ShiftSSM(torch.ones(1, 3, dtype=F64)).states(x)[0, :, 0].tolist() == [[1, 0, 0], [2, 1, 0], [3, 2, 1], [4, 3, 2]]
+    assert accumulator(1).states(x)[0, :, 0, 0].tolist() == [1, 3, 6, 10]
+    # a dense nilpotent A (A^2 B = 0): the state window is N = 2 taps, exact
+    dense = DenseSSM(t64([[[0.0, 0.0], [0.5, 0.0]]]), t64([[1.0, 0.0]]), t64([[1.0, 1.0]]))
+    assert dense.states(x)[0, :, 0].tolist() == [[1, 0], [2, 0.5], [3, 1], [4, 1.5]]
+
+
+def test_states_of_a_two_sided_layer_are_refused():
+    one = torch.ones(1, 1, dtype=F64)
+    for layer in (ShiftSSM(torch.ones(1, 3, dtype=F64), lookahead=1), DiagonalSSM(one, one, one, lookahead=2)):
+        with pytest.raises(ShapeError, match="two-sided"):
+            layer.states(torch.zeros(1, 4, 1, dtype=F64))
+
+
 def test_final_state_of_a_two_sided_layer_is_refused():
     layer = ShiftSSM(torch.ones(1, 3, dtype=torch.float64), lookahead=1)
     with pytest.raises(ShapeError, match="two-sided"):

@@ -41,6 +41,10 @@ def test_the_committed_example_file_verifies(tmp_path, capsys):
     assert main(["verify", "--task", "associative-recall", "--weights", str(EXAMPLE), *FAST, "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "verify.json").read_text())
     assert result["passed"] and result["resources"]["parameters"] > 0
+    # weights and state reported apart: the outer product's weights are 0/1 (2 signed bits), its
+    # memory holds one 0/1 cell per (key, value) pair written
+    assert result["resources"]["weight_bits"] == 2 and "bits" not in result["resources"]
+    assert result["memory"]["state_bits"] > 0 and result["memory"]["widest_state_entry_bits"] == 1
     assert "PASS" in capsys.readouterr().out
 
 

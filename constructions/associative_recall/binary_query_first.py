@@ -95,7 +95,7 @@ def closed_form() -> dict[str, sp.Expr]:
         "ssm_nonzeros": n * m * (n + 2) + 3 * n * m + 2 * (b + 1) + 3 * b,
         "parameters": n**2 * m + 13 * n * m + 13 * b + 6,
         "weight_bound": sp.Integer(2),
-        "bits": sp.Integer(3),
+        "weight_bits": sp.Integer(3),
     }
 
 

@@ -81,7 +81,7 @@ def closed_form() -> dict[str, sp.Expr]:
         "ssm_nonzeros": 3 * (2 * K + V) + (3 * K * V + 2 * K),
         "parameters": 11 * K * V + 12 * K + 4 * V,
         "weight_bound": sp.Integer(1),
-        "bits": sp.Integer(2),
+        "weight_bits": sp.Integer(2),
     }
 
 

@@ -1,10 +1,11 @@
 """Associative recall, query last, poly-log width: the precision route (PAPER.md §5, route (1)).
 
-Claim (``limits.precision-route``, reconstructed): in the query-last format the token-wise FNNs
-before the query cannot see it, so everything about the N pairs must sit in the SSM state when the
-query arrives. A construction whose width is poly-logarithmic in the vocabulary can only do that by
-*packing*: here all N pairs live in ONE memory channel, as one number with ``2 N w`` binary digits
-(``w = m + b`` code bits per pair), so the precision that the state needs grows linearly in N.
+Claim (``limits.precision-route``, reconstructed; a statement about THIS construction): in the
+query-last format the token-wise FNNs before the query cannot see it, so everything about the N
+pairs must sit in the SSM state when the query arrives. This construction keeps width
+poly-logarithmic in the vocabulary by *packing*: all N pairs live in ONE memory channel, as one
+number with ``2 N w`` binary digits (``w = m + b`` code bits per pair), so the precision its state
+needs grows linearly in N: ``2 N w - 1`` significant bits.
 For every instance of ``ARConfig(num_keys=K, num_values=V, num_pairs=N, query="last")`` (one query,
 keys of one token) the network's output at the query is exactly the binary code of the answer, in
 exact arithmetic for every N; in a floating format with a ``p``-bit significand it is exact while
@@ -42,9 +43,10 @@ one layer per extracted digit), weight bound ``B = 8`` whatever N and |V| (guard
 steep steps), weights with ``2w + 2`` fixed-point bits (the filter ``4^-w``), independent of N. The
 precision that grows is the *state's*: the memory holds a dyadic number with denominator
 ``2^(2 N w)`` and up to ``2 N w - 1`` significant bits (:func:`memory_bits`), measured by the exact
-evaluator (:mod:`constructions.exact_arithmetic`). Any construction needs at least ``N log2 V``
-bits in its pre-query sketch (two value assignments for the same keys that differ in one pair must
-leave different states), so linear growth in N is forced; this one spends ``2(m + b)`` bits per pair.
+evaluator (:mod:`constructions.exact_arithmetic`). That *some* linear growth in N is forced for every
+model whose state after the pairs is all it keeps -- at least ``V^N`` states, ``N log2 V`` bits -- is
+a separate claim with its own proof (``limits.query-last-state``, :mod:`constructions.limits.recall_states`);
+this construction spends ``2(m + b)`` bits per pair.
 A deep read-out is also needed here (reconstructed reasoning, not checked): with one memory channel
 the read-out for a query on the oldest pair is a piecewise-linear function of one number which, along
 the states sorted by size (lexicographic in the blocks, most recent first), must change its answer at
@@ -337,7 +339,7 @@ def closed_form() -> dict[str, sp.Expr]:
         "ssm_nonzeros": ssm,
         "parameters": fnn + ssm,
         "weight_bound": sp.Integer(8),
-        "bits": 2 * w + 2,
+        "weight_bits": 2 * w + 2,
     }
 
 

@@ -347,6 +347,6 @@ def resource_row(extraction: Extraction) -> dict:
         "J": spec.top, "U": spec.window, "b": spec.grid.feature_bits, "eps": spec.grid.resolution,
         "Q": spec.grid.levels, "d": spec.grid.features, "radix_bits": spec.radix_bits,
         "post_depth": post.depth, "post_width": max(post.widths), "fnn_width": res.fnn_width,
-        "parameters": res.parameters, "weight_bound_log2": math.log2(res.weight_bound), "bits": res.bits,
+        "parameters": res.parameters, "weight_bound_log2": math.log2(res.weight_bound), "weight_bits": res.weight_bits,
         "state_bits": spec.state_bits, "channels": res.channels,
     }

@@ -17,7 +17,10 @@ Zoology's attention "without softmax"). ``position`` is either absent or an exac
 ``t < lag``): the "hard ALiBi" heads of Jelassi et al. 2024.
 
 Resources are measured from the tensors (:meth:`Transformer.resources`): layers, heads,
-``d_model``, head widths, MLP depth/width, nonzeros, weight bound, bits.
+``d_model``, head widths, MLP depth/width, nonzeros, weight bound, weight bits. What a Transformer
+keeps while it runs is its context, not a state: :meth:`Transformer.kv_cache` measures the keys and
+values a standard causal-attention run caches (every head, every earlier position), with the widths
+of :func:`~constructions.resources.measure_state`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from torch import nn
 from ..embedding import Embedding
 from ..errors import ShapeError, UnknownOptionError
 from ..fnn import FNN
-from ..resources import TensorStats, _jsonable, tensor_stats
+from ..resources import TensorStats, _jsonable, entry_widths, tensor_stats
 
 Kind = Literal["softmax", "hardmax", "linear"]
 QUERY_CHUNK = 1024  # attention rows computed at once
@@ -108,7 +111,7 @@ class TransformerResources:
     parameters: int  # nonzeros of every tensor, plus one integer per exact-lag head
     entries: int  # stored entries of every tensor, zeros included
     weight_bound: float
-    bits: int
+    weight_bits: int
     positional: str
 
     def summary(self) -> dict:
@@ -116,6 +119,40 @@ class TransformerResources:
 
     def to_dict(self) -> dict:
         return self.summary()
+
+
+@dataclass(frozen=True)
+class ContextResources:
+    """The KV cache of a causal-attention run on ``instances`` inputs of ``length`` tokens: per
+    token, ``entries_per_token`` cached numbers (key and value of every head of every layer), each
+    with the narrowest fixed-point width holding every value it takes (as for SSM states,
+    :func:`~constructions.resources.entry_widths`); ``bits_per_token`` their sum. The cache grows
+    with the context: ``kv_cache_bits = length * bits_per_token`` at the last position.
+
+    This is what the standard implementation keeps, not a lower bound: an exact-lag head needs only
+    its last ``lag`` positions, and linear attention (no softmax) can run as a recurrence with a
+    ``d_k x d_v`` state instead."""
+
+    instances: int
+    length: int
+    entries_per_token: int
+    bits_per_token: int
+    widest_entry_bits: int
+    float64_limited: bool
+
+    @property
+    def kv_cache_entries(self) -> int:
+        return self.length * self.entries_per_token
+
+    @property
+    def kv_cache_bits(self) -> int:
+        return self.length * self.bits_per_token
+
+    def summary(self) -> dict:
+        return {"kv_cache_entries": self.kv_cache_entries, "kv_cache_bits": self.kv_cache_bits,
+                "kv_entries_per_token": self.entries_per_token, "kv_bits_per_token": self.bits_per_token,
+                "widest_kv_entry_bits": self.widest_entry_bits, "float64_limited": self.float64_limited,
+                "measured_on": f"{self.instances} instances x {self.length} tokens"}
 
 
 class Transformer(nn.Module):
@@ -149,6 +186,26 @@ class Transformer(nn.Module):
     def forward(self, tokens: torch.Tensor, mode: str = "auto") -> torch.Tensor:  # mode: SSM API parity
         return self.readout(self.stream(tokens))
 
+    def kv_cache(self, tokens: torch.Tensor) -> ContextResources:
+        """Run on ``tokens: (batch, L)`` and measure the keys and values every head caches."""
+        from ..resources import FLOAT64_ROUNDING_BITS
+
+        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.shape[0] == 0:
+            shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+            raise ValueError(f"tokens must be a non-empty (batch, length) tensor, got {shape}")
+        cached = []
+        with torch.no_grad():
+            x = torch.nn.functional.pad(self.embedding(tokens), (0, self.d_model - self.embedding.out_features))
+            for block in self.blocks:
+                cached += [x @ W.T for h in block.heads for W in (h.W_K, h.W_V)]
+                x = block(x)
+        if not cached:
+            return ContextResources(tokens.shape[0], tokens.shape[1], 0, 0, 0, False)
+        table = torch.cat(cached, dim=-1)
+        widths = entry_widths(table.reshape(-1, table.shape[-1]))
+        return ContextResources(tokens.shape[0], tokens.shape[1], table.shape[-1], sum(widths.bits), max(widths.bits),
+                                max(widths.significant_bits) >= FLOAT64_ROUNDING_BITS)
+
     def resources(self) -> TransformerResources:
         heads = [h for b in self.blocks for h in b.heads]
         mlps = [b.mlp for b in self.blocks if b.mlp is not None]
@@ -172,6 +229,6 @@ class Transformer(nn.Module):
             parameters=everything.nonzeros + len(lags),
             entries=everything.entries,
             weight_bound=everything.max_abs,
-            bits=everything.bits,
+            weight_bits=everything.bits,
             positional=f"exact-lag heads {lags} (one integer each), full causal context" if lags else "full causal context",
         )
