@@ -220,8 +220,9 @@ CATALOGUE = [
         "is exact on a seeded batch at the profile's largest |V| (4096 in quick), and its measured parameter count "
         "over |V| = 2^2..2^20 is poly-log by the growth rule of claims.growth (holds: late log-log slope below 0.2 "
         "and falling; fails: slope at or above 0.2 and not falling over a grid of >= 5 sizes spanning >= 64x; the "
-        "closed form does not overrule the measured counts). In the query-last format the suite's exact "
-        "construction is the polynomial outer product, and a poly-log one needs precision growing with N "
+        "closed form does not overrule the measured counts). In the query-last format the state after the pairs "
+        "must hold N log2 |V| bits (limits.query-last-state); the suite's exact constructions there are the "
+        "polynomial outer product and the precision route, whose state and depth grow with N "
         "(limits.precision-route).",
         provenance="summary",
         source="Third-party summaries of the paper (Theorem 3.2; PAPER.md §1 C3); the abstract says 'efficiently'",
