@@ -202,10 +202,9 @@ def padded(entry: Entry, count: Callable[[Point], int], *, keep_closed_form: boo
 def variant(fmt: Format, replace: dict[str, Entry], max_points: dict[str, float] | None = None) -> Format:
     """``fmt`` with entries replaced by label, and each variable's grid cut at ``max_points``."""
     entries = tuple(replace.get(e.label, e) for e in fmt.entries)
-    variables = fmt.variables
-    if max_points:
-        variables = tuple(dataclasses.replace(v, grids={enc: [x for x in xs if x <= max_points.get(v.name, math.inf)]
-                                                        for enc, xs in v.grids.items()}) for v in variables)
+    variables = tuple(v if v.name not in (max_points or {}) else
+                      dataclasses.replace(v, grids={enc: [x for x in xs if x <= max_points[v.name]] for enc, xs in v.grids.items()})
+                      for v in fmt.variables)  # an uncut variable stays the same object: its measurements are reused
     return dataclasses.replace(fmt, entries=entries, variables=variables)
 
 
@@ -322,9 +321,16 @@ def measure_format(fmt: Format) -> Measured:
 
 
 # ----------------------------------------------------------------------------- evidence
+SLUGS = {"|V|": "vocabulary", "N": "pairs", "L": "length", "1/eps": "inverse_error"}
+
+
+def slug(fmt: Format) -> str:
+    return fmt.name.replace(" ", "_").replace("-", "_")
+
+
 def key(fmt: Format, variable: str, what: str = "growth") -> str:
-    slug = {"|V|": "vocabulary", "N": "pairs", "L": "length", "1/eps": "inverse_error"}[variable]
-    return f"{fmt.name.replace(' ', '_').replace('-', '_')}_{what}_in_{slug}"
+    """An evidence (and file) name: letters, digits and underscores only."""
+    return f"{slug(fmt)}_{what}_in_{SLUGS[variable]}"
 
 
 def tables_evidence(measured: Measured) -> dict:

@@ -21,12 +21,15 @@ from .construction import Construction
 from .errors import ShapeError, require_positive_int
 from .fnn import FNN
 
+#: from this many dead units on, the padded layers are stored sparse (memory O(count), not O(count x width))
+SPARSE_FROM = 1024
+
 
 def _append_rows(W: torch.Tensor, count: int) -> torch.Tensor:
     """``W`` with ``count`` zero rows below it (sparse stays sparse)."""
     if W.is_sparse:
         W = W.coalesce()
-        return torch.sparse_coo_tensor(W.indices(), W.values(), (W.shape[0] + count, W.shape[1])).coalesce()
+        return torch.sparse_coo_tensor(W.indices(), W.values(), (W.shape[0] + count, W.shape[1]), check_invariants=False).coalesce()
     return torch.cat([W, W.new_zeros(count, W.shape[1])])
 
 
@@ -39,7 +42,7 @@ def _append_unit_columns(W: torch.Tensor, count: int) -> torch.Tensor:
                              W.shape[1] + torch.arange(count, device=W.device)])
         indices = torch.cat([W.indices(), extra], dim=1)
         values = torch.cat([W.values(), W.values().new_ones(count)])
-        return torch.sparse_coo_tensor(indices, values, (rows, W.shape[1] + count)).coalesce()
+        return torch.sparse_coo_tensor(indices, values, (rows, W.shape[1] + count), check_invariants=False).coalesce()
     extra = W.new_zeros(rows, count)
     extra[0] = 1
     return torch.cat([W, extra], dim=1)
@@ -52,6 +55,8 @@ def with_dead_units(fnn: FNN, count: int) -> FNN:
         fnn = fnn.deepened(2)
     layers = [(W.detach(), b.detach()) for W, b in zip(fnn.weights, fnn.biases)]
     (W1, b1), (W2, b2) = layers[0], layers[1]
+    if count >= SPARSE_FROM:
+        W1, W2 = (W if W.is_sparse else W.to_sparse() for W in (W1, W2))
     layers[0] = (_append_rows(W1, count), torch.cat([b1, -b1.new_ones(count)]))
     layers[1] = (_append_unit_columns(W2, count), b2)
     return FNN(layers, origin=(fnn.origin + "+" if fnn.origin else "") + "dead_units")
@@ -60,11 +65,18 @@ def with_dead_units(fnn: FNN, count: int) -> FNN:
 def dead_mlp(width: int, count: int, *, dtype=torch.float64, device=None) -> FNN:
     """A residual MLP ``width -> count -> width`` whose ``count`` units are all dead: it adds 0."""
     require_positive_int("count", count)
-    zero_in = torch.zeros(count, width, dtype=dtype, device=device)
-    out = torch.zeros(width, count, dtype=dtype, device=device)
-    out[0] = 1
-    return FNN([(zero_in, -torch.ones(count, dtype=dtype, device=device)), (out, torch.zeros(width, dtype=dtype, device=device))],
-               origin="dead_units")
+    kw = dict(dtype=dtype, device=device)
+    if count >= SPARSE_FROM:
+        zero_in = torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long, device=device), torch.zeros(0, **kw), (count, width),
+                                          check_invariants=False)
+        units = torch.arange(count, device=device)
+        out = torch.sparse_coo_tensor(torch.stack([torch.zeros_like(units), units]), torch.ones(count, **kw), (width, count),
+                                      check_invariants=False)
+    else:
+        zero_in, out = torch.zeros(count, width, **kw), torch.zeros(width, count, **kw)
+        out[0] = 1
+    return FNN([(zero_in.coalesce() if zero_in.is_sparse else zero_in, -torch.ones(count, **kw)),
+                (out.coalesce() if out.is_sparse else out, torch.zeros(width, **kw))], origin="dead_units")
 
 
 def pad_with_dead_units(construction: Construction, count: int) -> Construction:
