@@ -113,7 +113,8 @@ class ComparisonGrids:
 
 
 COMPARISON: dict[str, ComparisonGrids] = {
-    "tiny": ComparisonGrids(tuple(range(2, 11)), (2, 3, 4, 5), 4, (1, 2, 3, 4), 16, tuple(range(4, 10)), tuple(range(1, 7)), 2, 64),
+    "tiny": ComparisonGrids(tuple(range(2, 17)), (2, 3, 4, 5, 6), 4, (1, 2, 3, 4, 5), 32, tuple(range(4, 13)), tuple(range(1, 13)),
+                            2, 64),
     "quick": ComparisonGrids(tuple(range(2, 21)), tuple(range(2, 9)), 4, tuple(range(1, 7)), 64, tuple(range(4, 15)),
                              tuple(range(1, 13)), 2, 64),
     "thorough": ComparisonGrids(tuple(range(2, 31)), tuple(range(2, 11)), 4, tuple(range(1, 9)), 256, tuple(range(4, 21)),

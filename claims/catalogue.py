@@ -285,7 +285,10 @@ CATALOGUE = [
         "these tasks'.",
         checked_as="Theorem 3.1: two-layer SSM+FNN copies length-L strings with error eps using poly-log(L, 1/eps) "
         "parameters. Checked as: some SSM+FNN construction of the suite has every measured resource (parameters, "
-        "width, depth, weight bound, bits, window) poly-log in L; the verdict names the resource that grows.",
+        "width, depth, layers, weight bound, weight bits; window span, shift structure and state) poly-log in L and in "
+        "1/eps (the grids of comparable.copying): holds; inconclusive when one does once its window (span, shift "
+        "structure, state) is not counted; fails otherwise. The reason names the growing resources from their "
+        "measured classes.",
         expected="inconclusive",
         notes="Expected inconclusive: with bounded precision a fixed-window SSM+FNN is a GSSM (Jelassi et al.), so "
         "poly-log copying needs the window U >= L not to be counted, or precision growing with L (PAPER.md §5).",
