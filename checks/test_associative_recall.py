@@ -89,7 +89,7 @@ FAMILIES = (
         # attention costs length^2 per head: seeded batches up to a quarter of the longest length, the
         # largest format at the full length
         batches=ar_configs(query="last", max_keys=BINARY, max_values=BINARY, max_queries=16, max_length=LENGTH // 4),
-        largest=ARConfig(BINARY, BINARY, min(BINARY, LENGTH // 4), num_queries=min(BINARY, LENGTH // 4)),
+        largest=ARConfig(BINARY, BINARY, min(BINARY, LENGTH // 3), num_queries=min(BINARY, LENGTH // 3)),
         tiny=(ARConfig(2, 2, 2, num_queries=2), ARConfig(3, 2, 2), ARConfig(4, 3, 3, num_queries=2)),
         mutated=ARConfig(4, 4, 4),
         mutation_formats=ar_configs(query="last", min_keys=2, max_keys=8, max_values=8, max_queries=3, max_length=16),

@@ -53,6 +53,10 @@ class Head(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = x @ self.W_Q.T, x @ self.W_K.T, x @ self.W_V.T  # (B, L, dh), (B, L, dh), (B, L, dv)
         L = x.shape[1]
+        if self.kind == "hardmax" and self.lag is not None and not (self.W_Q.any() and self.W_K.any()):
+            # no content scores: the argmax of -|t - s - lag| over s <= t is t - lag, or 0 while t < lag
+            picked = (torch.arange(L, device=x.device) - self.lag).clamp(min=0)
+            return v[:, picked] @ self.W_O.T
         outs = []
         s = torch.arange(L, device=x.device)
         for start in range(0, L, QUERY_CHUNK):
