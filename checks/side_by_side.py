@@ -56,7 +56,9 @@ X = sp.Symbol("x", positive=True)
 # symbols of the closed forms: recall (keys, values, pairs; Zoology's c = K = V); copying (alphabet,
 # string length, error)
 K, V, N, C = (sp.Symbol(s, positive=True, integer=True) for s in ("K", "V", "N", "c"))
-D, LENGTH, NGRAM_SYMBOL = (sp.Symbol(s, positive=True, integer=True) for s in ("D", "L", "n"))
+D, LENGTH = (sp.Symbol(s, positive=True, integer=True) for s in ("D", "L"))
+#: the modules' ``n``: key length (recall), string length (fixed-length copier) or n-gram length
+MODULE_N = sp.Symbol("n", positive=True, integer=True)
 EPS = sp.Symbol("eps", positive=True)
 #: the n-gram length n(L, eps) as a closed form
 NGRAM = sp.ceiling(sp.log(LENGTH**2 / EPS) / sp.log(D))
@@ -110,8 +112,9 @@ class Entry:
 
 @dataclass(frozen=True, eq=False)
 class Format:
+    """A task format: its grid variables and its constructions, and the information limit (PAPER.md §5)."""
+
     name: str
-    claim: str
     limit_text: str
     variables: tuple[Variable, ...]
     entries: tuple[Entry, ...]
@@ -120,7 +123,7 @@ class Format:
         return next(e for e in self.entries if e.label == label)
 
 
-def _recall_variables(query: str, queries_per_pair: bool, limit_text: str, limit) -> tuple[Variable, ...]:
+def _recall_variables(query: str, queries_per_pair: bool, limit) -> tuple[Variable, ...]:
     g = GRIDS
 
     def config(keys, pairs):
@@ -147,18 +150,18 @@ OUTER = _entry("SSM+FNN outer product (one-hot)", "ssm", "onehot", outer_product
 PRECISION = _entry("SSM+FNN precision route (binary)", "ssm", "binary", precision_route)
 ZOOLOGY = _entry("Transformer Zoology attention (one-hot)", "transformer", "onehot", mqar_zoology)
 BINARY_ATTENTION = _entry("Transformer binary attention", "transformer", "binary", binary_attention)
-BINARY_MATCH = _entry("SSM+FNN binary match (query first)", "ssm", "binary", binary_query_first, subs={sp.Symbol("n", positive=True, integer=True): 1})
+BINARY_MATCH = _entry("SSM+FNN binary match (query first)", "ssm", "binary", binary_query_first, subs={MODULE_N: 1})
 ATTENTION_QUERY_FIRST = _entry("Transformer binary attention (query first)", "transformer", "binary", attention_query_first)
 
 QUERY_LAST = Format(
-    "query-last AR", "comparable.ar-query-last", "N log2 |V| bits (the pairs, before the query is seen)",
-    _recall_variables("last", False, "N log2 |V|", _pairs_times_log_vocab), (OUTER, PRECISION, ZOOLOGY, BINARY_ATTENTION))
+    "query-last AR", "N log2 |V| bits (the pairs, before the query is seen)",
+    _recall_variables("last", False, _pairs_times_log_vocab), (OUTER, PRECISION, ZOOLOGY, BINARY_ATTENTION))
 MQAR = Format(
-    "MQAR", "comparable.mqar", "N log2 |V| bits (the pairs, before the first query is seen)",
-    _recall_variables("last", True, "N log2 |V|", _pairs_times_log_vocab), (OUTER, ZOOLOGY, BINARY_ATTENTION))
+    "MQAR", "N log2 |V| bits (the pairs, before the first query is seen)",
+    _recall_variables("last", True, _pairs_times_log_vocab), (OUTER, ZOOLOGY, BINARY_ATTENTION))
 QUERY_FIRST = Format(
-    "query-first AR", "comparable.ar-query-first", "log2 |V| bits (the answer: the query precedes the pairs)",
-    _recall_variables("first", False, "log2 |V|", lambda p: math.log2(p.config.num_values)), (BINARY_MATCH, ATTENTION_QUERY_FIRST))
+    "query-first AR", "log2 |V| bits (the answer: the query precedes the pairs)",
+    _recall_variables("first", False, lambda p: math.log2(p.config.num_values)), (BINARY_MATCH, ATTENTION_QUERY_FIRST))
 
 
 def _copy_variables() -> tuple[Variable, ...]:
@@ -175,14 +178,14 @@ def _copy_variables() -> tuple[Variable, ...]:
 
 
 COPYING = Format(
-    "copying", "comparable.copying", "L log2 D bits (the string, before the copy starts)", _copy_variables(),
+    "copying", "L log2 D bits (the string, before the copy starts)", _copy_variables(),
     (
         Entry("SSM+FNN fixed-length shift", "ssm", "copy", lambda p: fixed_length.build(p.config),
-              judged_closed_form("ssm", {k: e.subs(NGRAM_SYMBOL, LENGTH) for k, e in fixed_length.closed_form().items()})),
+              judged_closed_form("ssm", {k: e.subs(MODULE_N, LENGTH) for k, e in fixed_length.closed_form().items()})),
         Entry("SSM+FNN n-gram lookup (closed form)", "ssm", "copy", None,
-              judged_closed_form("ssm", {k: e.subs(NGRAM_SYMBOL, NGRAM) for k, e in ngram.closed_form().items()}), closed_form_only=True),
+              judged_closed_form("ssm", {k: e.subs(MODULE_N, NGRAM) for k, e in ngram.closed_form().items()}), closed_form_only=True),
         Entry("Transformer n-gram lookup, Jelassi", "transformer", "copy", lambda p: copy_jelassi.build(p.config, p.ngram),
-              judged_closed_form("transformer", {k: e.subs(NGRAM_SYMBOL, NGRAM) for k, e in copy_jelassi.closed_form().items()})),
+              judged_closed_form("transformer", {k: e.subs(MODULE_N, NGRAM) for k, e in copy_jelassi.closed_form().items()})),
     ),
 )
 
