@@ -89,3 +89,38 @@ def control_settings() -> settings:
     """Settings for a control's search (a check run against a broken construction must find the
     break): at least 100 examples whatever the profile, since a control that gives up proves nothing."""
     return settings(max_examples=max(100, _active.max_examples))
+
+
+@dataclass(frozen=True)
+class ComparisonGrids:
+    """Grids of the side-by-side comparison of SSM+FNN and Transformer constructions
+    (``checks/side_by_side.py``): recall over ``|V| = 2^e`` (binary-code and one-hot constructions
+    apart: one-hot ones have ``|V|^2``-sized layers) with ``pairs_for_vocab`` pairs, and over the
+    number of pairs ``N = 2^e`` at ``|V| = vocab_for_pairs``; copying over ``L = 2^e`` (error
+    ``eps = 10^-copy_eps_default``) and over ``eps = 10^-e`` at ``L = copy_length_for_eps``, alphabet
+    ``copy_alphabet``."""
+
+    binary_vocab_exponents: tuple[int, ...]
+    onehot_vocab_exponents: tuple[int, ...]
+    pairs_for_vocab: int
+    pair_exponents: tuple[int, ...]
+    vocab_for_pairs: int
+    copy_length_exponents: tuple[int, ...]
+    copy_eps_exponents: tuple[int, ...]
+    copy_eps_default: int
+    copy_length_for_eps: int
+    copy_alphabet: int = 4
+
+
+COMPARISON: dict[str, ComparisonGrids] = {
+    "tiny": ComparisonGrids(tuple(range(2, 17)), (2, 3, 4, 5, 6), 4, (1, 2, 3, 4, 5), 32, tuple(range(4, 13)), tuple(range(1, 13)),
+                            2, 64),
+    "quick": ComparisonGrids(tuple(range(2, 21)), tuple(range(2, 9)), 4, tuple(range(1, 7)), 64, tuple(range(4, 15)),
+                             tuple(range(1, 13)), 2, 64),
+    "thorough": ComparisonGrids(tuple(range(2, 31)), tuple(range(2, 11)), 4, tuple(range(1, 9)), 256, tuple(range(4, 21)),
+                                tuple(range(1, 17)), 2, 64),
+}
+
+
+def comparison_grids() -> ComparisonGrids:
+    return COMPARISON[_active.name]

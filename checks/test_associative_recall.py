@@ -1,4 +1,6 @@
-"""Checks of the associative-recall family (Theorem 3.2; claims ``ar.*``).
+"""Checks of the associative-recall family (Theorem 3.2; claims ``ar.*``) and of the binary-code
+attention constructions that are their Transformer counterparts in the same formats (claims
+``transformer.binary-recall.exact``, ``transformer.binary-query-first.exact``).
 
 For each construction: exactness on hypothesis-drawn instances (shrinkable), on seeded random
 batches up to the profile's largest vocabulary and length, and exhaustively on tiny formats;
@@ -24,6 +26,8 @@ from constructions.associative_recall import binary_query_first, outer_product
 from constructions.mutation import mutate
 from constructions.resources import measure
 from constructions.tasks.associative_recall import ARConfig, enumerate_instances, generate
+from constructions.transformer import binary_attention
+from constructions.transformer import binary_query_first as attention_query_first
 
 SIZES = profiles.current()
 
@@ -77,6 +81,28 @@ FAMILIES = (
         tiny=(ARConfig(2, 2, 3, key_length=2, query="first"), ARConfig(2, 3, 2, key_length=3, query="first")),
         mutated=ARConfig(4, 8, 4, key_length=2, query="first"),
         mutation_formats=ar_configs(query="first", min_keys=2, max_keys=4, max_values=8, key_lengths=(2,), max_length=24),
+    ),
+    Family(
+        "transformer.binary-recall.exact",
+        binary_attention,
+        drawn=ar_configs(query="last", max_keys=BINARY, max_values=BINARY, max_queries=6, max_length=48),
+        # attention costs length^2 per head: seeded batches up to a quarter of the longest length, the
+        # largest format at the full length
+        batches=ar_configs(query="last", max_keys=BINARY, max_values=BINARY, max_queries=16, max_length=LENGTH // 4),
+        largest=ARConfig(BINARY, BINARY, min(BINARY, LENGTH // 3), num_queries=min(BINARY, LENGTH // 3)),
+        tiny=(ARConfig(2, 2, 2, num_queries=2), ARConfig(3, 2, 2), ARConfig(4, 3, 3, num_queries=2)),
+        mutated=ARConfig(4, 4, 4),
+        mutation_formats=ar_configs(query="last", min_keys=2, max_keys=8, max_values=8, max_queries=3, max_length=16),
+    ),
+    Family(
+        "transformer.binary-query-first.exact",
+        attention_query_first,
+        drawn=ar_configs(query="first", max_keys=BINARY, max_values=BINARY, max_length=48),
+        batches=ar_configs(query="first", max_keys=BINARY, max_values=BINARY, max_length=LENGTH // 4),
+        largest=ARConfig(BINARY, BINARY, min(BINARY, LENGTH // 2), query="first"),
+        tiny=(ARConfig(3, 3, 2, query="first"), ARConfig(4, 2, 3, query="first"), ARConfig(5, 3, 3, query="first")),
+        mutated=ARConfig(8, 8, 4, query="first"),
+        mutation_formats=ar_configs(query="first", min_keys=2, max_keys=8, max_values=8, max_length=24),
     ),
 )
 
@@ -152,7 +178,7 @@ X = sp.Symbol("x", positive=True)
 
 
 def _measured_grid(module, configs):
-    return [(config, measure(module.build(config).network)) for config in configs]
+    return [(config, module.build(config).resources()) for config in configs]
 
 
 def _check_closed_form(module, configs, evidence):
@@ -187,6 +213,31 @@ def _growth(module, exponents, resource, substitutions, fault: int | None = None
     measured = [float(getattr(measure(c.network), resource)) for c in built]
     expr = module.closed_form()[resource].subs(substitutions)
     return symbolic_growth(expr, X), empirical_growth([2.0**e for e in exponents], measured)
+
+
+@pytest.mark.claim("transformer.binary-recall.exact")
+def test_binary_attention_closed_form_equals_measured_counts_for_any_pairs(evidence):
+    grid = [ARConfig(k, v, p, num_queries=q) for k in (1, 2, 3, 4, 5, 8, 9, 1024, 1025) for v in (1, 2, 3, 17, 4096)
+            for p, q in ((1, 1), (2, 1), (2, 2)) if p <= k]
+    _check_closed_form(binary_attention, grid, evidence)
+
+
+@pytest.mark.claim("transformer.binary-query-first.exact")
+def test_query_first_attention_closed_form_equals_measured_counts_for_any_pairs(evidence):
+    grid = [ARConfig(k, v, p, query="first") for k in (1, 2, 3, 4, 5, 8, 9, 1024, 1025) for v in (1, 2, 3, 17, 4096)
+            for p in (1, 2) if p <= k]
+    _check_closed_form(attention_query_first, grid, evidence)
+
+
+@pytest.mark.claim("transformer.binary-recall.exact", role="control", breaks="the closed form of the parameter count")
+@pytest.mark.claim("transformer.binary-query-first.exact", role="control", breaks="the closed form of the parameter count")
+@pytest.mark.parametrize("module", [binary_attention, attention_query_first], ids=lambda m: m.NAME)
+def test_attention_closed_form_check_catches_a_count_off_by_one(module, evidence):
+    config = ARConfig(5, 6, 2, query="first" if module is attention_query_first else "last")
+    wrong = {**module.closed_form(), "parameters": module.closed_form()["parameters"] + 1}
+    problems = closed_form_mismatches(wrong, module.build(config).resources(), {"K": 5, "V": 6})
+    evidence.record(caught=problems)
+    assert problems
 
 
 @pytest.mark.claim("ar.outer-product.polynomial")

@@ -32,6 +32,7 @@ reported with every verdict):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +100,30 @@ class GrowthVerdict:
         }
 
 
+def _leading_term(expr: sp.Expr, x: sp.Symbol) -> tuple[float, float, float] | None:
+    """Without limits, when ``expr`` is a finite sum of terms ``c x^a (log x)^k`` (as closed forms
+    of resource counts are, once ceilings and maxima are resolved): ``(a, k, c)`` of the eventually
+    largest term (tuples order the growth; equal ``(a, k)`` add up). ``None`` when ``expr`` is not
+    of that form, or when the leading coefficient is not positive."""
+    t = sp.Dummy("t", positive=True)
+    e = sp.expand_log(sp.sympify(expr), force=True).xreplace({sp.log(x): t})
+    e = sp.expand(sp.expand_power_base(sp.powdenest(e, force=True), force=True))
+    terms: dict[tuple, sp.Expr] = {}
+    for term in sp.Add.make_args(e):
+        powers = term.as_powers_dict()
+        a, k = powers.get(x, sp.Integer(0)), powers.get(t, sp.Integer(0))
+        c = sp.simplify(term / (x**a * t**k))
+        if not (a.is_number and k.is_number and c.is_number and c.is_finite) or c.has(x, t):
+            return None
+        terms[(a, k)] = terms.get((a, k), sp.Integer(0)) + c
+    if not terms:
+        return None
+    (a, k), c = max(terms.items(), key=lambda item: (float(item[0][0]), float(item[0][1])))
+    if not c.is_positive or float(a) < 0:
+        return None
+    return float(a), float(k), float(c)
+
+
 def _asymptotic(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
     """``expr`` up to a bounded factor for large ``x``: ceilings dropped, each ``Max`` resolved to
     its eventually largest argument."""
@@ -106,6 +131,9 @@ def _asymptotic(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
 
     def dominant(*args):
         args = [_asymptotic(a, x) for a in args]
+        orders = [_leading_term(a, x) for a in args]
+        if all(o is not None for o in orders):  # sums of c x^a (log x)^k: ordered without limits
+            return args[max(range(len(args)), key=lambda i: orders[i])]
         for a in args:
             if all(sp.limit(a / b, x, sp.oo) >= 1 for b in args if b is not a):
                 return a
@@ -114,11 +142,19 @@ def _asymptotic(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Max), lambda e: dominant(*e.args))
 
 
+@functools.lru_cache(maxsize=1024)
 def symbolic_growth(expr: sp.Expr, x: sp.Symbol) -> SymbolicGrowth:
-    """Growth class of ``expr`` as ``x -> oo`` (other symbols must be substituted first)."""
+    """Growth class of ``expr`` as ``x -> oo`` (other symbols must be substituted first). Cached:
+    sympy's limits take up to a second, and the same closed form is classified by several checks."""
     f = _asymptotic(sp.sympify(expr), x)
     if f.free_symbols - {x}:
         raise ValueError(f"{f} has free symbols besides {x}: substitute them first")
+    leading = _leading_term(f, x)
+    if leading is not None:  # the limits below, read off the leading term c x^a (log x)^k
+        a, k, _ = leading
+        if a > 0:
+            return SymbolicGrowth(str(expr), str(x), a, None, "polynomial")
+        return SymbolicGrowth(str(expr), str(x), 0.0, k, "constant" if k == 0 else "polylog")
     d = sp.limit(sp.log(f) / sp.log(x), x, sp.oo)
     if d == 0:
         k = sp.limit(sp.log(f) / sp.log(sp.log(x)), x, sp.oo)

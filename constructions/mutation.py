@@ -49,10 +49,9 @@ def _deepcopy(construction: Construction) -> Construction:
 
 @dataclass(frozen=True)
 class DeadUnits:
-    """``count`` hidden units added to the first hidden layer of the FNN of block ``block`` (``-1``:
-    the pre-FNN). Each unit has zero input weights and bias ``-1``, so it never fires, and output
-    weight 1 into the next layer's channel 0: the network computes the same function, its width
-    grows by ``count`` and its nonzeros by ``2 count``."""
+    """``count`` dead hidden units (:func:`constructions.padding.with_dead_units`: zero input weights,
+    bias ``-1``, output weight 1) added to the FNN of block ``block`` (``-1``: the pre-FNN): the
+    network computes the same function, its width grows by ``count`` and its nonzeros by ``2 count``."""
 
     description: str
     block: int
@@ -62,30 +61,12 @@ class DeadUnits:
         return f"{self.description} [{self.count} dead hidden units in the FNN of block {self.block}]"
 
     def apply(self, network) -> None:
-        from .fnn import FNN
+        from .padding import with_dead_units
 
-        fnn = network.pre_fnn if self.block == -1 else network.blocks[self.block].fnn
-        if fnn is None or fnn.depth < 2:
-            raise ValueError(f"{self}: that FNN has no hidden layer")
-        W1, b1, W2, b2 = (t.detach() for t in (fnn.weights[0], fnn.biases[0], fnn.weights[1], fnn.biases[1]))
-        hidden, n = W1.shape[0], self.count
-        # built sparse: the added rows of W1 are zero, the added columns of W2 hold one entry each
-        W1 = W1.to_sparse() if not W1.is_sparse else W1
-        W1 = W1.coalesce()
-        W1 = torch.sparse_coo_tensor(W1.indices(), W1.values(), (hidden + n, W1.shape[1]), check_invariants=True)
-        W2 = (W2.to_sparse() if not W2.is_sparse else W2).coalesce()
-        added = torch.stack([torch.zeros(n, dtype=torch.long), hidden + torch.arange(n)]).to(W2.device)
-        W2 = torch.sparse_coo_tensor(torch.cat([W2.indices(), added], 1),
-                                     torch.cat([W2.values(), torch.ones(n, dtype=W2.dtype, device=W2.device)]),
-                                     (W2.shape[0], hidden + n), check_invariants=True)
-        b1 = torch.cat([b1, -torch.ones(n, dtype=b1.dtype, device=b1.device)])
-        layers = [(W1.coalesce(), b1), (W2.coalesce(), b2)]
-        layers += [(W.detach(), b.detach()) for W, b in zip(fnn.weights[2:], fnn.biases[2:])]
-        grown = FNN(layers, origin=fnn.origin)
         if self.block == -1:
-            network.pre_fnn = grown
+            network.pre_fnn = with_dead_units(network.pre_fnn, self.count)
         else:
-            network.blocks[self.block].fnn = grown
+            network.blocks[self.block].fnn = with_dead_units(network.blocks[self.block].fnn, self.count)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The growth judges of :mod:`claims.growth` on known series: tests of the judge, not of any claim."""
+"""The growth judges of :mod:`claims.growth` on known series and known closed forms: tests of the judge,
+not of any claim."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sympy as sp
 
 from claims.growth import (
     DECISIVE_RATIO,
+    _asymptotic,
     decisive_grid,
     empirical_growth,
     growth_class,
@@ -79,3 +81,27 @@ def test_degree_judge_tells_the_degree():
     assert judge_polynomial(quadratic, series(lambda x: 11 * x * x + 16 * x), degree=2).verdict == "holds"
     assert judge_polynomial(quadratic, series(lambda x: x**3), degree=2).verdict == "inconclusive"
     assert judge_polynomial(symbolic_growth(X**3, X), series(lambda x: x**3), degree=2).verdict == "fails"
+
+
+M = sp.Max(1, sp.ceiling(sp.log(X, 2)))  # bits of a binary code of X symbols
+NGRAM = sp.log(100 * X**2) / sp.log(4)
+
+
+@pytest.mark.parametrize("expr", [
+    6 * M + 3 * M + 3, 16 * M**2 + 179 * M - 14, sp.Max(2 * M + M, M + M + 7), 11 * X**2 + 12 * X + 4 * X,
+    sp.Max(3 * X, X**2 + X), 7 * X + 1, X * sp.log(X) ** 2, sp.sqrt(X) + sp.log(X), sp.Integer(5),
+    (NGRAM + 1) * (M + 1) + 1 + (2 * NGRAM + 2) * M, sp.Max(5 * (100 * X**2) ** (sp.log(6) / sp.log(4)) + 6 * NGRAM, 7 * NGRAM + 7),
+])
+def test_the_leading_term_shortcut_agrees_with_sympy_limits(expr):
+    """Sums of c x^a (log x)^k are classified without limits; the limits give the same degrees."""
+    fast = symbolic_growth(expr, X)
+    f = _asymptotic(expr, X)
+    d = sp.limit(sp.log(f) / sp.log(X), X, sp.oo)
+    assert fast.poly_degree == pytest.approx(float(d))
+    if d == 0:
+        assert fast.polylog_degree == pytest.approx(float(sp.limit(sp.log(f) / sp.log(sp.log(X)), X, sp.oo)))
+
+
+@pytest.mark.parametrize("expr, cls", [(sp.exp(X), "superpolynomial"), (2**X, "superpolynomial"), (sp.oo, "superpolynomial")])
+def test_what_is_not_a_sum_of_powers_and_logs_goes_to_the_limits(expr, cls):
+    assert symbolic_growth(expr, X).growth_class == cls

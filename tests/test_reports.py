@@ -416,7 +416,7 @@ def test_same_profile_and_seed_give_the_same_claims_json_apart_from_timings(tmp_
 def test_html_report_has_every_claim_and_its_figures(tmp_path):
     from html.parser import HTMLParser
 
-    proc = run_reports("--profile", "tiny", "--claims", "transformer.vs-ssm.resources", "model.shift-kernel",
+    proc = run_reports("--profile", "tiny", "--claims", "comparable.copying", "model.shift-kernel",
                        "--workers", "0", "--quiet", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
 

@@ -93,6 +93,7 @@ def closed_form() -> dict[str, sp.Expr]:
         "fnn_width": 2 * n * m + b + 1,
         "fnn_nonzeros": (2 * n * m + b + 1) + (6 * n * m + 6 * b + 3) + b,
         "ssm_nonzeros": n * m * (n + 2) + 3 * n * m + 2 * (b + 1) + 3 * b,
+        "shift_structure_nonzeros": n**2 * m,  # J_{n+1} of the n m key channels
         "parameters": n**2 * m + 13 * n * m + 13 * b + 6,
         "weight_bound": sp.Integer(2),
         "weight_bits": sp.Integer(3),

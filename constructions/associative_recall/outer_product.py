@@ -79,6 +79,7 @@ def closed_form() -> dict[str, sp.Expr]:
         "fnn_width": sp.Max(2 * K + V, K * V + K),
         "fnn_nonzeros": (2 * K + V) + (4 * K * V + 2 * K) + 4 * K * V,
         "ssm_nonzeros": 3 * (2 * K + V) + (3 * K * V + 2 * K),
+        "shift_structure_nonzeros": 2 * K + V,  # J_2 of every layer-1 channel (window 2)
         "parameters": 11 * K * V + 12 * K + 4 * V,
         "weight_bound": sp.Integer(1),
         "weight_bits": sp.Integer(2),

@@ -337,6 +337,7 @@ def closed_form() -> dict[str, sp.Expr]:
         "fnn_width": sp.Max(2 * m + b, m + b + 7),
         "fnn_nonzeros": fnn,
         "ssm_nonzeros": ssm,
+        "shift_structure_nonzeros": 2 * m + b,  # J_2 of every layer-1 channel (window 2)
         "parameters": fnn + ssm,
         "weight_bound": sp.Integer(8),
         "weight_bits": 2 * w + 2,

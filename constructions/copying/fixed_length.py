@@ -69,6 +69,7 @@ def closed_form() -> dict[str, sp.Expr]:
         "fnn_width": 3 * (D + 1),
         "fnn_nonzeros": 9 * D + 7,  # weights 3(D+1) + 3(D+1); biases 3D + 1 (two of them are 0)
         "ssm_nonzeros": n + 2,  # one tap, B = e_1, n ones of J_{n+1}
+        "shift_structure_nonzeros": n,  # the n ones of J_{n+1}: the window
         "embedding_parameters": D + 2,  # token ids 1 .. D+2
         "parameters": 10 * D + n + 11,
         "weight_bound": D + 2,

@@ -140,6 +140,24 @@ def _slot_mlp(stream: Layout, m: int, query: dict, key: dict, pad_code: torch.Te
     return FNN.from_maps(A, B, out, origin="transformer.ngram_slots")
 
 
+def closed_form() -> dict:
+    """Shape resources in terms of the alphabet size ``D`` and the n-gram length ``n`` (nothing
+    depends on the string length L but through n): ``d_model`` as above; the slot MLP's hidden widths
+    ``2m(n + 1) + 2n`` and ``4nm + 2n + 2m``."""
+    import sympy as sp
+
+    D, n = sp.symbols("D n", positive=True, integer=True)
+    m = sp.Max(1, sp.ceiling(sp.log(D + 3, 2)))
+    d_model = (n + 1) * (m + 1) + 1 + (2 * n + 2) * m
+    return {
+        "num_layers": sp.Integer(2),
+        "heads": n + 1,
+        "d_model": d_model,
+        "mlp_depth": sp.Integer(3),
+        "mlp_width": sp.Max(d_model, 2 * m * (n + 1) + 2 * n, 4 * n * m + 2 * n + 2 * m),
+    }
+
+
 def mutations(config: CopyConfig, n: int = 2):
     from ..mutation import Mutation
 

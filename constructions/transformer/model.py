@@ -56,6 +56,10 @@ class Head(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = x @ self.W_Q.T, x @ self.W_K.T, x @ self.W_V.T  # (B, L, dh), (B, L, dh), (B, L, dv)
         L = x.shape[1]
+        if self.kind == "hardmax" and self.lag is not None and not (self.W_Q.any() and self.W_K.any()):
+            # no content scores: the argmax of -|t - s - lag| over s <= t is t - lag, or 0 while t < lag
+            picked = (torch.arange(L, device=x.device) - self.lag).clamp(min=0)
+            return v[:, picked] @ self.W_O.T
         outs = []
         s = torch.arange(L, device=x.device)
         for start in range(0, L, QUERY_CHUNK):
@@ -66,14 +70,14 @@ class Head(nn.Module):
                 scores = scores - (lag - self.lag).abs()
             causal = lag >= 0
             if self.kind == "linear":
-                weights = scores * causal
-            else:
-                scores = scores.masked_fill(~causal, float("-inf"))
-                if self.kind == "softmax":
-                    weights = torch.softmax(scores, dim=-1)
-                else:
-                    weights = torch.nn.functional.one_hot(scores.argmax(-1), L).to(x.dtype)
-            outs.append(weights @ v)
+                outs.append((scores * causal) @ v)
+                continue
+            scores = scores.masked_fill(~causal, float("-inf"))
+            if self.kind == "softmax":
+                outs.append(torch.softmax(scores, dim=-1) @ v)
+            else:  # the one-hot of the argmax times v, i.e. the row of v at the argmax (first of ties)
+                picked = scores.argmax(-1)  # (B, T)
+                outs.append(torch.gather(v, 1, picked.unsqueeze(-1).expand(-1, -1, v.shape[-1])))
         return torch.cat(outs, dim=1) @ self.W_O.T
 
     def parameter_tensors(self) -> dict[str, torch.Tensor]:

@@ -68,11 +68,14 @@ def build(config: ARConfig, *, kind: str = "linear", dtype=torch.float64, device
 
 
 def closed_form() -> dict:
-    """Resources in terms of ``c`` keys = values (``K = V = c``)."""
+    """Resources in terms of ``c`` keys = values (``K = V = c``). Entries: the previous-token head
+    ``8c^2 + 8c`` (one-row W_Q, W_K), the recall head ``16c^2``, the read-out ``4c^2 + c``."""
     import sympy as sp
 
     c = sp.Symbol("c", positive=True, integer=True)
-    return {"d_model": 4 * c, "parameters": 7 * c + 1, "entries": 24 * c**2 + 2 * 4 * c, "weight_bound": sp.Integer(1)}
+    return {"d_model": 4 * c, "parameters": 7 * c + 1, "entries": 28 * c**2 + 9 * c, "weight_bound": sp.Integer(1),
+            "num_layers": sp.Integer(2), "heads": sp.Integer(2), "mlp_depth": sp.Integer(0), "mlp_width": sp.Integer(0),
+            "weight_bits": sp.Integer(2)}
 
 
 def mutations(config: ARConfig):
