@@ -516,7 +516,7 @@ CATALOGUE = [
         kind="empirical",
         paper_claims=["C5"],
         notes="Measured for networks of fixed size trained for a fixed number of passes over the sample (quick: n = "
-        "512, 1024, 2048, 3 seeds, 150 passes and at least 600 AdamW steps; below n = 512 they do not leave the "
+        "512, 1024, 2048, 2 seeds, 150 passes and at least 600 AdamW steps; below n = 512 they do not leave the "
         "constant predictor's risk). A slope steeper than the claimed exponent is consistent with an upper-bound rate "
         "and says nothing about its sharpness. delta: the paper's power of log n was not recovered, k = 2 is our "
         "choice; the evidence records delta for k = 1, 2, 3. Before issue 14 the rule was one-sided (holds when the "
