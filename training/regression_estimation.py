@@ -218,11 +218,6 @@ def run_estimation(setup: EstimationSetup, models: tuple[str, ...] = ("ssm_fnn",
     return points
 
 
-def trivial_risk(setup: EstimationSetup, seed: int = 0) -> float:
-    """The excess risk of the best constant predictor (the variance of ``F`` on the test windows)."""
-    return float(held_out_windows(setup, seed)[1].double().var())
-
-
 # ----------------------------------------------------------------------------- which sizes count
 def learned(point: EstimationPoint) -> bool:
     """Held-out excess risk at most :data:`BEATS_CONSTANT` times the constant predictor's."""
