@@ -31,8 +31,9 @@ matched (:func:`~training.models.matched_transformer_config`) to the two-layer S
 
 **Protocol** (:func:`run_sweep`): for every task size, seed and model, a model initialised from the
 seed is trained by AdamW on ``train_instances`` seeded instances and measured on
-``test_instances`` fresh ones (another seed). Training and test sets depend on (size, seed) only,
-so all models of one seed see the same data (paired comparisons). One CPU thread, deterministic.
+``test_instances`` fresh ones (another seed); its accuracy on a third, fresh set is monitored
+during training (:data:`STILL_IMPROVING`). The sets depend on (size, seed) only, so all models of
+one seed see the same data (paired comparisons). One CPU thread, deterministic.
 
 **Verdicts** (:func:`ordering_verdict`, :func:`nonlinearity_verdict`) are two-sided: each claimed
 relation ("A beats B by at least 0.05", "A is within 0.10 of B") is decided from the Student-t 95%
@@ -98,17 +99,22 @@ TRANSFORMER_MARGIN = 0.10
 #: Accuracy at which a model is at the task's ceiling; when the one-layer and the two-layer models
 #: both reach it the task size is too easy to separate them (inconclusive, not a contradiction).
 CEILING = 0.98
-#: A model is *still improving* when its accuracy on :data:`MONITORED_INSTANCES` training instances
-#: rose by more than this over the last quarter of the steps (:func:`is_still_improving`). The
+#: A model is *still improving* when its accuracy on :data:`MONITORED_INSTANCES` fresh instances
+#: (neither training nor test instances) rose by more than this over the last quarter of the steps
+#: (:func:`is_still_improving`). The
 #: cosine schedule runs the last quarter at under 15% of the peak rate, so accuracy still rising by
 #: a fifth of :data:`MIN_ADVANTAGE` there has not plateaued: more training could move it by more
 #: than the verdicts' margins. (The training *loss* is no test: cross entropy keeps falling by a few
 #: percent per quarter on models whose accuracy no longer moves, e.g. the linear two-layer model on
-#: recall, 0.63 at 200 and at 400 steps.) A verdict that such a model could overturn is
-#: inconclusive, ``holds`` as well as ``fails`` (:func:`downgrade_if_still_improving`).
+#: recall, 0.63 at 200 and at 400 steps; nor is the accuracy on training instances, which that model
+#: raised by 0.011-0.016 in the last quarter by fitting them while its test accuracy stayed put.) A
+#: verdict that such a model could overturn is inconclusive, ``holds`` as well as ``fails``
+#: (:func:`downgrade_if_still_improving`).
 STILL_IMPROVING = 0.01
-#: training instances whose accuracy is monitored during training (the first ones of the set)
+#: fresh instances whose accuracy is monitored during training (:meth:`SweepSetup.data`)
 MONITORED_INSTANCES = 1024
+#: offset of the monitoring instances' seeds (far from the training and test seeds)
+MONITOR_SEED_OFFSET = 10**12
 #: Fewest seeds for an interval (a t-interval needs two paired differences at least).
 MIN_SEEDS = 2
 #: Probe thresholds: layer 1 *carries* the previous token when a linear probe decodes it with at
@@ -175,12 +181,6 @@ class TaskTensors:
 
     def __len__(self) -> int:
         return self.tokens.shape[0]
-
-    def __getitem__(self, rows: slice) -> TaskTensors:
-        """The instances ``rows`` (a slice); ``instances`` stays the whole batch."""
-        if not isinstance(rows, slice):
-            raise TypeError(f"TaskTensors take a slice of rows, got {type(rows).__name__}")
-        return TaskTensors(self.config, self.tokens[rows], self.targets[rows], self.instances)
 
 
 def answer_mask(inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -341,11 +341,14 @@ class SweepSetup:
                            loss="cross_entropy", positions=answer_mask, warmup_steps=min(50, self.steps // 10),
                            eval_every=max(1, self.steps // 4), autocast=self.autocast)
 
-    def data(self, size: int, seed: int) -> tuple[TaskTensors, TaskTensors]:
-        """Training and (fresh) test instances of one size and seed; the same for every model."""
+    def data(self, size: int, seed: int) -> tuple[TaskTensors, TaskTensors, TaskTensors]:
+        """Training, (fresh) test and (fresh) monitoring instances of one size and seed; the same for
+        every model. The :data:`MONITORED_INSTANCES` monitoring instances come from a seed of their
+        own, so neither the training nor the scored test instances decide :func:`is_still_improving`."""
         config = self.task_config(size)
         return (task_tensors(config, self.train_instances, 1_000_003 * seed + 2 * size),
-                task_tensors(config, self.test_instances, 1_000_003 * seed + 2 * size + 1))
+                task_tensors(config, self.test_instances, 1_000_003 * seed + 2 * size + 1),
+                task_tensors(config, MONITORED_INSTANCES, MONITOR_SEED_OFFSET + 1_000_003 * seed + size))
 
 
 # ----------------------------------------------------------------------------- the sweep
@@ -363,7 +366,7 @@ class SweepPoint:
     final_train_loss: float
     wall_time_s: float
     #: the training-loss curve (step, mean loss since the previous record), the accuracy on the
-    #: monitored training instances at the same steps, and :func:`is_still_improving` of the latter
+    #: monitoring instances at the same steps, and :func:`is_still_improving` of the latter
     curve: list = field(default_factory=list)
     accuracy_curve: list = field(default_factory=list)
     still_improving: bool = False
@@ -393,11 +396,12 @@ def is_still_improving(accuracy_curve) -> bool:
 
 
 def train_one(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, device: torch.device,
-              data: tuple[TaskTensors, TaskTensors]) -> tuple[SweepPoint, nn.Module]:
-    """Initialise ``spec`` from ``seed``, train it on ``data[0]``, measure it on ``data[1]``."""
+              data: tuple[TaskTensors, TaskTensors, TaskTensors]) -> tuple[SweepPoint, nn.Module]:
+    """Initialise ``spec`` from ``seed``, train it on ``data[0]``, measure it on ``data[1]``; its
+    accuracy on ``data[2]`` is monitored at every curve record."""
     set_seed(seed)
     model = setup.build(spec, size).to(device)
-    monitored = data[0][:MONITORED_INSTANCES]
+    monitored = data[2]
     start = time.perf_counter()
     result = train(model, data[0].data, setup.train_config(seed, spec), monitor=lambda m: accuracies(m, monitored)[0])
     token, instance = accuracies(model, data[1])
