@@ -17,8 +17,9 @@ Every verdict is two-sided, from paired 95% t-intervals on the larger half of th
 
 Both are *inconclusive* with one seed, when no model learned the task, when the one- and
 two-layer models are both at the ceiling, when an interval reaches across its threshold, or when a
-model still improving at the end of its budget (monitored training accuracy up by more than 0.01 in
-the last quarter) could overturn the verdict -- a ``holds`` as well as a ``fails``.
+model still improving at the end of its budget (accuracy on fresh monitoring instances at the end
+above every earlier record by more than 0.01) could overturn the verdict -- a ``holds`` as well as a
+``fails``.
 
 Controls break the claims' own comparisons with models the run trains anyway: Fig. C.1's ordering
 with the two-layer SSM+FNN replaced by the same two layers without FNN nonlinearity must not hold;

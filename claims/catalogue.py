@@ -556,8 +556,9 @@ CATALOGUE = [
                    "wholly below fails) and is within +-0.10 of a Transformer of matched parameter count (interval "
                    "inside [-0.10, 0.10]; wholly outside, worse or better, fails); otherwise inconclusive. Inconclusive "
                    "also when the Transformer did not learn (mean below chance + half the way to 1), with one seed, at "
-                   "the ceiling, or when a model still improving (training accuracy up > 0.01 in the last quarter of "
-                   "the steps) could overturn the verdict, holds or fails; on both tasks."),
+                   "the ceiling, or when a model still improving (accuracy on fresh monitoring instances at the end "
+                   "above every earlier record, a quarter of the steps apart, by > 0.01) could overturn the verdict, "
+                   "holds or fails; on both tasks."),
         provenance="summary",
         source="Third-party summaries of the paper's Appendix C, Fig. C.1 (PAPER.md §1 C6)",
         kind="empirical",

@@ -223,9 +223,11 @@ def test_downgrade_combines_parts():
     assert downgrade_if_still_improving([ok, Part("c", "inconclusive", ())], {"x"}) == ("inconclusive", "")
 
 
-def test_is_still_improving_reads_the_monitored_accuracy():
+def test_is_still_improving_asks_for_a_new_best_monitored_accuracy():
     assert is_still_improving([(50, 0.40), (100, 0.60), (150, 0.70), (200, 0.72)])
     assert not is_still_improving([(50, 0.40), (100, 0.60), (150, 0.70), (200, 0.705)])
+    # an oscillating plateau (the linear model on recall) is not improving, though it rose by 0.031
+    assert not is_still_improving([(50, 0.594), (100, 0.631), (150, 0.597), (200, 0.628)])
     assert not is_still_improving([(200, 0.7)]) and not is_still_improving([])
 
 

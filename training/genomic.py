@@ -613,14 +613,14 @@ def seeds_verdict(accuracies: list[float], summaries: list[list[ImportanceSummar
         parts.append(f"{measure}: top-{learned[0][i].k} share {share.mean:.3f} [{share.low:.3f}, {share.high:.3f}] "
                      f"(need >= {SPARSE_MIN_SHARE}), overlap {overlap.mean:.3f} [{overlap.low:.3f}, {overlap.high:.3f}] "
                      f"(need <= {INPUT_DEPENDENT_MAX_OVERLAP})")
-        checks = (("spread", side_verdict(share.low, share.high, SPARSE_MIN_SHARE, "above")),
-                  ("tied to the same positions", side_verdict(overlap.low, overlap.high, INPUT_DEPENDENT_MAX_OVERLAP,
-                                                              "below")))
-        for failure, decided in checks:
+        checks = (("share", "spread", side_verdict(share.low, share.high, SPARSE_MIN_SHARE, "above")),
+                  ("overlap", "tied to the same positions",
+                   side_verdict(overlap.low, overlap.high, INPUT_DEPENDENT_MAX_OVERLAP, "below")))
+        for quantity, failure, decided in checks:
             if decided == "fails":
                 wrong.append(f"{measure} importance is {failure}")
             elif decided == "inconclusive":
-                undecided.append(f"the {measure} interval reaches across its threshold")
+                undecided.append(f"the {measure} {quantity} interval reaches across its threshold")
     reason = f"{head}; " + "; ".join(parts)
     if wrong:
         return "fails", f"{reason}: " + ", ".join(wrong), intervals
