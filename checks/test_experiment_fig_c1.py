@@ -5,22 +5,36 @@ SSM+FNN networks (one layer; two layers with FNN depth 1, 2, 4; two layers witho
 nonlinearity; diagonal and dense state matrices) and a size-matched Transformer are trained on
 associative recall (query last, letters as keys, digits as values, ``K`` pairs) and on copying
 (``BOS x SEP x``, teacher forcing), for several seeds; accuracy is measured on fresh instances.
+Every verdict is two-sided, from paired 95% t-intervals on the larger half of the sizes:
 
-* ``experiment.fig-c1`` holds for a task when, on the larger half of the sizes, the best two-layer
-  SSM+FNN beats the one-layer one by a clear margin (paired 95% t-interval above 0, mean >= 0.05)
-  and is within 0.10 of the Transformer (interval's lower end); the claim needs both tasks.
-* ``experiment.nonlinearity-needed``: the two-layer SSM with FNN depth 2 clearly beats the same
-  network with ``fnn_depth=0`` (a linear time-invariant map of the tokens).
+* ``experiment.fig-c1`` holds for a task when the best two-layer SSM+FNN beats the one-layer one by
+  at least 0.05 (interval at or above 0.05) *and* is within +-0.10 of the Transformer (interval
+  inside [-0.10, 0.10]; being clearly better than the Transformer is not "about as accurate"
+  either), and the Transformer itself learned the task; it fails when either interval lies wholly
+  on the wrong side; the claim needs both tasks.
+* ``experiment.nonlinearity-needed``: the two-layer SSM with FNN depth 2 beats the same network
+  with ``fnn_depth=0`` (a linear time-invariant map of the tokens) by at least 0.05, same rule.
 
 Both are *inconclusive* with one seed, when no model learned the task, when the one- and
-two-layer models are both at the ceiling, or when the intervals do not decide. Scale: the quick
-profile is scaled down to what one CPU thread trains in about two minutes (recall with K = 2 pairs of
-4 letters and 4 digits, copying of 6 symbols from 4, FNN depth 2 only, diagonal and dense A, 200
-steps); the paper's
-setting (26 letters, 10 digits, K = 5, 10, 15, every FNN depth, dense A) is the thorough profile,
-meant for a GPU. Evidence also holds a linear probe of layer 1 (does it carry the previous token,
-the construction's "shifted key"?), every-instance accuracies of the trained models with the
-smallest failing instance hypothesis finds, and the parameter counts.
+two-layer models are both at the ceiling, when an interval reaches across its threshold, or when a
+model still improving at the end of its budget (accuracy on fresh monitoring instances at the end
+above every earlier record by more than 0.01) could overturn the verdict -- a ``holds`` as well as a
+``fails``.
+
+Controls break the claims' own comparisons with models the run trains anyway: Fig. C.1's ordering
+with the two-layer SSM+FNN replaced by the same two layers without FNN nonlinearity must not hold;
+the nonlinearity check with its linear model replaced by another two-layer ReLU network (other FNN
+depths, dense A) must not hold.
+
+Scale: the quick profile is scaled down to what one CPU thread trains in about two minutes (recall
+with K = 2 pairs of 4 letters and 4 digits, copying of 6 symbols from 4, FNN depth 2 only, diagonal
+and dense A, 200 steps); at that budget the one-layer models are still improving (with 400 steps
+they reach 0.93-1.0 on recall and 0.90-0.91 on copying), so the ordering is inconclusive there. The
+paper's setting (26 letters, 10 digits, K = 5, 10, 15, every FNN depth, dense A) is the thorough
+profile, meant for a GPU. Evidence also holds a linear probe of layer 1 (does it carry the
+previous token, the construction's "shifted key"? recorded, not judged: the untrained network
+carries it as well), every-instance accuracies of the trained models with the smallest failing
+instance hypothesis finds, and the parameter counts.
 """
 
 from __future__ import annotations
@@ -54,7 +68,6 @@ from training.appendix_c import (
     ordering_verdict,
     paired_difference,
     previous_key_probe,
-    probe_accuracy,
     run_sweep,
     ssm,
     summary,
@@ -125,21 +138,50 @@ def _decide(evidence, verdict) -> None:
     assert verdict.verdict == "holds", verdict.reason
 
 
+def _two_layer_relu(setup: SweepSetup, ssm_kind: str = "diagonal") -> list:
+    return [m for m in setup.models if m.family == "ssm" and m.layers == 2 and m.fnn_depth > 0 and m.ssm_kind == ssm_kind]
+
+
+def _chance(setup: SweepSetup) -> float:
+    return min(chance_accuracy(setup.task_config(s)) for s in setup.sizes)
+
+
+def _ordering(sizes, task: str, device, two_layer: list):
+    """Fig. C.1's ordering verdict for ``two_layer`` against the one-layer SSM+FNN and the Transformer."""
+    setup = _setup(sizes, task)
+    sweep = _sweep(sizes, task, device, [ONE_LAYER, *two_layer, TRANSFORMER])
+    names = {"one_layer": ONE_LAYER.name, "two_layer": [m.name for m in two_layer], "transformer": TRANSFORMER.name,
+             "still_improving": sweep.still_improving()}
+    return sweep, ordering_verdict(sweep.table(), chance=_chance(setup), **names), names
+
+
+def _layer_one_probe(sizes, device, sweep) -> dict:
+    """Linear probe of the construction's mechanism (the "shifted key"): at a value position, does the
+    layer-1 stream of the trained two-layer SSM+FNN carry the key one position back? Beside it the
+    embedding alone (about chance) and the same architecture untrained. Recorded, not judged: the
+    untrained network carries the key as well (random SSM kernels mix the previous token in), so the
+    probe cannot say that training built the mechanism."""
+    setup = _setup(sizes, "recall")
+    size = max(setup.sizes)
+    config = setup.task_config(size)
+    probes = {f"trained seed {seed}": previous_key_probe(sweep.models[(NONLINEAR.name, size, seed)], config,
+                                                         **_probe_counts(sizes)) for seed in setup.seeds}
+    set_seed(setup.seeds[0])
+    probes["untrained"] = previous_key_probe(setup.build(NONLINEAR, size).to(device), config, **_probe_counts(sizes))
+    accuracy = {p.seed: p.token_accuracy for p in sweep.points if p.model == NONLINEAR.name and p.size == size}
+    return {"format": str(config), "probes": probes, "task_accuracy": accuracy}
+
+
 @pytest.mark.claim("experiment.fig-c1")
 @pytest.mark.parametrize("task", TASKS)
 def test_two_layer_ssm_fnn_matches_the_transformer_and_beats_one_layer(task, sizes, device, evidence):
     setup = _setup(sizes, task)
-    two_layer = [m for m in setup.models if m.family == "ssm" and m.layers == 2 and m.fnn_depth > 0
-                 and m.ssm_kind == "diagonal"]
-    sweep = _sweep(sizes, task, device, [ONE_LAYER, *two_layer, TRANSFORMER])
-    chance = min(chance_accuracy(setup.task_config(s)) for s in setup.sizes)
-    names = {"one_layer": ONE_LAYER.name, "two_layer": [m.name for m in two_layer], "transformer": TRANSFORMER.name}
-    names["still_improving"] = sweep.still_improving()
-    verdict = ordering_verdict(sweep.table(), chance=chance, **names)
-    by_instance = ordering_verdict(sweep.table("instance_accuracy"), chance=chance, **names)
+    sweep, verdict, names = _ordering(sizes, task, device, _two_layer_relu(setup))
+    by_instance = ordering_verdict(sweep.table("instance_accuracy"), chance=_chance(setup), **names)
+    probe = {"previous_key_probe": _layer_one_probe(sizes, device, sweep)} if task == "recall" else {}
     evidence.record(**{task: summary(sweep), f"{task}_verdict": asdict(verdict),
                        f"{task}_verdict_on_instance_accuracy": asdict(by_instance), "scale": _scale_note(setup)},
-                    **figure_spec(sweep), **(figure_spec(sweep, "instance_accuracy") if task == "copy" else {}))
+                    **probe, **figure_spec(sweep), **(figure_spec(sweep, "instance_accuracy") if task == "copy" else {}))
     _decide(evidence, verdict)
 
 
@@ -148,49 +190,10 @@ def test_two_layer_ssm_fnn_matches_the_transformer_and_beats_one_layer(task, siz
 def test_two_ssm_layers_without_fnn_nonlinearity_fall_behind(task, sizes, device, evidence):
     setup = _setup(sizes, task)
     sweep = _sweep(sizes, task, device, [NONLINEAR, LINEAR])
-    chance = min(chance_accuracy(setup.task_config(s)) for s in setup.sizes)
-    verdict = nonlinearity_verdict(sweep.table(), linear=LINEAR.name, nonlinear=NONLINEAR.name, chance=chance,
+    verdict = nonlinearity_verdict(sweep.table(), linear=LINEAR.name, nonlinear=NONLINEAR.name, chance=_chance(setup),
                                    still_improving=sweep.still_improving())
     evidence.record(**{task: summary(sweep), f"{task}_verdict": asdict(verdict), "scale": _scale_note(setup)})
     _decide(evidence, verdict)
-
-
-@pytest.mark.claim("experiment.fig-c1")
-@pytest.mark.parametrize("task", TASKS)
-def test_diagonal_and_dense_state_matrices_compared(task, sizes, device, evidence):
-    """Evidence only (no verdict): the reviewers asked what changes when A must be diagonal."""
-    setup = _setup(sizes, task)
-    if DENSE not in setup.models:
-        pytest.skip(f"the {sizes.name} profile trains no dense-A model for {task}")
-    sweep = _sweep(sizes, task, device, [NONLINEAR, DENSE])
-    table = sweep.table()
-    difference = paired_difference(table, DENSE.name, NONLINEAR.name, list(setup.sizes))
-    evidence.record(**{f"{task}_diagonal_vs_dense": {
-        "accuracy": {name: {size: rows for size, rows in by_size.items()} for name, by_size in table.items()},
-        "dense_minus_diagonal": str(difference), "parameters": {p.model: p.parameters for p in sweep.points}}})
-    assert all(0.0 <= v <= 1.0 for rows in table.values() for accs in rows.values() for v in accs)
-
-
-@pytest.mark.claim("experiment.fig-c1")
-def test_layer_one_of_the_trained_two_layer_model_carries_the_previous_key(sizes, device, evidence):
-    """Linear probe of the construction's mechanism (the "shifted key"): at a value position, does the
-    layer-1 stream of the trained two-layer SSM+FNN carry the key one position back? Controls: the
-    embedding alone (about chance) and the same architecture untrained. Recorded, not a verdict: a
-    trained network may solve the task another way."""
-    setup = _setup(sizes, "recall")
-    sweep = _sweep(sizes, "recall", device, [NONLINEAR])
-    size = max(setup.sizes)
-    config = setup.task_config(size)
-    probes = {}
-    for seed in setup.seeds:
-        probes[f"trained seed {seed}"] = previous_key_probe(sweep.models[(NONLINEAR.name, size, seed)], config,
-                                                            **_probe_counts(sizes))
-    set_seed(setup.seeds[0])
-    probes["untrained"] = previous_key_probe(setup.build(NONLINEAR, size).to(device), config, **_probe_counts(sizes))
-    accuracy = {p.seed: p.token_accuracy for p in sweep.points}
-    evidence.record(previous_key_probe={"format": str(config), "probes": probes, "task_accuracy": accuracy})
-    for name, probe in probes.items():
-        assert probe["embedding"] <= probe["chance"] + 0.1, f"{name}: the control probe is far above chance: {probe}"
 
 
 def _strategy(config):
@@ -251,57 +254,45 @@ def test_trained_models_on_every_instance_and_their_smallest_failure(task, sizes
 
 
 # ----------------------------------------------------------------------------- controls
-def _table(one, two, transformer, seeds=3, spread=0.01, sizes=(2, 4, 6)):
-    """A synthetic accuracy table: mean accuracies per model, alternating seed offsets of ``spread``."""
-    def rows(mean):
-        return {s: [min(1.0, max(0.0, mean + spread * (i % 2 * 2 - 1) * (1 + i) / seeds)) for i in range(seeds)]
-                for s in sizes}
-    return {"one": rows(one), "two": rows(two), "transformer": rows(transformer)}
+@pytest.mark.claim("experiment.fig-c1", role="control",
+                   breaks="the two-layer SSM+FNN's FNN nonlinearity: the same two SSM layers with fnn_depth=0 "
+                          "(linear in the tokens) stand in for it")
+@pytest.mark.parametrize("task", TASKS)
+def test_ordering_does_not_hold_for_two_ssm_layers_without_fnn_nonlinearity(task, sizes, device, evidence):
+    """Fig. C.1's comparison run with the two-layer SSM+FNN replaced by the linear two-layer network
+    (trained for the nonlinearity ablation): it must not come out as beating one layer and matching
+    the Transformer."""
+    _, verdict, _ = _ordering(sizes, task, device, [LINEAR])
+    evidence.record(**{f"{task}_linear_two_layer_verdict": asdict(verdict)})
+    assert verdict.verdict != "holds", verdict.reason
 
 
-def _ordering(table):
-    return ordering_verdict(table, one_layer="one", two_layer=["two"], transformer="transformer", chance=0.1).verdict
-
-
-def test_ordering_verdict_holds_fails_and_is_inconclusive_on_synthetic_tables():
-    assert _ordering(_table(0.40, 0.95, 0.97)) == "holds"
-    assert _ordering(_table(0.40, 0.95, 0.80)) == "holds"            # above the Transformer: comparable
-    assert _ordering(_table(0.90, 0.50, 0.95)) == "fails"            # one layer better
-    assert _ordering(_table(0.60, 0.61, 0.95)) == "fails"            # no clear advantage, tight interval
-    assert _ordering(_table(0.40, 0.70, 0.98)) == "fails"            # far below the Transformer
-    assert _ordering(_table(0.40, 0.55, 0.60, spread=0.3)) == "inconclusive"  # intervals too wide
-    assert _ordering(_table(0.15, 0.20, 0.18)) == "inconclusive"     # nothing learned
-    assert _ordering(_table(0.99, 1.00, 1.00, spread=0.0)) == "inconclusive"  # ceiling
-    assert _ordering(_table(0.40, 0.95, 0.97, seeds=1)) == "inconclusive"     # one seed
-    assert ordering_verdict(_table(0.40, 0.70, 0.98), one_layer="one", two_layer=["two"], transformer="transformer",
-                            chance=0.1, still_improving={"two"}).verdict == "inconclusive"  # under-trained
-
-
-def test_nonlinearity_verdict_holds_fails_and_is_inconclusive_on_synthetic_tables():
-    def verdict(linear, nonlinear, **kw):
-        t = _table(linear, nonlinear, 0.0, **kw)
-        return nonlinearity_verdict(t, linear="one", nonlinear="two", chance=0.1).verdict
-
-    assert verdict(0.30, 0.95) == "holds"
-    assert verdict(0.94, 0.95) == "fails"
-    assert verdict(0.95, 0.60) == "fails"
-    assert verdict(0.50, 0.60, spread=0.3) == "inconclusive"
-    assert verdict(0.10, 0.15) == "inconclusive"
-    assert verdict(0.30, 0.95, seeds=1) == "inconclusive"
-
-
-def test_previous_key_probe_fails_on_the_embedding_and_reads_a_stream_that_holds_the_key():
-    """The probe can fail (the embedding of a value says nothing about its key: about chance) and can
-    pass (a stream that holds the previous token's one-hot is read exactly)."""
-    setup = SETUPS["tiny"]["recall"]
-    config = setup.task_config(2)
-    set_seed(0)
-    model = setup.build(NONLINEAR, 2)
-    probe = previous_key_probe(model, config)
-    assert probe["embedding"] <= probe["chance"] + 0.1, probe
-    tokens = torch.randint(0, config.num_keys, (4096,), generator=torch.Generator().manual_seed(0))
-    features = torch.nn.functional.one_hot(tokens, config.num_keys).double() + 0.01 * torch.randn(4096, config.num_keys)
-    assert probe_accuracy(features[:2048], tokens[:2048], features[2048:], tokens[2048:], config.num_keys) == 1.0
+@pytest.mark.claim("experiment.nonlinearity-needed", role="control",
+                   breaks="the ablation's linear model: another two-layer network with ReLU FNNs (another FNN depth "
+                          "or a dense state matrix) stands in for it")
+@pytest.mark.parametrize("task", TASKS)
+def test_nonlinearity_check_finds_no_gap_between_two_relu_networks(task, sizes, device, evidence):
+    """The ablation's comparison with a ReLU network in the place of the linear one: the gap the claim
+    attributes to the nonlinearity must not appear. Uses every other two-layer ReLU model the
+    profile trains (quick: dense A; thorough: FNN depths 1 and 4 and dense A). Also records the
+    paired (dense - diagonal A) accuracy, the reviewers' question what changes when A must be
+    diagonal."""
+    setup = _setup(sizes, task)
+    others = [m for m in _two_layer_relu(setup) + _two_layer_relu(setup, "dense") if m != NONLINEAR]
+    if not others:
+        pytest.skip(f"the {sizes.name} profile trains no other two-layer ReLU model for {task}")
+    sweep = _sweep(sizes, task, device, [NONLINEAR, *others])
+    table = sweep.table()
+    verdicts = {m.name: nonlinearity_verdict(table, linear=m.name, nonlinear=NONLINEAR.name, chance=_chance(setup),
+                                             still_improving=sweep.still_improving()) for m in others}
+    record = {f"{task}_relu_instead_of_linear": {name: asdict(v) for name, v in verdicts.items()}}
+    if DENSE in others:
+        record[f"{task}_dense_minus_diagonal"] = {
+            "difference": str(paired_difference(table, DENSE.name, NONLINEAR.name, list(setup.sizes))),
+            "parameters": {p.model: p.parameters for p in sweep.points if p.model in (DENSE.name, NONLINEAR.name)}}
+    evidence.record(**record)
+    held = [f"{name}: {v.reason}" for name, v in verdicts.items() if v.verdict == "holds"]
+    assert not held, held
 
 
 def test_setups_use_the_suite_formats():

@@ -1,4 +1,5 @@
-"""The genomic experiment (claim ``experiment.genomic-sparsity``, paper C6a; :mod:`training.genomic`).
+"""The genomic experiment (claim ``experiment.genomic-sparsity``, C6a from summaries of the paper;
+:mod:`training.genomic`).
 
 **Synthetic data.** No installed package ships real genomic sequences and nothing is downloaded,
 so the sequences are generated: uniform DNA background with one class motif (``TATAAT`` or
@@ -8,20 +9,21 @@ sequence), so the truly important positions are known.
 An SSM+FNN (dense ``A``, two layers, read out at the last position, cross entropy) is trained on
 them for several seeds; on held-out sequences its token importance is measured by occlusion and by
 gradient x input. Each seed gets its own verdict (``training.genomic.verdict``), recorded; the claim
-is decided over the seeds that learned (accuracy >= 0.9) by 95% t-intervals
+is decided over the seeds that learned (accuracy >= 0.9) by two-sided 95% t-intervals
 (``training.genomic.seeds_verdict``): mean top-``k`` share of ``|importance|`` >= 0.5 (``k`` = motif
 length; uniform gives ``k / L``) and mean pairwise Jaccard overlap of the top-``k`` sets <= 0.25
-(fixed positions give 1), for both measures. One seed is not enough: with one seed the quick
-verdict flipped from ``holds`` to ``fails`` when an equivalent convolution path changed the
-training's rounding (gradient x input share 0.592 -> 0.481; seeds 0-5 give 0.45-0.56).
+(fixed positions give 1), for both measures; an interval wholly on the wrong side fails, one across
+its threshold is inconclusive. One seed is not enough: with one seed the quick verdict flipped from
+``holds`` to ``fails`` when an equivalent convolution path changed the training's rounding
+(gradient x input share 0.592 -> 0.481; seeds 0-5 give 0.45-0.56).
 
-Controls: the hand-built :class:`~training.genomic.MotifScanner` (important positions known
-exactly) must be recovered exactly and judged ``holds`` on random positions and ``fails`` when
-the motif always sits at the same place; :class:`~training.genomic.PositionReader` (one known
-position) must be recovered; a bag-of-bases model and the untrained SSM+FNN must not be judged
-sparse and input-dependent. Profiles: ``tiny`` (seconds, may well be ``inconclusive``),
-``quick`` (L = 64, 4 seeds, about 15 s each on one CPU thread), ``thorough`` (L = 1024, 5 seeds,
-meant for a GPU).
+Controls break the claim's own objects, reusing the trained models (``_RESULTS``; the module is one
+xdist group): the trained networks explained on sequences whose motif never moves (importance can
+no longer move with the input: must not hold), and the same networks untrained (must not hold).
+The measures and the rule on hand-built models with known important positions (a motif scanner, a
+one-position reader, a bag-of-bases counter) are tests of the judge, in ``tests/test_genomic.py``.
+Profiles: ``tiny`` (seconds, may well be ``inconclusive``), ``quick`` (L = 64, 4 seeds, about 15 s
+each on one CPU thread), ``thorough`` (L = 1024, 5 seeds, meant for a GPU).
 """
 
 from __future__ import annotations
@@ -32,27 +34,17 @@ from dataclasses import replace
 import pytest
 import torch
 
-from training import SSMFNN
 from training.genomic import (
     ACCURACY_MIN,
-    AT_VERSUS_GC,
-    MEASURES,
-    CompositionCounter,
     GenomicConfig,
     GenomicSetup,
-    MotifScanner,
-    PositionReader,
+    explain,
     figure_specs,
     generate,
-    importance,
-    is_input_dependent,
-    is_sparse,
     model_accuracy,
     motif_occurrences,
     run_experiment,
     seeds_verdict,
-    summarize,
-    verdict,
 )
 
 SETUPS = {
@@ -67,31 +59,33 @@ SETUPS = {
 #: training seeds per profile (the claim is decided over the seeds whose model learned)
 SEEDS = {"tiny": (0, 1), "quick": (0, 1, 2, 3), "thorough": (0, 1, 2, 3, 4)}
 
-#: sequences for the controls (hand-built models and the untrained network: no training)
+#: sequences for the controls (the trained networks explained on other inputs: no training)
 CONTROL_SAMPLES = {"tiny": 8, "quick": 32, "thorough": 64}
 
+#: the experiment's results by (profile, device), reused by the controls of one process
+_RESULTS: dict = {}
 
-pytestmark = pytest.mark.usefixtures("training_sandbox")  # one thread, global RNG restored
-
-
-def _control_data(sizes, **overrides):
-    config = GenomicConfig(length=SETUPS[sizes.name].data.length, **overrides)
-    return generate(config, CONTROL_SAMPLES[sizes.name], seed=7)
+#: one xdist worker runs this module (``--dist loadgroup``), so ``_RESULTS`` is shared
+pytestmark = [pytest.mark.xdist_group("genomic"), pytest.mark.usefixtures("training_sandbox")]
 
 
-def _summaries(model, data):
-    k = data.config.motif_length
-    return {m: summarize(m, importance(model, m, data.tokens, data.labels).cpu(), k, data.motif_mask())
-            for m in MEASURES}
+def _results(sizes, device):
+    key = (sizes.name, str(device))
+    if key not in _RESULTS:
+        _RESULTS[key] = [run_experiment(replace(SETUPS[sizes.name], seed=seed), device) for seed in SEEDS[sizes.name]]
+    return _RESULTS[key]
+
+
+def _over_seeds(reports):
+    return seeds_verdict([r.test_accuracy for r in reports], [list(r.summaries.values()) for r in reports])
 
 
 @pytest.mark.trains
 @pytest.mark.claim("experiment.genomic-sparsity")
 def test_trained_ssm_fnn_importance_is_sparse_and_input_dependent(sizes, device, evidence):
     start = time.perf_counter()
-    results = [run_experiment(replace(SETUPS[sizes.name], seed=seed), device) for seed in SEEDS[sizes.name]]
-    decision, reason, intervals = seeds_verdict([r.trained.test_accuracy for r in results],
-                                                [list(r.trained.summaries.values()) for r in results])
+    results = _results(sizes, device)
+    decision, reason, intervals = _over_seeds([r.trained for r in results])
     shown = next((r for r in results if r.trained.test_accuracy >= ACCURACY_MIN), results[0])
     per_seed = [{"seed": r.setup.seed, "test_accuracy": r.trained.test_accuracy, "verdict": r.verdict,
                  **{f"{m}_{key}": getattr(s, key) for m, s in r.trained.summaries.items()
@@ -105,80 +99,37 @@ def test_trained_ssm_fnn_importance_is_sparse_and_input_dependent(sizes, device,
 
 
 @pytest.mark.claim("experiment.genomic-sparsity", role="control",
-                  breaks="the model: a hand-built motif scanner in place of the trained network; the importance measures must recover its motif")
-def test_importance_recovers_the_planted_motif_of_a_hand_built_scanner(sizes, evidence):
-    """The scanner's important positions are exactly the planted window; both measures must find
-    them for every input, and the verdict must be ``holds``."""
-    data = _control_data(sizes)
-    scanner = MotifScanner(data.config.motif_tokens())
-    assert model_accuracy(scanner, data) == 1.0
-    mask = data.motif_mask()
-    gradient = importance(scanner, "gradient_input", data.tokens, data.labels)
-    assert torch.equal(gradient, mask.float())  # 1 on the motif, 0 elsewhere: exact
-    # occlusion: a planted base's substitutions drop the margin by 1 (unless one creates another
-    # motif occurrence); elsewhere only a substitution that completes the other motif moves it
-    occlusion = importance(scanner, "occlusion", data.tokens, data.labels)
-    summaries = _summaries(scanner, data)
-    assert all(s.motif_agreement == 1.0 for s in summaries.values())  # top-k = the planted window
-    decision, reason = verdict(1.0, list(summaries.values()))
-    evidence.record(scanner={m: s.to_dict() for m, s in summaries.items()}, scanner_verdict=decision,
-                    scanner_occlusion_min_on_motif=float(occlusion[mask].min()),
-                    scanner_occlusion_max_off_motif=float(occlusion[~mask].abs().max()))
-    assert decision == "holds", reason
-
-
-@pytest.mark.claim("experiment.genomic-sparsity", role="control",
-                  breaks="the model: a hand-built one-position reader; the importance measures must find that position")
-def test_importance_recovers_the_one_position_a_hand_built_reader_uses(sizes):
-    data = _control_data(sizes)
-    L = data.config.length
-    for position in (0, L // 3, L - 1):
-        reader = PositionReader(position, torch.tensor(AT_VERSUS_GC))
-        for measure in MEASURES:
-            scores = importance(reader, measure, data.tokens, data.labels)
-            assert (scores.abs().argmax(1) == position).all(), measure
-            others = torch.cat([scores[:, :position], scores[:, position + 1 :]], dim=1)
-            assert others.abs().max() == 0, measure
-
-
-@pytest.mark.claim("experiment.genomic-sparsity", role="control",
-                  breaks="the data: the motif planted at one fixed position; an accurate scanner must then not be judged input-dependent")
-def test_verdict_fails_for_an_accurate_model_whose_motif_never_moves(sizes, evidence):
-    """Motif always at the same start: the scanner is still always right, its importance still
-    sparse, but tied to one window (overlap 1): the verdict must be ``fails``."""
+                   breaks="the input dependence of what is explained: the trained SSM+FNNs explained on sequences "
+                          "whose motif always starts at the same position")
+def test_trained_models_explained_where_the_motif_never_moves_are_not_judged_input_dependent(sizes, device, evidence):
+    """Each seed's trained network explained on sequences with the motif at one fixed start (a part of
+    its training distribution, so it stays accurate): the important tokens cannot move with the
+    input any more, and the claim's check over the seeds must not hold."""
     L = SETUPS[sizes.name].data.length
-    data = _control_data(sizes, fixed_start=L // 2)
-    scanner = MotifScanner(data.config.motif_tokens())
-    accuracy = model_accuracy(scanner, data)
-    summaries = _summaries(scanner, data)
-    decision, reason = verdict(accuracy, list(summaries.values()))
-    evidence.record(fixed_position={m: s.to_dict() for m, s in summaries.items()}, fixed_position_verdict=decision)
-    assert accuracy >= ACCURACY_MIN
-    assert all(s.top_k_overlap == 1.0 and not is_input_dependent(s) for s in summaries.values())
-    assert decision == "fails", reason
+    data = generate(GenomicConfig(length=L, fixed_start=L // 2), CONTROL_SAMPLES[sizes.name], seed=7).to(device)
+    reports = [explain(f"seed {r.setup.seed} on a fixed motif position", r.model, data, model_accuracy(r.model, data))
+               for r in _results(sizes, device)]
+    decision, reason, intervals = _over_seeds(reports)
+    evidence.record(fixed_position={"verdict": decision, "reason": reason, "intervals": intervals,
+                                    "accuracies": [r.test_accuracy for r in reports]})
+    assert decision != "holds", reason
 
 
 @pytest.mark.claim("experiment.genomic-sparsity", role="control",
-                  breaks="the model: a bag-of-bases model and the untrained network; neither may be judged sparse and input-dependent")
-def test_spread_and_untrained_importance_is_not_judged_sparse_and_input_dependent(sizes, evidence):
-    """A bag-of-bases model (importance spread over every position) must not count as sparse; the
-    untrained SSM+FNN (chance accuracy; importance on its last few tokens, whichever they are)
-    must not count as sparse *and* input-dependent, and its verdict must not be ``holds``."""
-    data = _control_data(sizes)
-    counter = _summaries(CompositionCounter(torch.tensor(AT_VERSUS_GC)), data)
-    assert not any(is_sparse(s) for s in counter.values()), counter
-    setup = SETUPS[sizes.name]
-    torch.manual_seed(setup.seed)
-    untrained = SSMFNN(setup.model_config())
-    summaries = _summaries(untrained, data)
-    decision, _ = verdict(model_accuracy(untrained, data), list(summaries.values()))
-    evidence.record(composition_counter={m: s.to_dict() for m, s in counter.items()},
-                    untrained={m: s.to_dict() for m, s in summaries.items()}, untrained_verdict=decision)
-    assert not any(is_sparse(s) and is_input_dependent(s) for s in summaries.values()), summaries
-    assert decision != "holds"
+                   breaks="the SSM+FNN's training: the same architecture and seeds at initialisation")
+def test_the_untrained_networks_are_not_judged_sparse_and_input_dependent(sizes, device, evidence):
+    """The networks of every seed before training (explained by the experiment on the same inputs as
+    the trained ones): the claim's check over the seeds must not hold."""
+    results = _results(sizes, device)
+    decision, reason, intervals = _over_seeds([r.untrained for r in results])
+    evidence.record(untrained={"verdict": decision, "reason": reason, "intervals": intervals,
+                               "accuracies": [r.untrained.test_accuracy for r in results]})
+    assert decision != "holds", reason
 
 
-def test_generator_plants_each_motif_once_where_it_says(sizes, evidence):
+def test_generator_plants_each_motif_once_where_it_says(sizes):
+    """The profile's data (a generator test, no claim): every sequence holds exactly one motif
+    occurrence, the planted one, at its recorded start and of its label's class."""
     config = SETUPS[sizes.name].data
     data = generate(config, 4 * CONTROL_SAMPLES[sizes.name], seed=11)
     found = motif_occurrences(data.tokens, config.motif_tokens())  # (n, windows, classes)
@@ -186,4 +137,3 @@ def test_generator_plants_each_motif_once_where_it_says(sizes, evidence):
     hit = found.nonzero()  # (n, 3): sequence, start, class
     assert torch.equal(hit[:, 0], torch.arange(len(data)))
     assert torch.equal(hit[:, 1], data.starts) and torch.equal(hit[:, 2], data.labels)
-    evidence.count("generated sequences checked", len(data))

@@ -1,11 +1,23 @@
 """Statistics for evidence (no extra dependency): exact binomial confidence bounds for Monte Carlo
-counts, Student-t intervals of means over seeds, and log-log slopes of learning curves with
-Student-t intervals.
+counts, Student-t intervals of means over seeds, log-log slopes of learning curves with Student-t
+intervals, and the two-sided verdicts the experiments draw from such intervals.
 
-**Slope verdicts** (:func:`slope_verdict`): a claimed rate ``n^(-r)`` is an *upper bound* on an
-error, so a measured slope *steeper* than ``-r`` is consistent with it. ``holds`` when the 95%
-interval reaches ``-r`` or lies below it; ``fails`` when the whole interval lies above ``-r`` and is
-narrower than ``max_width``; ``inconclusive`` when it is wider.
+**Two-sided verdicts.** A claim about a measured quantity is decided from its 95% interval
+``[low, high]``, never from its mean alone, and each of ``holds`` / ``fails`` / ``inconclusive`` is
+reachable:
+
+* :func:`side_verdict`, "the quantity is at least (at most) ``threshold``": ``holds`` when the whole
+  interval lies on the claimed side (the threshold included), ``fails`` when it lies wholly on the
+  other side, ``inconclusive`` when it reaches across the threshold;
+* :func:`margin_verdict`, "the quantity is within ``+-margin`` of 0" (two things are about equal):
+  ``holds`` when the interval lies inside ``[-margin, margin]``, ``fails`` when it lies wholly
+  outside, ``inconclusive`` otherwise;
+* :func:`rate_bound_verdict`, a claimed *upper-bound* rate ``n^(-r)`` up to poly-log factors:
+  :func:`side_verdict` of the log-log slope against ``-r + delta`` ("at most"), ``delta`` the
+  slope a poly-log factor adds over the fitted range (:func:`polylog_slope`).
+
+:func:`slope_verdict` is the older one-sided rule (``holds`` when the interval *reaches* ``-r``),
+kept for ``regression.estimation-sieve`` only.
 """
 
 from __future__ import annotations
@@ -91,29 +103,44 @@ class SlopeFit:
         return self.high - self.low
 
 
-def fit_slope(xs, ys) -> SlopeFit:
+def fit_slope(xs, ys, groups=None) -> SlopeFit:
     """Least squares ``y = slope x + c`` over paired points, with a 95% Student-t interval for the
-    slope (needs three points at two distinct x at least)."""
+    slope.
+
+    ``groups`` (one label per point, e.g. the seed): each group gets its own intercept ``c_g`` and
+    the slope is fitted to the variation *within* the groups (a paired design: a seed's offset,
+    whether from its initialisation or its target function, does not widen the interval);
+    ``k - 1 - groups`` residual degrees of freedom. Without it one intercept, ``k - 2``."""
     xs, ys = [float(x) for x in xs], [float(y) for y in ys]
-    k = len(xs)
-    if k < 3 or len(set(xs)) < 2:
-        raise ValueError("a slope interval needs at least three points at two distinct x")
-    mx, my = sum(xs) / k, sum(ys) / k
-    sxx = sum((x - mx) ** 2 for x in xs)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
-    resid = [y - (my + slope * (x - mx)) for x, y in zip(xs, ys)]
-    se = math.sqrt(sum(r * r for r in resid) / (k - 2) / sxx)
-    half = t_quantile(k - 2) * se
-    return SlopeFit(slope, slope - half, slope + half, k)
+    labels = [0] * len(xs) if groups is None else list(groups)
+    if len(labels) != len(xs) or len(ys) != len(xs):
+        raise ValueError(f"x, y and groups must have one entry per point, got {len(xs)}, {len(ys)}, {len(labels)}")
+    members: dict = {}
+    for i, g in enumerate(labels):
+        members.setdefault(g, []).append(i)
+    dof = len(xs) - 1 - len(members)
+    if dof < 1 or len(set(xs)) < 2:
+        raise ValueError(f"a slope interval needs at least three points at two distinct x (and one more point "
+                         f"per extra group), got {len(xs)} points in {len(members)} group(s)")
+    dx, dy = [0.0] * len(xs), [0.0] * len(xs)
+    for idx in members.values():
+        mx, my = sum(xs[i] for i in idx) / len(idx), sum(ys[i] for i in idx) / len(idx)
+        for i in idx:
+            dx[i], dy[i] = xs[i] - mx, ys[i] - my
+    sxx = sum(x * x for x in dx)
+    if sxx == 0:
+        raise ValueError("a slope needs two distinct x within some group")
+    slope = sum(x * y for x, y in zip(dx, dy)) / sxx
+    resid = [y - slope * x for x, y in zip(dx, dy)]
+    se = math.sqrt(sum(r * r for r in resid) / dof / sxx)
+    half = t_quantile(dof) * se
+    return SlopeFit(slope, slope - half, slope + half, len(xs))
 
 
-def fit_log_slope(sizes, values) -> SlopeFit:
+def fit_log_slope(sizes, values, groups=None) -> SlopeFit:
     """:func:`fit_slope` of ``log value`` against ``log size``: the log-log slope of a learning curve
     (values must be positive)."""
-    try:
-        return fit_slope([math.log(n) for n in sizes], [math.log(v) for v in values])
-    except ValueError:
-        raise ValueError("a slope interval needs at least three points at two sample sizes") from None
+    return fit_slope([math.log(n) for n in sizes], [math.log(v) for v in values], groups)
 
 
 def mean_by_size(sizes, values) -> tuple[list, list[float]]:
@@ -141,3 +168,57 @@ def slope_verdict(fit: SlopeFit, exponent: float, max_width: float = 0.6) -> tup
     if fit.low <= -exponent:
         return "holds", text
     return "fails", f"{text}: slower than the claimed rate over the whole interval"
+
+
+VERDICT_SIDES = ("above", "below")
+
+
+def side_verdict(low: float, high: float, threshold: float, side: str) -> str:
+    """``holds`` / ``fails`` / ``inconclusive`` for "the quantity is at least ``threshold``"
+    (``side="above"``) or "at most ``threshold``" (``side="below"``), from its 95% interval
+    ``[low, high]`` (module docstring)."""
+    if side not in VERDICT_SIDES:
+        raise ValueError(f"side must be one of {VERDICT_SIDES}, got {side!r}")
+    if not low <= high:
+        raise ValueError(f"an interval needs low <= high, got [{low}, {high}]")
+    ok, wrong = (low >= threshold, high < threshold) if side == "above" else (high <= threshold, low > threshold)
+    return "holds" if ok else "fails" if wrong else "inconclusive"
+
+
+def margin_verdict(low: float, high: float, margin: float) -> str:
+    """``holds`` / ``fails`` / ``inconclusive`` for "``|quantity| <= margin``" from its 95% interval
+    ``[low, high]``: inside ``[-margin, margin]`` holds, wholly outside fails (module docstring)."""
+    if not margin > 0:
+        raise ValueError(f"an equality margin must be positive, got {margin!r}")
+    if not low <= high:
+        raise ValueError(f"an interval needs low <= high, got [{low}, {high}]")
+    if -margin <= low and high <= margin:
+        return "holds"
+    return "fails" if high < -margin or low > margin else "inconclusive"
+
+
+def polylog_slope(sizes, power: float) -> float:
+    """The log-log slope a factor ``(log n)^power`` adds between the smallest and the largest size:
+    ``power (ln ln n_max - ln ln n_min) / (ln n_max - ln n_min)`` (the chord of ``power ln ln n``
+    against ``ln n``). A bound ``C n^-r (log n)^power`` has this chord slope plus ``-r`` over the
+    range: how far a finite-range slope may lie above ``-r`` while the rate still holds."""
+    lo, hi = min(sizes), max(sizes)
+    if not (lo > math.e and hi > lo):
+        raise ValueError(f"need sizes above e spanning a range, got {sorted(set(sizes))}")
+    return power * (math.log(math.log(hi)) - math.log(math.log(lo))) / (math.log(hi) - math.log(lo))
+
+
+def rate_bound_verdict(fit: SlopeFit, exponent: float, delta: float) -> tuple[str, str]:
+    """``(verdict, reason)`` for an upper-bound rate ``n^-exponent`` up to poly-log factors: the
+    slope's interval against ``-exponent + delta`` (:func:`side_verdict`, "at most"). A slope steeper
+    than the bound is consistent with it; ``delta`` (>= 0) is the poly-log allowance."""
+    if not delta >= 0:
+        raise ValueError(f"the poly-log allowance delta must be >= 0, got {delta!r}")
+    bound = -exponent + delta
+    verdict = side_verdict(fit.low, fit.high, bound, "below")
+    text = (f"slope {fit.slope:.3f}, 95% interval [{fit.low:.3f}, {fit.high:.3f}] ({fit.points} points) vs the "
+            f"claimed -{exponent:.3f} + delta {delta:.3f} = {bound:.3f}")
+    why = {"holds": "the whole interval lies at or below it",
+           "fails": "the whole interval lies above it: slower than the rate even with its poly-log allowance",
+           "inconclusive": "the interval reaches across it"}[verdict]
+    return verdict, f"{text}: {why}"

@@ -25,10 +25,13 @@ from training.appendix_c import (
     chance_accuracy,
     copy_format,
     decisive_sizes,
+    downgrade_if_still_improving,
     every_instance,
     figure_spec,
+    is_still_improving,
     nonlinearity_verdict,
     ordering_verdict,
+    previous_key_probe,
     previous_key_rows,
     probe_accuracy,
     recall_format,
@@ -38,6 +41,7 @@ from training.appendix_c import (
     summary,
     task_tensors,
 )
+from training.trainer import set_seed
 
 pytestmark = pytest.mark.usefixtures("training_sandbox")  # one thread, global RNG restored
 
@@ -153,6 +157,98 @@ def test_ordering_verdict_uses_the_larger_sizes_and_reports_the_best_depth():
     assert v.verdict == "holds" and v.details["best_two_layer"] == "two-b" and v.details["sizes"] == [8]
 
 
+def _seeds(**models) -> dict:
+    """A table with one task size (6): each model's accuracy per seed."""
+    return {name: {6: list(values)} for name, values in models.items()}
+
+
+ONE, TWO, TF = [0.40, 0.42, 0.41], [0.95, 0.96, 0.94], [0.97, 0.96, 0.98]
+
+
+def _ordering(table, still_improving=()):
+    return ordering_verdict(table, one_layer="one", two_layer=["two"], transformer="tf", chance=0.1,
+                            still_improving=still_improving)
+
+
+def test_ordering_verdict_holds_fails_and_is_inconclusive_on_synthetic_tables():
+    assert _ordering(_seeds(one=ONE, two=TWO, tf=TF)).verdict == "holds"
+    assert _ordering(_seeds(one=ONE, two=TWO, tf=[0.90, 0.91, 0.89])).verdict == "holds"  # 0.05 above: comparable
+    assert _ordering(_seeds(one=[0.90, 0.91, 0.92], two=[0.50, 0.52, 0.51], tf=TF)).verdict == "fails"  # one layer better
+    assert _ordering(_seeds(one=[0.60, 0.61, 0.62], two=[0.61, 0.62, 0.63], tf=TF)).verdict == "fails"  # no clear gain
+    assert _ordering(_seeds(one=ONE, two=[0.70, 0.71, 0.72], tf=TF)).verdict == "fails"  # far below the Transformer
+    assert _ordering(_seeds(one=[0.99] * 3, two=[1.0] * 3, tf=[1.0] * 3)).verdict == "inconclusive"  # ceiling
+    assert _ordering(_seeds(one=[0.15, 0.16], two=[0.20, 0.21], tf=[0.18, 0.2])).verdict == "inconclusive"  # nothing learned
+    assert _ordering(_seeds(one=ONE[:1], two=TWO[:1], tf=TF[:1])).verdict == "inconclusive"  # one seed
+
+
+def test_ordering_verdict_is_two_sided_about_the_transformer():
+    # clearly *better* than the Transformer is not "about as accurate" either
+    better = _ordering(_seeds(one=ONE, two=TWO, tf=[0.80, 0.81, 0.79]))
+    assert better.verdict == "fails" and "+-0.1" in better.reason
+    # the Transformer must itself have learned: mean below chance + half the way to 1 (0.55 here)
+    unlearned = _ordering(_seeds(one=ONE, two=TWO, tf=[0.30, 0.32, 0.31]))
+    assert unlearned.verdict == "inconclusive" and "Transformer did not learn" in unlearned.reason
+    # an interval across an end of the +-0.10 band decides nothing
+    assert _ordering(_seeds(one=ONE, two=[0.90, 0.85, 0.80], tf=TF)).verdict == "inconclusive"
+
+
+def test_a_clear_gain_needs_the_whole_interval_at_or_above_the_threshold():
+    # mean gain 0.05 with interval [0.025, 0.075]: consistent with 0.025, so not "clearly better by 0.05"
+    two = [0.45, 0.47, 0.47]
+    assert _ordering(_seeds(one=[0.41, 0.42, 0.41], two=two, tf=[0.50, 0.52, 0.52])).verdict == "inconclusive"
+    table = {"lin": {6: [0.41, 0.42, 0.41]}, "non": {6: two}}
+    assert nonlinearity_verdict(table, linear="lin", nonlinear="non", chance=0.1).verdict == "inconclusive"
+
+
+def test_still_improving_downgrades_holds_as_well_as_fails():
+    holds = _seeds(one=ONE, two=TWO, tf=TF)
+    for model in ("one", "two", "tf"):  # the gain over one layer, or the match with the Transformer, could move
+        assert _ordering(holds, {model}).verdict == "inconclusive"
+    below = _seeds(one=ONE, two=[0.70, 0.71, 0.72], tf=TF)
+    v = _ordering(below, {"two"})
+    assert v.verdict == "inconclusive" and "still improving" in v.reason
+    assert _ordering(below, {"tf"}).verdict == "fails"  # a Transformer still improving only widens the gap
+    # two failing parts: one layer better (overturned by "two") and far above the Transformer (by "tf")
+    both = _seeds(one=[0.96, 0.97, 0.98], two=TWO, tf=[0.60, 0.61, 0.62])
+    assert _ordering(both, {"tf"}).verdict == "fails" and _ordering(both, {"two", "tf"}).verdict == "inconclusive"
+
+
+def test_downgrade_combines_parts():
+    from training.appendix_c import Part
+
+    ok, bad = Part("a", "holds", ("x",)), Part("b", "fails", ("y",))
+    assert downgrade_if_still_improving([ok, ok], ()) == ("holds", "")
+    assert downgrade_if_still_improving([ok, bad], {"x"}) == ("fails", "")
+    assert downgrade_if_still_improving([ok, bad], {"y"})[0] == "inconclusive"
+    assert downgrade_if_still_improving([ok, Part("c", "inconclusive", ())], {"x"}) == ("inconclusive", "")
+
+
+def test_is_still_improving_asks_for_a_new_best_monitored_accuracy():
+    assert is_still_improving([(50, 0.40), (100, 0.60), (150, 0.70), (200, 0.72)])
+    assert not is_still_improving([(50, 0.40), (100, 0.60), (150, 0.70), (200, 0.705)])
+    # an oscillating plateau (the linear model on recall) is not improving, though it rose by 0.031
+    assert not is_still_improving([(50, 0.594), (100, 0.631), (150, 0.597), (200, 0.628)])
+    assert not is_still_improving([(200, 0.7)]) and not is_still_improving([])
+
+
+def test_nonlinearity_verdict_holds_fails_and_is_inconclusive_on_synthetic_tables():
+    def verdict(linear, nonlinear, still_improving=()):
+        return nonlinearity_verdict({"lin": {6: linear}, "non": {6: nonlinear}}, linear="lin", nonlinear="non",
+                                    chance=0.1, still_improving=still_improving).verdict
+
+    assert verdict([0.30, 0.31, 0.32], [0.95, 0.96, 0.94]) == "holds"
+    assert verdict([0.94, 0.95, 0.96], [0.95, 0.96, 0.97]) == "fails"
+    assert verdict([0.95, 0.96, 0.95], [0.60, 0.61, 0.62]) == "fails"
+    assert verdict([0.50, 0.60, 0.30], [0.60, 0.50, 0.70]) == "inconclusive"  # the interval reaches across
+    assert verdict([0.10, 0.11, 0.12], [0.15, 0.16, 0.17]) == "inconclusive"  # the nonlinear model did not learn
+    assert verdict([0.30], [0.95]) == "inconclusive"  # one seed
+    # still improving: the linear model could catch up (holds), the nonlinear one could pull ahead (fails)
+    assert verdict([0.30, 0.31, 0.32], [0.95, 0.96, 0.94], {"lin"}) == "inconclusive"
+    assert verdict([0.30, 0.31, 0.32], [0.95, 0.96, 0.94], {"non"}) == "holds"
+    assert verdict([0.94, 0.95, 0.96], [0.95, 0.96, 0.97], {"non"}) == "inconclusive"
+    assert verdict([0.94, 0.95, 0.96], [0.95, 0.96, 0.97], {"lin"}) == "fails"
+
+
 def test_verdicts_refuse_unpaired_tables():
     table = {"a": _rows({2: [0.5, 0.6]}), "b": _rows({2: [0.5]})}
     with pytest.raises(ValueError, match="paired"):
@@ -183,6 +279,19 @@ def test_probe_accuracy_is_chance_on_noise_and_exact_on_one_hot_features():
     assert probe_accuracy(onehot[:1000], labels[:1000], onehot[1000:], labels[1000:], 5) == 1.0
     with pytest.raises(ValueError, match="must match"):
         probe_accuracy(noise[:10], labels[:9], noise, labels, 5)
+
+
+def test_previous_key_probe_is_chance_on_the_embedding_and_exact_on_a_stream_that_holds_the_key():
+    """The probe can fail (the embedding of a value says nothing about its key: about chance) and can
+    pass (a stream that holds the previous token's one-hot is read exactly)."""
+    config = recall_format(2, 4, 4)
+    set_seed(0)
+    model = SweepSetup("recall", (2,), letters=4, digits=4, width=16, state_size=4, fnn_hidden=16).build(ssm(2, 2), 2)
+    probe = previous_key_probe(model, config, train_count=512, test_count=256)
+    assert probe["embedding"] <= probe["chance"] + 0.1 and probe["chance"] == 0.25, probe
+    tokens = torch.randint(0, config.num_keys, (4096,), generator=torch.Generator().manual_seed(0))
+    features = torch.nn.functional.one_hot(tokens, config.num_keys).double() + 0.01 * torch.randn(4096, config.num_keys)
+    assert probe_accuracy(features[:2048], tokens[:2048], features[2048:], tokens[2048:], config.num_keys) == 1.0
 
 
 # ----------------------------------------------------------------------------- sweep

@@ -12,8 +12,10 @@ import torch
 from constructions.errors import ShapeError, TokenRangeError
 from training import SSMFNN, ConfigError
 from training.genomic import (
+    ACCURACY_MIN,
     AT_VERSUS_GC,
     MEASURES,
+    CompositionCounter,
     GenomicConfig,
     GenomicSetup,
     ImportanceSummary,
@@ -26,6 +28,9 @@ from training.genomic import (
     generate,
     gradient_input_importance,
     importance,
+    is_input_dependent,
+    is_sparse,
+    model_accuracy,
     motif_agreement,
     motif_occurrences,
     occlusion_importance,
@@ -165,18 +170,44 @@ def test_gradient_input_equals_a_finite_difference_along_the_embedding():
 @pytest.mark.parametrize("measure", MEASURES)
 def test_a_one_position_reader_is_found_exactly(measure):
     data = generate(SMALL, 10, seed=0)
-    reader = PositionReader(5, torch.tensor(AT_VERSUS_GC))
-    scores = importance(reader, measure, data.tokens, data.labels)
-    assert (scores[:, 5].abs() > 0).all()
-    scores[:, 5] = 0
-    assert scores.abs().max() == 0
+    for position in (0, 5, SMALL.length - 1):
+        reader = PositionReader(position, torch.tensor(AT_VERSUS_GC))
+        scores = importance(reader, measure, data.tokens, data.labels)
+        assert (scores[:, position].abs() > 0).all() and (scores.abs().argmax(1) == position).all()
+        scores[:, position] = 0
+        assert scores.abs().max() == 0
 
 
-def test_the_scanner_gradient_is_the_motif_indicator():
-    data = generate(SMALL, 20, seed=4)
+def _summaries(model, data):
+    k = data.config.motif_length
+    return [summarize(m, importance(model, m, data.tokens, data.labels), k, data.motif_mask()) for m in MEASURES]
+
+
+def test_the_scanner_gradient_is_the_motif_indicator_and_its_importance_is_judged_sparse_and_input_dependent():
+    data = generate(dataclasses.replace(SMALL, length=64), 20, seed=4)  # L = 24: windows of 6 overlap too often
     scanner = MotifScanner(SMALL.motif_tokens())
+    assert model_accuracy(scanner, data) == 1.0
     assert torch.equal(gradient_input_importance(scanner, data.tokens, data.labels), data.motif_mask().float())
     assert torch.equal(top_k_mask(occlusion_importance(scanner, data.tokens, data.labels), 6), data.motif_mask())
+    summaries = _summaries(scanner, data)
+    assert all(s.motif_agreement == 1.0 for s in summaries)  # the top-k positions are the planted window
+    assert verdict(1.0, summaries)[0] == "holds"
+
+
+def test_a_scanner_whose_motif_never_moves_is_judged_tied_to_fixed_positions():
+    """Motif always at the same start: the scanner is still always right, its importance still
+    sparse, but tied to one window (overlap 1): the rule must say ``fails``."""
+    data = generate(dataclasses.replace(SMALL, fixed_start=9), 20, seed=7)
+    scanner = MotifScanner(SMALL.motif_tokens())
+    summaries = _summaries(scanner, data)
+    assert model_accuracy(scanner, data) >= ACCURACY_MIN
+    assert all(s.top_k_overlap == 1.0 and not is_input_dependent(s) for s in summaries)
+    assert verdict(1.0, summaries)[0] == "fails"
+
+
+def test_bag_of_bases_importance_is_not_judged_sparse():
+    data = generate(SMALL, 20, seed=7)
+    assert not any(is_sparse(s) for s in _summaries(CompositionCounter(torch.tensor(AT_VERSUS_GC)), data))
 
 
 def test_importance_rejects_bad_tokens_and_labels():

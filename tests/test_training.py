@@ -188,6 +188,24 @@ def test_the_same_seed_gives_an_identical_learning_curve():
     assert run_small(8).curve != first.curve
 
 
+def test_a_monitor_is_called_at_every_record_and_changes_nothing():
+    plain = run_small(7)
+    set_seed(7)
+    model = build("diagonal", in_features=1, out_features=1, layers=1)
+    calls = []
+
+    def monitor(m):
+        calls.append(m.training)
+        return evaluate(m, lag_data(32, seed=9))
+
+    watched = train(model, lag_data(128), TrainConfig(steps=30, batch_size=16, seed=7, eval_every=10),
+                    eval_data=lag_data(32, seed=9), monitor=monitor)
+    assert watched.curve == plain.curve and watched.final_eval_loss == plain.final_eval_loss
+    assert [step for step, _ in watched.monitored] == [10, 20, 30] == [step for step, _, _ in watched.curve]
+    assert [value for _, value in watched.monitored] == [loss for _, _, loss in watched.curve]
+    assert calls == [True, True, True] and plain.monitored == []
+
+
 def token_data(n: int, length: int = 10, vocab: int = 6, seed: int = 0):
     """Next-token style: the target at position t is the input token at t (identity)."""
     tokens = torch.randint(0, vocab, (n, length), generator=torch.Generator().manual_seed(seed))

@@ -1,6 +1,6 @@
-"""The genomic experiment of ``experiment.genomic-sparsity`` (paper claim C6a), on synthetic DNA.
+"""The genomic experiment of ``experiment.genomic-sparsity`` (claim C6a, known from summaries of the paper), on synthetic DNA.
 
-**Claim** (paper, C6a): on genomic (DNA) classification, the tokens that matter for a trained
+**Claim** (summaries of the paper, C6a): on genomic (DNA) classification, the tokens that matter for a trained
 SSM+FNN's decision are *sparse* (few positions carry the importance) and *input-dependent* (which
 positions they are changes from one sequence to the next) -- the dynamic token selection the
 paper's theorems are about.
@@ -43,16 +43,16 @@ probability it does not saturate for confident predictions):
 reaches :data:`SPARSE_MIN_SHARE` and the mean top-``k`` overlap is at most
 :data:`INPUT_DEPENDENT_MAX_OVERLAP`; otherwise ``fails`` (accurate, but importance is spread or
 tied to fixed positions). The hand-built :class:`MotifScanner` (its important positions are known
-exactly) gives ``holds`` on random-position data and ``fails`` on fixed-position data: the
-controls of ``checks/test_experiment_genomic.py``.
+exactly) gives ``holds`` on random-position data and ``fails`` on fixed-position data (tests of
+the measures and the rule, ``tests/test_genomic.py``).
 
 **Over seeds** (:func:`seeds_verdict`, what the check decides): one training run is one draw, and
 the gradient x input share of the quick setup sits near the threshold (0.45-0.59 over seeds 0-5), so
 the claim is judged on the seeds whose model learned (accuracy >= :data:`ACCURACY_MIN`), by 95%
-Student-t intervals of the per-seed means: ``holds`` when for both measures the share interval lies
-at or above :data:`SPARSE_MIN_SHARE` and the overlap interval at or below
-:data:`INPUT_DEPENDENT_MAX_OVERLAP`; ``fails`` when one interval lies wholly on the wrong side;
-``inconclusive`` otherwise, or when fewer than two seeds learned.
+Student-t intervals of the per-seed means, two-sided (:func:`claims.statistics.side_verdict`):
+``holds`` when for both measures the share interval lies at or above :data:`SPARSE_MIN_SHARE` and the
+overlap interval at or below :data:`INPUT_DEPENDENT_MAX_OVERLAP`; ``fails`` when one interval lies
+wholly on the wrong side; ``inconclusive`` otherwise, or when fewer than two seeds learned.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from claims.statistics import mean_interval
+from claims.statistics import mean_interval, side_verdict
 from constructions.errors import ShapeError, TokenRangeError
 from constructions.threads import one_thread
 
@@ -613,14 +613,14 @@ def seeds_verdict(accuracies: list[float], summaries: list[list[ImportanceSummar
         parts.append(f"{measure}: top-{learned[0][i].k} share {share.mean:.3f} [{share.low:.3f}, {share.high:.3f}] "
                      f"(need >= {SPARSE_MIN_SHARE}), overlap {overlap.mean:.3f} [{overlap.low:.3f}, {overlap.high:.3f}] "
                      f"(need <= {INPUT_DEPENDENT_MAX_OVERLAP})")
-        checks = (("spread", share.low >= SPARSE_MIN_SHARE, share.high < SPARSE_MIN_SHARE),
-                  ("tied to the same positions", overlap.high <= INPUT_DEPENDENT_MAX_OVERLAP,
-                   overlap.low > INPUT_DEPENDENT_MAX_OVERLAP))
-        for failure, decided_ok, decided_wrong in checks:
-            if decided_wrong:
+        checks = (("share", "spread", side_verdict(share.low, share.high, SPARSE_MIN_SHARE, "above")),
+                  ("overlap", "tied to the same positions",
+                   side_verdict(overlap.low, overlap.high, INPUT_DEPENDENT_MAX_OVERLAP, "below")))
+        for quantity, failure, decided in checks:
+            if decided == "fails":
                 wrong.append(f"{measure} importance is {failure}")
-            elif not decided_ok:
-                undecided.append(f"the {measure} interval reaches across its threshold")
+            elif decided == "inconclusive":
+                undecided.append(f"the {measure} {quantity} interval reaches across its threshold")
     reason = f"{head}; " + "; ".join(parts)
     if wrong:
         return "fails", f"{reason}: " + ", ".join(wrong), intervals
@@ -702,7 +702,8 @@ def explain(name: str, model: nn.Module, data: GenomicData, test_accuracy: float
 
 @dataclass
 class GenomicResult:
-    """The experiment's outcome: both models' reports, the verdict, timings and setup."""
+    """The experiment's outcome: both models' reports, the verdict, timings and setup; ``model`` is
+    the trained network (not serialised)."""
 
     setup: GenomicSetup
     trained: ModelReport
@@ -714,6 +715,7 @@ class GenomicResult:
     train_seconds: float
     importance_seconds: float
     curve: list = field(default_factory=list)
+    model: nn.Module | None = field(default=None, repr=False)
 
     def summary(self) -> dict:
         return {"setup": asdict(self.setup), "parameters": self.parameters, "verdict": self.verdict,
@@ -757,7 +759,7 @@ def _run(setup: GenomicSetup, device: torch.device) -> GenomicResult:
     importance_seconds = time.perf_counter() - start
     decision, reason = verdict(trained.test_accuracy, list(trained.summaries.values()))
     return GenomicResult(setup, trained, untrained, explained.to("cpu"), decision, reason, count_parameters(model),
-                         train_seconds, importance_seconds, [list(c) for c in result.curve])
+                         train_seconds, importance_seconds, [list(c) for c in result.curve], model)
 
 
 # ----------------------------------------------------------------------------- figures

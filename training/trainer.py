@@ -122,7 +122,8 @@ class TrainResult:
     the final model on the whole training / eval set; accuracies (argmax = target at the scored
     positions) only for cross entropy. ``wall_time_s``: the whole call, evaluations included.
     ``config``: :meth:`TrainConfig.as_dict`. ``autocast``: whether bf16 autocast was used.
-    ``extra``: free-form metadata the caller may attach (task config, sample size ...).
+    ``monitored``: ``(step, value)`` of :func:`train`'s ``monitor`` at every curve record (empty
+    without one). ``extra``: free-form metadata the caller may attach (task config, sample size ...).
     """
 
     curve: list[tuple[int, float, float | None]]
@@ -135,6 +136,7 @@ class TrainResult:
     autocast: bool
     final_train_accuracy: float | None = None
     final_eval_accuracy: float | None = None
+    monitored: list[tuple[int, float]] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -307,11 +309,14 @@ def train_step(model: nn.Module, optimizer, scheduler, batch: Data, config: Trai
     return loss.detach()
 
 
-def train(model: nn.Module, train_data: Data, config: TrainConfig, eval_data: Data | None = None) -> TrainResult:
+def train(model: nn.Module, train_data: Data, config: TrainConfig, eval_data: Data | None = None,
+          monitor: Callable[[nn.Module], float] | None = None) -> TrainResult:
     """Train ``model`` in place on ``train_data`` (on the device of its parameters).
 
     Data stay where they are and are moved batch by batch. Returns the learning curve and the
-    final losses (see :class:`TrainResult`).
+    final losses (see :class:`TrainResult`). ``monitor(model)``, if given, is called at every curve
+    record (e.g. an accuracy, to tell whether the model was still improving at the end); it must
+    not change the model's parameters or draw from the global RNG, so training is unchanged.
     """
     check_data("train_data", train_data)
     if eval_data is not None:
@@ -326,15 +331,20 @@ def train(model: nn.Module, train_data: Data, config: TrainConfig, eval_data: Da
         return evaluate(model, data, config.loss, config.positions, config.eval_batch_size)
 
     model.train()
-    curve, running, since = [], torch.zeros((), device=device, dtype=torch.float64), 0
+    curve, monitored, running, since = [], [], torch.zeros((), device=device, dtype=torch.float64), 0
     indices = batch_indices(train_data[0].shape[0], config.batch_size, config.steps, generator)
     for step, idx in enumerate(indices, start=1):
         batch = (train_data[0][idx].to(device), train_data[1][idx].to(device))
         running, since = running + train_step(model, optimizer, scheduler, batch, config, use_autocast), since + 1
         if step % config.eval_every == 0 or step == config.steps:
             curve.append((step, float(running) / since, None if eval_data is None else eval_loss(eval_data)))
+            if monitor is not None:
+                monitored.append((step, float(monitor(model))))
+                model.train()
             running, since = torch.zeros_like(running), 0
-    return finish(model, train_data, eval_data, config, curve, start, use_autocast)
+    result = finish(model, train_data, eval_data, config, curve, start, use_autocast)
+    result.monitored = monitored
+    return result
 
 
 def finish(model, train_data, eval_data, config, curve, start, use_autocast) -> TrainResult:
