@@ -299,7 +299,7 @@ def test_state_precision_grows_linearly_in_pairs(evidence):
     significant = [r["state_significant_bits"] for r in rows]
     needed = [r["smallest_state_significand"] for r in rows]
     verdict = linear_verdict(Ns, significant, closed["significant_bits"].subs(N_, X))
-    needed_class = growth_class(Ns, needed)
+    needed_class = growth_class(Ns, needed, closed["significant_bits"].subs(N_, X), X)  # 4 sizes: the closed form decides
     evidence.record(
         family=f"K={K}, V={V} (w = {route.block_digits(ARConfig(K, V, 1))} digits per pair)",
         precision_by_pairs=list(rows),

@@ -235,7 +235,7 @@ CATALOGUE = [
         checked_as="By exhibiting one in the query-first format: the binary query-first network has two SSM layers, "
         "is exact on a seeded batch at the profile's largest |V| (4096 in quick), and its measured parameter count "
         "over |V| = 2^2..2^20 is poly-log by the growth rule of claims.growth (holds: late log-log slope below 0.2 "
-        "and falling; fails: slope at or above 0.2 and not falling over a grid of >= 5 sizes spanning >= 64x; the "
+        "and falling; fails: slope at or above 0.2 and not falling over a grid of >= 5 sizes with x_max >= x_min^2; the "
         "closed form does not overrule the measured counts). In the query-last format the state after the pairs "
         "must hold N log2 |V| bits (limits.query-last-state); the suite's exact constructions there are the "
         "polynomial outer product and the precision route, whose state and depth grow with N "

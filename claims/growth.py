@@ -20,10 +20,9 @@ reported with every verdict):
   than the early one (and, judged from measurements alone, ``log y`` is close to linear in
   ``log log x``), and the symbolic class, where there is one, is poly-log or constant;
 * poly-log **fails** when the measured late slope stays at or above ``POLYLOG_SLOPE_MAX`` and does not
-  fall (late >= ``NOT_FALLING`` x early) over a *decisive* grid: at least ``DECISIVE_POINTS`` sizes
-  spanning a ratio of at least ``DECISIVE_RATIO`` (64). A ``(ln x)^k`` count has slope ``k / ln x``,
-  which falls by ``ln x_min / ln x_max`` (< 0.5 over such a grid from ``x_min >= 2``); ``x^p`` keeps
-  ``p``. The measured counts are the built network's, so they decide even against a closed form (a
+  fall (late >= ``NOT_FALLING`` x early) over a *decisive* grid: at least ``DECISIVE_POINTS`` (5)
+  sizes with ``ln x_max >= 2 ln x_min``. A ``(ln x)^k`` count has slope ``k / ln x``, which falls by
+  ``ln x_min / ln x_max`` (at least halves over such a grid); ``x^p`` keeps ``p``. The measured counts are the built network's, so they decide even against a closed form (a
   network with dead units added stays exact while its parameters grow linearly);
 * polynomial of degree ``p`` **holds** when the symbolic degree is ``p`` and the late slope is within
   ``POLY_SLOPE_RTOL * p`` of ``p``;
@@ -33,6 +32,7 @@ reported with every verdict):
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,7 +96,8 @@ class GrowthVerdict:
             "empirical": {**self.empirical.__dict__, "last_slope": self.empirical.last_slope,
                           "early_slope": self.empirical.early_slope, "late_slope": self.empirical.late_slope},
             "thresholds": {"polylog_slope_max": POLYLOG_SLOPE_MAX, "poly_slope_rtol": POLY_SLOPE_RTOL,
-                           "not_falling": NOT_FALLING, "decisive_points": DECISIVE_POINTS, "decisive_ratio": DECISIVE_RATIO},
+                           "not_falling": NOT_FALLING, "decisive_points": DECISIVE_POINTS,
+                           "decisive_log_ratio": DECISIVE_LOG_RATIO},
         }
 
 
@@ -204,8 +205,8 @@ def judge_polylog(symbolic: SymbolicGrowth, empirical: EmpiricalGrowth) -> Growt
     return GrowthVerdict("inconclusive", desc + ": the closed form and the measurements do not settle it together", symbolic, empirical)
 
 
-#: the measured rule's grid: at least this many sizes, spanning at least this ratio x_max / x_min
-DECISIVE_POINTS, DECISIVE_RATIO = 5, 64.0
+#: the measured rule's grid: at least this many sizes, and ln x_max at least this multiple of ln x_min
+DECISIVE_POINTS, DECISIVE_LOG_RATIO = 5, 2.0
 #: a late slope at least this fraction of the early one "does not fall"
 NOT_FALLING = 0.8
 
@@ -213,8 +214,10 @@ NOT_FALLING = 0.8
 def decisive_grid(empirical: EmpiricalGrowth) -> bool:
     """Long enough to tell poly-log from polynomial growth by the slopes: a count ``(ln x)^k`` has
     local log-log slope ``k / ln x``, which falls by the factor ``ln x_min / ln x_max`` along the grid
-    (below 0.5 once ``x_max / x_min >= 64`` from ``x_min >= 2``), while ``x^p`` keeps slope ``p``."""
-    return len(empirical.xs) >= DECISIVE_POINTS and empirical.xs[-1] / empirical.xs[0] >= DECISIVE_RATIO
+    -- at least halves once ``ln x_max >= 2 ln x_min`` (``x_max >= x_min^2``), so between the grid's
+    first and last thirds it falls well below ``NOT_FALLING`` -- while ``x^p`` keeps slope ``p``."""
+    xs = empirical.xs
+    return len(xs) >= DECISIVE_POINTS and math.log(xs[-1]) >= DECISIVE_LOG_RATIO * math.log(xs[0])
 
 
 def judge_polylog_measured(empirical: EmpiricalGrowth) -> GrowthVerdict:
@@ -232,8 +235,8 @@ def judge_polylog_measured(empirical: EmpiricalGrowth) -> GrowthVerdict:
         if decisive_grid(empirical):
             return GrowthVerdict("fails", desc + ": the slope stays above %.1f and does not fall (polynomial)" % POLYLOG_SLOPE_MAX,
                                  None, empirical)
-        return GrowthVerdict("inconclusive", desc + ": the slope does not fall, but the grid (%d sizes, ratio %.0f) is "
-                             "too short to decide" % (len(empirical.xs), empirical.xs[-1] / empirical.xs[0]), None, empirical)
+        return GrowthVerdict("inconclusive", desc + ": the slope does not fall, but the grid (%d sizes, %g..%g) is "
+                             "too short to decide" % (len(empirical.xs), empirical.xs[0], empirical.xs[-1]), None, empirical)
     return GrowthVerdict("inconclusive", desc, None, empirical)
 
 
