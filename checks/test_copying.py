@@ -15,11 +15,10 @@ from __future__ import annotations
 import pytest
 import torch
 from hypothesis import given
-from hypothesis import strategies as st
 
 from checks import profiles
 from checks.assertions import assert_exact, exception_report
-from checks.strategies import copy_configs, seeds, strings_without_repeated_ngram
+from checks.strategies import copy_configs, fixed_length_strings, ngram_strings, seeds
 from claims.statistics import clopper_pearson_upper
 from constructions.associative_recall import binary_query_first, outer_product
 from constructions.copying import fixed_length, greedy_decode, ngram, teacher_forced
@@ -56,8 +55,14 @@ def test_fixed_length_copies_the_profiles_longest_strings(evidence, device):
     evidence.record(longest_string=config.length, window=construction.resources().window)
 
 
+#: every string of these formats is checked; (1, 3): the alphabet of one symbol strategies draw rarely
+FIXED_LENGTH_TINY = [(2, 6), (3, 4), (5, 2), (1, 3)]
+#: every string without a repeated n-gram: (alphabet, length, n); (1, 2, 2): one symbol
+NGRAM_TINY = [(2, 8, 3), (3, 6, 2), (2, 9, 4), (1, 2, 2)]
+
+
 @pytest.mark.claim("copy.fixed-length.exact")
-@pytest.mark.parametrize("alphabet, length", [(2, 6), (3, 4), (5, 2), (1, 3)])
+@pytest.mark.parametrize("alphabet, length", FIXED_LENGTH_TINY)
 def test_fixed_length_copies_every_tiny_string(alphabet, length, evidence):
     config = CopyConfig(alphabet, length)
     construction = fixed_length.build(config)
@@ -68,9 +73,9 @@ def test_fixed_length_copies_every_tiny_string(alphabet, length, evidence):
 
 def fixed_length_property(build):
     @profiles.control_settings()
-    @given(config=copy_configs(max_alphabet=6, max_length=6, min_alphabet=2), data=st.data())
-    def copies(config, data):
-        string = data.draw(st.lists(st.integers(0, config.alphabet - 1), min_size=config.length, max_size=config.length))
+    @given(case=fixed_length_strings(copy_configs(max_alphabet=6, max_length=6, min_alphabet=2)))
+    def copies(case):
+        config, string = case
         assert_exact(build(config), assemble(config, torch.tensor([string])).tokens)
 
     return copies
@@ -92,9 +97,9 @@ def ngram_property(build):
     """'build(config, n) copies this drawn string without a repeated n-gram exactly'."""
 
     @profiles.control_settings()
-    @given(alphabet=st.integers(1, 5), n=st.integers(1, 4), data=st.data())
-    def copies(alphabet, n, data):
-        string = data.draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=24), label="string")
+    @given(case=ngram_strings(max_length=24))
+    def copies(case):
+        alphabet, n, string = case
         config = CopyConfig(alphabet, len(string))
         assert_exact(build(config, n), assemble(config, torch.tensor([string])).tokens)
 
@@ -102,9 +107,9 @@ def ngram_property(build):
 
 
 @pytest.mark.claim("copy.ngram.exact")
-@given(alphabet=st.integers(1, 5), n=st.integers(1, 4), data=st.data())
-def test_ngram_copies_drawn_strings_without_repeats_exactly(alphabet, n, data, evidence, device):
-    string = data.draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=40), label="string")
+@given(case=ngram_strings())
+def test_ngram_copies_drawn_strings_without_repeats_exactly(case, evidence, device):
+    alphabet, n, string = case
     config = CopyConfig(alphabet, len(string))
     construction = ngram.build(config, n, device=device)
     batch = assemble(config, torch.tensor([string], device=device))
@@ -127,7 +132,7 @@ def test_ngram_copies_random_strings_without_repeats_exactly(alphabet, length, n
 
 
 @pytest.mark.claim("copy.ngram.exact")
-@pytest.mark.parametrize("alphabet, length, n", [(2, 8, 3), (3, 6, 2), (2, 9, 4)])
+@pytest.mark.parametrize("alphabet, length, n", NGRAM_TINY)
 def test_ngram_copies_every_tiny_string_without_repeats(alphabet, length, n, evidence):
     config = CopyConfig(alphabet, length)
     strings = all_strings(alphabet, length)

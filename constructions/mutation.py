@@ -13,6 +13,7 @@ import functools
 import os
 import sys
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -40,33 +41,52 @@ def _deepcopy(construction: Construction) -> Construction:
 
 
 def mutate(construction: Construction, mutation: Mutation) -> Construction:
+    """A deep copy of ``construction`` (anything with a ``network``) with ``mutation`` applied."""
     broken = _deepcopy(construction)
-    params = dict(broken.network.named_parameters())
+    apply_in_place(broken.network, mutation)
+    broken.name = f"{getattr(construction, 'name', type(construction).__name__)} (mutated: {mutation.description})"
+    return broken
+
+
+def apply_in_place(network: torch.nn.Module, mutation: Mutation) -> Callable[[], None]:
+    """Apply ``mutation`` to ``network`` itself (no copy) and return the function that undoes it.
+
+    For campaigns that visit thousands of mutants of one network (:mod:`.mutation_campaign`)."""
+    params = dict(network.named_parameters())
     if mutation.parameter not in params:
         raise KeyError(f"no parameter {mutation.parameter!r}; the network has {sorted(params)}")
     tensor = params[mutation.parameter]
     with torch.no_grad():
         if tensor.is_sparse:
-            _set_sparse_entry(tensor, mutation)
-            broken.name = f"{construction.name} (mutated: {mutation.description})"
-            return broken
-        old = tensor[mutation.index].item()
-        if old == mutation.value:
-            raise ValueError(f"mutation {mutation} does not change anything (the entry is already {old})")
-        tensor[mutation.index] = mutation.value
-    broken.name = f"{construction.name} (mutated: {mutation.description})"
-    return broken
+            old = _set_sparse_entry(tensor, mutation)
+        else:
+            old = tensor[mutation.index].item()
+            if old == mutation.value:
+                raise ValueError(f"mutation {mutation} does not change anything (the entry is already {old})")
+            tensor[mutation.index] = mutation.value
+
+    def undo() -> None:
+        with torch.no_grad():
+            if tensor.is_sparse:
+                _set_sparse_entry(tensor, Mutation("undo", mutation.parameter, mutation.index, old))
+            else:
+                tensor[mutation.index] = old
+
+    return undo
 
 
-def _set_sparse_entry(tensor: torch.nn.Parameter, mutation: Mutation) -> None:
-    """Change one stored entry of a sparse (coalesced) parameter; the entry must be stored."""
+def _set_sparse_entry(tensor: torch.nn.Parameter, mutation: Mutation) -> float:
+    """Change one stored entry of a sparse (coalesced) parameter; the entry must be stored.
+    Returns the entry's old value."""
     coalesced = tensor.data.coalesce()
     where = (coalesced.indices() == torch.tensor(mutation.index, device=tensor.device).unsqueeze(1)).all(0).nonzero()
     if where.numel() == 0:
         raise ValueError(f"mutation {mutation}: the sparse entry {mutation.index} is not stored (it is 0)")
     values = coalesced.values().clone()
+    old = float(values[int(where[0])])
     values[int(where[0])] = mutation.value
     tensor.data = torch.sparse_coo_tensor(coalesced.indices(), values, coalesced.shape).coalesce()
+    return old
 
 
 # ----------------------------------------------------------------------------- fault injection
