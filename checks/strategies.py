@@ -239,3 +239,10 @@ def sample_examples(strategy: st.SearchStrategy, count: int, seed: int = 0) -> l
 
     collect()
     return drawn
+
+
+def trivial_share(strategy: st.SearchStrategy, trivial, examples: int, seeds_: range = range(8)) -> float:
+    """The share of draws for which ``trivial(example)`` holds: ``examples`` examples per check (a
+    profile's ``max_examples``), averaged over the draws of ``len(seeds_)`` seeds."""
+    drawn = [example for s in seeds_ for example in sample_examples(strategy, examples, s)]
+    return sum(map(trivial, drawn)) / len(drawn)

@@ -108,6 +108,10 @@ class Campaign:
         return run_campaign(self.build, mutants, self.domain, checks, network_of=self.network_of)
 
 
+def short(module) -> str:
+    return module.__name__.rsplit(".", 1)[-1]
+
+
 def every_instance(name: str, configs) -> Probe:
     return Probe(name, lambda: [(c, enumerate_instances(c).tokens) for c in configs], assert_exact)
 
@@ -125,7 +129,7 @@ def recall_campaign(claim: str, arch: ARConfig, domain_formats: list[ARConfig]) 
     pinned = dict(min_keys=K, max_keys=K, min_values=V, max_values=V, key_lengths=(n,))
     tiny = [c for c in family.tiny if (c.num_keys, c.num_values, c.key_length) == (K, V, n)]
     return Campaign(
-        claim, f"{family.module.__name__}.build", describe_recall(domain_formats), family.module.build, arch,
+        claim, f"{short(family.module)}.build", describe_recall(domain_formats), family.module.build, arch,
         every_instance("domain", domain_formats),
         [every_instance("every instance of its tiny formats", tiny),
          replayed("its seeded random batches", st.tuples(family.batches(**pinned), seeds),
@@ -217,7 +221,7 @@ def ngram_family_campaign(claim: str, module, arch: tuple[int, int], tiny) -> Ca
     D, n = arch
     drawn = ngram_strings(alphabets=st.just(D), ns=st.just(n))
     return Campaign(
-        claim, f"{module.__name__}.build", f"alphabet {D}, n = {n}, every length without a repeated {n}-gram",
+        claim, f"{short(module)}.build", f"alphabet {D}, n = {n}, every length without a repeated {n}-gram",
         lambda config: module.build(config, n), CopyConfig(D, 1),
         Probe("domain", lambda: strings_without_repeats(D, n), assert_exact),
         [Probe("every string of its tiny formats", lambda: [

@@ -139,13 +139,14 @@ def fault_catalogue() -> list[str]:
     """Every ``NAME:INDEX  description`` that can be injected (with a tiny example format)."""
     import importlib
 
+    from .regression.piecewise import TokenGrid
     from .tasks.associative_recall import ARConfig
     from .tasks.copying import CopyConfig
 
     lines = []
     for name, module_name in sorted(INJECTABLE.items()):
         module = importlib.import_module(module_name)
-        for config in (ARConfig(4, 4, 2), ARConfig(4, 4, 2, query="first"), CopyConfig(3, 4)):
+        for config in (ARConfig(4, 4, 2), ARConfig(4, 4, 2, query="first"), CopyConfig(3, 4), TokenGrid(8, 2, 1)):
             try:
                 mutations = module.mutations(config)
             except Exception:  # noqa: BLE001 -- this format does not fit this construction

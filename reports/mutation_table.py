@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 
 KEY = "mutation_campaign"
-COLUMNS = ("claim", "construction", "format", "mutants", "caught", "equivalent", "missed", "missed mutants")
+COLUMNS = ("claim", "construction", "format", "mutants", "caught", "equivalent", "missed", "missed mutants",
+           "mutants each check catches")
 INTRO = ("Every nonzero weight of a small instance of each construction perturbed in turn (set to 0, and to w + 1), "
          "and structural mutants (off-by-one shift lags and windows, swapped SSM channels and FNN rows, off-by-one "
          "attention lags), each run against the claim's own checks. *Equivalent*: exact on every instance of the "
@@ -33,8 +34,9 @@ def _missed(row: dict) -> str:
 
 
 def cells(row: dict) -> list[str]:
+    each = "; ".join(f"{name}: {n}" for name, n in row.get("caught_by_each_check", {}).items())
     return [row["claim"], str(row.get("construction", "")), str(row.get("format", "")), str(row.get("mutants", "")),
-            str(row.get("caught", "")), str(row.get("equivalent", "")), str(row.get("missed", "")), _missed(row)]
+            str(row.get("caught", "")), str(row.get("equivalent", "")), str(row.get("missed", "")), _missed(row), each]
 
 
 def _escape(text: str) -> str:
