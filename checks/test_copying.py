@@ -25,7 +25,15 @@ from constructions.copying import fixed_length, greedy_decode, ngram, teacher_fo
 from constructions.copying.decoding import copy_error_run
 from constructions.mutation import mutate
 from constructions.tasks.associative_recall import ARConfig
-from constructions.tasks.copying import CopyConfig, all_strings, assemble, generate, repeated_ngram
+from constructions.tasks.copying import (
+    CopyConfig,
+    all_strings,
+    assemble,
+    generate,
+    longest_without_repeated_ngram,
+    repeated_ngram,
+    strings_without_repeated_ngram,
+)
 
 SIZES = profiles.current()
 
@@ -59,6 +67,8 @@ def test_fixed_length_copies_the_profiles_longest_strings(evidence, device):
 FIXED_LENGTH_TINY = [(2, 6), (3, 4), (5, 2), (1, 3)]
 #: every string without a repeated n-gram: (alphabet, length, n); (1, 2, 2): one symbol
 NGRAM_TINY = [(2, 8, 3), (3, 6, 2), (2, 9, 4), (1, 2, 2)]
+#: (alphabet, n): every string without a repeated n-gram, of every length
+NGRAM_EVERY_LENGTH = [(2, 1), (2, 2), (3, 1)]
 
 
 @pytest.mark.claim("copy.fixed-length.exact")
@@ -141,6 +151,21 @@ def test_ngram_copies_every_tiny_string_without_repeats(alphabet, length, n, evi
     batch = assemble(config, strings)
     assert_exact(construction, batch.tokens, evidence)
     _assert_decodings_agree(construction, batch, evidence)
+    evidence.count("exhaustive_formats")
+
+
+@pytest.mark.claim("copy.ngram.exact")
+@pytest.mark.parametrize("alphabet, n", NGRAM_EVERY_LENGTH)
+def test_ngram_copies_every_string_without_repeats_of_every_length(alphabet, n, evidence):
+    """Small alphabets and n: every string the claim covers, the shortest included (the mutation
+    campaign found weights whose change breaks only the one-symbol string "1" at D = n = 2, which 25
+    drawn strings did not contain)."""
+    for length in range(1, longest_without_repeated_ngram(alphabet, n) + 1):
+        config = CopyConfig(alphabet, length)
+        batch = assemble(config, strings_without_repeated_ngram(alphabet, n, length))
+        construction = ngram.build(config, n)
+        assert_exact(construction, batch.tokens, evidence)
+        _assert_decodings_agree(construction, batch, evidence)
     evidence.count("exhaustive_formats")
 
 

@@ -28,7 +28,7 @@ and fails when a mutant is missed or none is caught.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import pytest
@@ -39,7 +39,7 @@ from checks import profiles
 from checks.assertions import assert_exact
 from checks.strategies import ar_configs, ar_instances, fixed_length_strings, ngram_strings, sample_examples, seeds
 from checks.test_associative_recall import FAMILIES
-from checks.test_copying import FIXED_LENGTH_TINY, NGRAM_TINY
+from checks.test_copying import FIXED_LENGTH_TINY, NGRAM_EVERY_LENGTH, NGRAM_TINY
 from checks.test_precision_route import GRID as ROUTE_GRID
 from checks.test_regression_extraction import assert_extracts_exactly, random_sequences
 from checks.test_selection_lemma import key_query_batch
@@ -52,7 +52,13 @@ from constructions.regression.piecewise import TokenGrid
 from constructions.regression.smooth_functions import GammaSmoothConfig, Smoothness, sample_gamma_smooth
 from constructions.regression.smooth_relu import build_smooth_network, check_smooth_realization, random_grid_points
 from constructions.tasks.associative_recall import ARConfig, enumerate_instances, generate
-from constructions.tasks.copying import CopyConfig, all_strings, assemble, repeated_ngram
+from constructions.tasks.copying import (
+    CopyConfig,
+    all_strings,
+    assemble,
+    longest_without_repeated_ngram,
+    strings_without_repeated_ngram,
+)
 from constructions.tasks.copying import generate as generate_strings
 from constructions.transformer import copy_jelassi, mqar_zoology
 
@@ -100,12 +106,11 @@ class Campaign:
     reference: Any  # the config whose network the mutants are read from
     domain: Probe
     checks: list[Probe]
-    network_of: Callable[[Any], torch.nn.Module] = field(default=lambda subject: subject.network)
 
     def run(self):
-        mutants = all_mutants(self.network_of(self.build(self.reference)))
+        mutants = all_mutants(self.build(self.reference).network)
         checks = [p for p in self.checks if p.all_cases()]  # checks with no case at this architecture do not apply
-        return run_campaign(self.build, mutants, self.domain, checks, network_of=self.network_of)
+        return run_campaign(self.build, mutants, self.domain, checks)
 
 
 def short(module) -> str:
@@ -206,34 +211,31 @@ def precision_route_campaign() -> Campaign:
 
 
 # ----------------------------------------------------------------------------- copying
-def strings_without_repeats(D: int, n: int) -> list[tuple[CopyConfig, torch.Tensor]]:
-    """Every string over ``D`` symbols without a repeated n-gram, of every length (up to ``D^n + n - 1``)."""
-    cases = []
-    for length in range(1, D**n + n):
-        strings = all_strings(D, length)
-        strings = strings[~repeated_ngram(strings, n, D)]
-        if len(strings):
-            cases.append((CopyConfig(D, length), assemble(CopyConfig(D, length), strings).tokens))
-    return cases
+def strings_without_repeats(D: int, n: int, lengths) -> list[tuple[CopyConfig, torch.Tensor]]:
+    """Every string over ``D`` symbols without a repeated n-gram, of each length, as copy instances."""
+    return [(CopyConfig(D, length), assemble(CopyConfig(D, length), strings_without_repeated_ngram(D, n, length)).tokens)
+            for length in lengths]
 
 
-def ngram_family_campaign(claim: str, module, arch: tuple[int, int], tiny) -> Campaign:
+def ngram_family_campaign(claim: str, module, arch: tuple[int, int], tiny, every_length=()) -> Campaign:
+    """``tiny``: the claim's (alphabet, length, n) formats checked on every string; ``every_length``:
+    its (alphabet, n) checked on every string of every length."""
     D, n = arch
+    every = range(1, longest_without_repeated_ngram(D, n) + 1)
+    tiny_lengths = [length for a, length, k in tiny if (a, k) == (D, n)] + (list(every) if (D, n) in every_length else [])
     drawn = ngram_strings(alphabets=st.just(D), ns=st.just(n))
     return Campaign(
         claim, f"{short(module)}.build", f"alphabet {D}, n = {n}, every length without a repeated {n}-gram",
         lambda config: module.build(config, n), CopyConfig(D, 1),
-        Probe("domain", lambda: strings_without_repeats(D, n), assert_exact),
-        [Probe("every string of its tiny formats", lambda: [
-            (CopyConfig(a, length), assemble(CopyConfig(a, length), s[~repeated_ngram(s, k, a)]).tokens)
-            for a, length, k in tiny if (a, k) == (D, n) for s in [all_strings(a, length)]], assert_exact),
+        Probe("domain", lambda: strings_without_repeats(D, n, every), assert_exact),
+        [Probe("every string of its tiny formats", lambda: strings_without_repeats(D, n, sorted(set(tiny_lengths))), assert_exact),
          replayed("its hypothesis-drawn strings", drawn,
                   lambda ex: (CopyConfig(D, len(ex[2])), assemble(CopyConfig(D, len(ex[2])), torch.tensor([ex[2]])).tokens))],
     )
 
 
 def ngram_copy_campaign() -> Campaign:
-    return ngram_family_campaign("copy.ngram.exact", ngram, F.ngram_copy, NGRAM_TINY)
+    return ngram_family_campaign("copy.ngram.exact", ngram, F.ngram_copy, NGRAM_TINY, NGRAM_EVERY_LENGTH)
 
 
 def jelassi_campaign() -> Campaign:
@@ -294,7 +296,6 @@ def smooth_campaign() -> Campaign:
         Probe("domain", lambda: [(bits, grid)], realizes),
         [replayed("its hypothesis-drawn grid points", seeds,
                   lambda s: (bits, random_grid_points(2, bits, 64, torch.Generator().manual_seed(s))), realizes)],
-        network_of=lambda subject: subject.fnn,
     )
 
 

@@ -136,7 +136,8 @@ def injectable(name: str):
 
 
 def fault_catalogue() -> list[str]:
-    """Every ``NAME:INDEX  description`` that can be injected (with a tiny example format)."""
+    """Every ``NAME:INDEX  description`` that can be injected (with a tiny example format, or the
+    arguments of the module's ``fault_example()``)."""
     import importlib
 
     from .regression.piecewise import TokenGrid
@@ -146,9 +147,11 @@ def fault_catalogue() -> list[str]:
     lines = []
     for name, module_name in sorted(INJECTABLE.items()):
         module = importlib.import_module(module_name)
-        for config in (ARConfig(4, 4, 2), ARConfig(4, 4, 2, query="first"), CopyConfig(3, 4), TokenGrid(8, 2, 1)):
+        examples = [module.fault_example()] if hasattr(module, "fault_example") else [
+            (config,) for config in (ARConfig(4, 4, 2), ARConfig(4, 4, 2, query="first"), CopyConfig(3, 4), TokenGrid(8, 2, 1))]
+        for args in examples:
             try:
-                mutations = module.mutations(config)
+                mutations = module.mutations(*args)
             except Exception:  # noqa: BLE001 -- this format does not fit this construction
                 continue
             lines += [f"{name}:{i}  {m.description}" for i, m in enumerate(mutations)]

@@ -26,9 +26,8 @@ equivalence *domain* (an exhaustive small format: the same judge as the claim's 
 is run against every one of the claim's checks (:class:`Probe`: cases and an assertion, stopping
 at the first case that fails); a check whose assertion fails has **caught** it (the result counts,
 per check, the mutants it catches and those it catches first, in the order given); a mutant no
-check catches is **missed**. Before
-and after the mutants the unbroken network must pass the domain (the campaign undoes every
-mutant exactly, and it is shown).
+check catches is **missed**. Before and after the mutants the unbroken network must pass the
+domain: the campaign undoes every mutant exactly, and shows it.
 """
 
 from __future__ import annotations
@@ -176,10 +175,6 @@ def _swap_rows(tensor: nn.Parameter, i: int, j: int) -> None:
             tensor[[i, j]] = tensor[[j, i]]
 
 
-def _row(tensor: torch.Tensor, i: int) -> torch.Tensor:
-    return (tensor.detach().to_dense() if tensor.is_sparse else tensor.detach())[i]
-
-
 def _first_distinct_adjacent(rows: Sequence[torch.Tensor]) -> int | None:
     """The first ``r`` whose rows ``r`` and ``r + 1`` differ in some tensor of ``rows`` (``(n, ...)`` each)."""
     n = rows[0].shape[0]
@@ -216,23 +211,17 @@ def structural_mutants(network: nn.Module) -> list[Mutant]:
         if isinstance(module, ShiftSSM):
             C = module.C.detach()
             for c in range(C.shape[0]):
-                if not bool((C[c] != 0).any()):
-                    continue
-                lag = int((C[c] != 0).nonzero()[0])
-                for by in (1, -1):
-                    if by < 0 and C[c, 0] != 0:
-                        continue
-                    mutants.append(Mutant(
-                        "structural", f"{path}: channel {c} lag {lag} -> {lag + by} (taps shifted {'back' if by > 0 else 'forward'})",
-                        path, (c, by), lambda net, p=path, c=c, by=by: _replace(net, p, _retapped(_module(net, p), lambda C: _shift_channel(C, c, by)))))
-            for longer in (True, False):
-                if not longer and torch.equal(_window_changed(C, False), C):
-                    continue  # no channel has two taps: window - 1 would change nothing
-                mutants.append(Mutant(
-                    "structural", f"{path}: window {module.state_size} -> {module.state_size + (1 if longer else -1)} "
-                                  f"(every channel's oldest tap {'repeated one step further back' if longer else 'dropped'})",
-                    path, (1 if longer else -1,),
-                    lambda net, p=path, longer=longer: _replace(net, p, _retapped(_module(net, p), lambda C: _window_changed(C, longer)))))
+                if bool((C[c] != 0).any()):
+                    lag = int((C[c] != 0).nonzero()[0])
+                    mutants += [_retap_mutant(path, f"channel {c} lag {lag} -> {lag + by} (taps shifted one step "
+                                                    f"{'later' if by > 0 else 'earlier'})", (c, by),
+                                              lambda C, c=c, by=by: _shift_channel(C, c, by))
+                                for by in (1, -1) if by > 0 or C[c, 0] == 0]
+            mutants.append(_retap_mutant(path, f"window {C.shape[1]} -> {C.shape[1] + 1} (every channel's oldest tap "
+                                               "repeated one step further back)", (1,), lambda C: _window_changed(C, True)))
+            if not torch.equal(_window_changed(C, False), C):  # some channel has two taps
+                mutants.append(_retap_mutant(path, f"window {C.shape[1]} -> {C.shape[1] - 1} (the oldest tap of every "
+                                                   "channel with two or more dropped)", (-1,), lambda C: _window_changed(C, False)))
         if isinstance(module, (ShiftSSM, DiagonalSSM, DenseSSM)):
             tensors = {n: t for n, t in module.named_parameters(recurse=False) if not (isinstance(module, ShiftSSM) and n == "B")}
             r = _first_distinct_adjacent([t.detach() for t in tensors.values()])
@@ -249,6 +238,12 @@ def structural_mutants(network: nn.Module) -> list[Mutant]:
                     mutants.append(Mutant("structural", f"{path}: exact lag {module.lag} -> {module.lag + by}", path, (by,),
                                           lambda net, p=path, by=by: _relag(_module(net, p), by)))
     return mutants
+
+
+def _retap_mutant(path: str, what: str, index: tuple, taps_of: Callable[[torch.Tensor], torch.Tensor]) -> Mutant:
+    """The shift SSM at ``path`` replaced by one with taps ``taps_of(C)``."""
+    return Mutant("structural", f"{path}: {what}", path, index,
+                  lambda network: _replace(network, path, _retapped(_module(network, path), taps_of)))
 
 
 def _layer_swap_mutant(path: str, layer: int, r: int) -> Mutant:
