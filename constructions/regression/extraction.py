@@ -39,6 +39,9 @@ and weights up to ``R^Q`` (``Q r = Q (b + ceil(log2 U))`` bits: the exponential 
 range; float64 holds the construction exactly while it is at most 52 bits, the exact rational twin
 beyond). The precision grows linearly in ``Q`` (one over the margin) and logarithmically in ``U``
 and ``1/eps``; nothing grows polynomially in ``U``.
+
+**Faults.** :func:`mutations` lists single-weight changes that ``--inject-fault extraction:INDEX``
+applies to every network :func:`build_extraction` builds in a run.
 """
 
 from __future__ import annotations
