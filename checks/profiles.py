@@ -61,11 +61,13 @@ for _sizes in PROFILES.values():
     )
 
 _active = PROFILES["quick"]
+_seed: int | None = None
 
 
 def activate(name: str, seed: int | None = None) -> Sizes:
     """Load profile ``name`` (hypothesis settings and sizes); with ``seed``, seed every draw by it."""
-    global _active
+    global _active, _seed
+    _seed = seed
     if name not in PROFILES:
         raise KeyError(f"unknown suite profile {name!r}; choose one of {sorted(PROFILES)}")
     if seed is None:
@@ -83,6 +85,11 @@ def activate(name: str, seed: int | None = None) -> Sizes:
 
 def current() -> Sizes:
     return _active
+
+
+def current_seed() -> int | None:
+    """The seed of the active profile (``--suite-seed``), ``None`` when derandomized."""
+    return _seed
 
 
 def control_settings() -> settings:

@@ -15,9 +15,31 @@ from constructions.tasks.associative_recall import ARConfig, assemble
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 
+#: A trivial size (one key, one value, one pair, an alphabet of one symbol) is drawn about once in
+#: this many draws of a size that may be 1 (measured share: tests/test_strategies.py). Left to
+#: itself hypothesis starts from the simplest example and keeps returning to it: 19% to 49% of the
+#: quick profile's 25 examples were such formats. The trivial formats stay covered, exhaustively,
+#: by the tiny formats of each check.
+TRIVIAL_ONE_IN = 64
+
+
+def rarely(usual: st.SearchStrategy, rare: st.SearchStrategy, one_in: int = TRIVIAL_ONE_IN) -> st.SearchStrategy:
+    """``usual``, and about once in ``one_in`` draws ``rare``; failures shrink towards ``usual``."""
+    return st.integers(0, one_in - 1).flatmap(lambda i: rare if i == one_in // 2 else usual)
+
+
+def counts(lo: int, hi: int) -> st.SearchStrategy[int]:
+    """Integers in ``[lo, hi]``; 1, if in range and not alone, is drawn rarely (:data:`TRIVIAL_ONE_IN`)."""
+    if lo <= 1 < hi:
+        return rarely(st.integers(2, hi), st.just(1))
+    return st.integers(lo, hi)
+
 
 def vocab_sizes(lo: int, hi: int) -> st.SearchStrategy[int]:
-    """Sizes in ``[lo, hi]``, with powers of two and their neighbours (code-width edges) favoured."""
+    """Sizes in ``[lo, hi]``, with powers of two and their neighbours (code-width edges) favoured;
+    a vocabulary of one is drawn rarely (:data:`TRIVIAL_ONE_IN`)."""
+    if lo <= 1 < hi:
+        return rarely(vocab_sizes(2, hi), st.just(1))
     edges = sorted({v for k in range(0, hi.bit_length() + 1) for v in (2**k - 1, 2**k, 2**k + 1) if lo <= v <= hi})
     return st.one_of(st.sampled_from(edges), st.integers(lo, hi)) if edges else st.integers(lo, hi)
 
@@ -33,16 +55,18 @@ def ar_configs(
     key_lengths: tuple[int, ...] = (1,),
     max_queries: int = 1,
     min_keys: int = 1,
+    min_values: int = 1,
 ) -> ARConfig:
-    """Feasible AR formats: enough distinct keys for the pairs, length at most ``max_length``."""
+    """Feasible AR formats: enough distinct keys for the pairs, length at most ``max_length``;
+    one key, one value or one pair only rarely (:data:`TRIVIAL_ONE_IN`)."""
     n = draw(st.sampled_from(key_lengths))
     K = draw(vocab_sizes(min_keys, max_keys))
-    V = draw(vocab_sizes(1, max_values))
+    V = draw(vocab_sizes(min_values, max_values))
     Q = draw(st.integers(1, max_queries)) if query == "last" else 1
     query_tokens = n if query == "first" else Q * n
     max_pairs = min(K**n, (max_length - query_tokens) // (n + 1))
     Q = min(Q, max(1, max_pairs))
-    N = draw(st.integers(Q, max(Q, max_pairs)))
+    N = draw(counts(Q, max(Q, max_pairs)))
     return ARConfig(num_keys=K, num_values=V, num_pairs=N, num_queries=Q, key_length=n, query=query)
 
 
@@ -143,6 +167,23 @@ def strings_without_repeated_ngram(draw, *, alphabet: int, n: int, max_length: i
     return string
 
 
+@st.composite
+def fixed_length_strings(draw, configs: st.SearchStrategy):
+    """``(config, string)``: a copy format and one string of its length, drawn symbol by symbol."""
+    config = draw(configs)
+    return config, draw(st.lists(st.integers(0, config.alphabet - 1), min_size=config.length, max_size=config.length))
+
+
+@st.composite
+def ngram_strings(draw, alphabets: st.SearchStrategy[int] | None = None, ns: st.SearchStrategy[int] | None = None,
+                  max_length: int = 40):
+    """``(alphabet, n, string)``: a string without a repeated n-gram (alphabets 1..5 and n = 1..4 by
+    default; an alphabet of one symbol rarely)."""
+    alphabet = draw(vocab_sizes(1, 5) if alphabets is None else alphabets, label="alphabet")
+    n = draw(st.integers(1, 4) if ns is None else ns, label="n")
+    return alphabet, n, draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=max_length), label="string")
+
+
 # ----------------------------------------------------------------------------- regression
 @st.composite
 def smoothness(draw, *, max_dim: int = 3):
@@ -176,3 +217,38 @@ def extraction_settings(draw, *, max_levels: int = 8, max_window: int = 6, max_t
     Q, b, U = draw(st.sampled_from(feasible))
     J = draw(st.integers(1, max(1, min(max_top, U, Q - 1))))
     return TokenGrid(Q, b, draw(st.integers(1, 2))), U, J
+
+
+# ----------------------------------------------------------------------------- drawing examples
+def sample_examples(strategy: st.SearchStrategy, count: int, seed: int = 0) -> list:
+    """``count`` examples of ``strategy`` as a check with ``count`` examples would draw them
+    (generation only: no shrinking, no database); deterministic for a given ``seed``. Fewer when
+    the strategy has fewer distinct examples. For replaying a check's draws against many
+    constructions (mutation campaigns) and for measuring what a strategy draws."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as fixed_seed
+
+    drawn = []
+
+    @settings(max_examples=count, derandomize=False, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @fixed_seed(seed)
+    @given(strategy)
+    def collect(example):
+        drawn.append(example)
+
+    from hypothesis import core
+
+    forced, core.global_force_seed = core.global_force_seed, None  # a --suite-seed run forces every seed: ours is explicit
+    try:
+        collect()
+    finally:
+        core.global_force_seed = forced
+    return drawn
+
+
+def trivial_share(strategy: st.SearchStrategy, trivial, examples: int, seeds_: range = range(8)) -> float:
+    """The share of draws for which ``trivial(example)`` holds: ``examples`` examples per check (a
+    profile's ``max_examples``), averaged over the draws of ``len(seeds_)`` seeds."""
+    drawn = [example for s in seeds_ for example in sample_examples(strategy, examples, s)]
+    return sum(map(trivial, drawn)) / len(drawn)

@@ -17,11 +17,10 @@ import types
 import pytest
 import torch
 from hypothesis import given
-from hypothesis import strategies as st
 
 from checks import profiles
 from checks.assertions import assert_exact, exception_report
-from checks.strategies import copy_configs, seeds, strings_without_repeated_ngram
+from checks.strategies import copy_configs, fixed_length_strings, ngram_strings, seeds
 from claims.statistics import clopper_pearson_upper
 from constructions import selection
 from constructions.associative_recall import outer_product
@@ -29,7 +28,15 @@ from constructions.copying import fixed_length, greedy_decode, ngram, teacher_fo
 from constructions.copying.decoding import copy_error_run
 from constructions.mutation import mutate
 from constructions.tasks.associative_recall import ARConfig, enumerate_instances
-from constructions.tasks.copying import CopyConfig, all_strings, assemble, generate, repeated_ngram
+from constructions.tasks.copying import (
+    CopyConfig,
+    all_strings,
+    assemble,
+    generate,
+    longest_without_repeated_ngram,
+    repeated_ngram,
+    strings_without_repeated_ngram,
+)
 from constructions.verification import verify
 
 SIZES = profiles.current()
@@ -60,8 +67,16 @@ def test_fixed_length_copies_the_profiles_longest_strings(evidence, device):
     evidence.record(longest_string=config.length, window=construction.resources().window)
 
 
+#: every string of these formats is checked; (1, 3): the alphabet of one symbol strategies draw rarely
+FIXED_LENGTH_TINY = [(2, 6), (3, 4), (5, 2), (1, 3)]
+#: every string without a repeated n-gram: (alphabet, length, n); (1, 2, 2): one symbol
+NGRAM_TINY = [(2, 8, 3), (3, 6, 2), (2, 9, 4), (1, 2, 2)]
+#: (alphabet, n): every string without a repeated n-gram, of every length
+NGRAM_EVERY_LENGTH = [(2, 1), (2, 2), (3, 1)]
+
+
 @pytest.mark.claim("copy.fixed-length.exact")
-@pytest.mark.parametrize("alphabet, length", [(2, 6), (3, 4), (5, 2), (1, 3)])
+@pytest.mark.parametrize("alphabet, length", FIXED_LENGTH_TINY)
 def test_fixed_length_copies_every_tiny_string(alphabet, length, evidence):
     config = CopyConfig(alphabet, length)
     construction = fixed_length.build(config)
@@ -72,9 +87,9 @@ def test_fixed_length_copies_every_tiny_string(alphabet, length, evidence):
 
 def fixed_length_property(build):
     @profiles.control_settings()
-    @given(config=copy_configs(max_alphabet=6, max_length=6, min_alphabet=2), data=st.data())
-    def copies(config, data):
-        string = data.draw(st.lists(st.integers(0, config.alphabet - 1), min_size=config.length, max_size=config.length))
+    @given(case=fixed_length_strings(copy_configs(max_alphabet=6, max_length=6, min_alphabet=2)))
+    def copies(case):
+        config, string = case
         assert_exact(build(config), assemble(config, torch.tensor([string])).tokens)
 
     return copies
@@ -97,9 +112,9 @@ def ngram_property(build):
     """'build(config, n) copies this drawn string without a repeated n-gram exactly'."""
 
     @profiles.control_settings()
-    @given(alphabet=st.integers(1, 5), n=st.integers(1, 4), data=st.data())
-    def copies(alphabet, n, data):
-        string = data.draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=24), label="string")
+    @given(case=ngram_strings(max_length=24))
+    def copies(case):
+        alphabet, n, string = case
         config = CopyConfig(alphabet, len(string))
         assert_exact(build(config, n), assemble(config, torch.tensor([string])).tokens)
 
@@ -107,9 +122,9 @@ def ngram_property(build):
 
 
 @pytest.mark.claim("copy.ngram.exact")
-@given(alphabet=st.integers(1, 5), n=st.integers(1, 4), data=st.data())
-def test_ngram_copies_drawn_strings_without_repeats_exactly(alphabet, n, data, evidence, device):
-    string = data.draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=40), label="string")
+@given(case=ngram_strings())
+def test_ngram_copies_drawn_strings_without_repeats_exactly(case, evidence, device):
+    alphabet, n, string = case
     config = CopyConfig(alphabet, len(string))
     construction = ngram.build(config, n, device=device)
     batch = assemble(config, torch.tensor([string], device=device))
@@ -132,7 +147,7 @@ def test_ngram_copies_random_strings_without_repeats_exactly(alphabet, length, n
 
 
 @pytest.mark.claim("copy.ngram.exact")
-@pytest.mark.parametrize("alphabet, length, n", [(2, 8, 3), (3, 6, 2), (2, 9, 4)])
+@pytest.mark.parametrize("alphabet, length, n", NGRAM_TINY)
 def test_ngram_copies_every_tiny_string_without_repeats(alphabet, length, n, evidence):
     config = CopyConfig(alphabet, length)
     strings = all_strings(alphabet, length)
@@ -141,6 +156,21 @@ def test_ngram_copies_every_tiny_string_without_repeats(alphabet, length, n, evi
     batch = assemble(config, strings)
     assert_exact(construction, batch.tokens, evidence)
     _assert_decodings_agree(construction, batch, evidence)
+    evidence.count("exhaustive_formats")
+
+
+@pytest.mark.claim("copy.ngram.exact")
+@pytest.mark.parametrize("alphabet, n", NGRAM_EVERY_LENGTH)
+def test_ngram_copies_every_string_without_repeats_of_every_length(alphabet, n, evidence):
+    """Small alphabets and n: every string the claim covers, the shortest included (the mutation
+    campaign found weights whose change breaks only the one-symbol string "1" at D = n = 2, which 25
+    drawn strings did not contain)."""
+    for length in range(1, longest_without_repeated_ngram(alphabet, n) + 1):
+        config = CopyConfig(alphabet, length)
+        batch = assemble(config, strings_without_repeated_ngram(alphabet, n, length))
+        construction = ngram.build(config, n)
+        assert_exact(construction, batch.tokens, evidence)
+        _assert_decodings_agree(construction, batch, evidence)
     evidence.count("exhaustive_formats")
 
 

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 
 from checks import profiles
 from checks.assertions import assert_exact, closed_form_mismatches, drawn_instance_property, exception_report
-from checks.strategies import ar_instances, seeds, vocab_sizes
+from checks.strategies import ar_instances, counts, seeds, vocab_sizes
 from claims.growth import (
     POLY_SLOPE_RTOL,
     empirical_growth,
@@ -75,13 +75,14 @@ class Grid:
 
 
 GRID = {
-    "tiny": Grid(8, 64, (ARConfig(2, 2, 2), ARConfig(3, 2, 3)), 32, ((16, 2),), (16, 2), 7, 3, (64, 4),
+    "tiny": Grid(8, 64, (ARConfig(2, 2, 2), ARConfig(3, 2, 3), ARConfig(1, 2, 1), ARConfig(3, 1, 2)), 32, ((16, 2),), (16, 2), 7, 3, (64, 4),
                  (2, 3, 4, 6), 3, (7, 9, 11, 13, 15), (1, 2, 5), (1, 3), (1, 2)),
-    "quick": Grid(16, 1 << 13, (ARConfig(2, 2, 2), ARConfig(3, 2, 3), ARConfig(4, 4, 3), ARConfig(4, 2, 4)), 256,
+    "quick": Grid(16, 1 << 13, (ARConfig(2, 2, 2), ARConfig(3, 2, 3), ARConfig(4, 4, 3), ARConfig(4, 2, 4),
+                                ARConfig(1, 2, 1), ARConfig(3, 1, 2)), 256,
                   ((16, 2), (32, 4), (64, 64)), (32, 4), 12, 8, (64, 4), (2, 4, 8, 16), 8,
                   (7, 8, 10, 12, 14, 17, 20), (1, 2, 5, 17, 64), (1, 3, 100), (1, 3)),
     "thorough": Grid(64, 1 << 13, (ARConfig(2, 2, 2), ARConfig(3, 2, 3), ARConfig(4, 4, 3), ARConfig(4, 2, 4),
-                                   ARConfig(5, 3, 4)), 4096,
+                                   ARConfig(5, 3, 4), ARConfig(1, 2, 1), ARConfig(3, 1, 2)), 4096,
                      ((16, 2), (32, 4), (64, 64), (1024, 2), (4096, 4096)), (64, 4), 32, 32, (64, 4),
                      (2, 4, 8, 16, 32, 64), 32, tuple(range(7, 31)), (1, 2, 3, 5, 8, 17, 64, 1025),
                      (1, 2, 3, 4, 9, 100, 4097), (1, 2, 3, 5)),
@@ -100,7 +101,7 @@ def float_exact_formats(draw, *, max_vocab: int, significand_bits: int = F64, mi
     K = draw(vocab_sizes(min_keys, max_vocab), label="num_keys")
     V = draw(vocab_sizes(1, max_vocab), label="num_values")
     most = route.largest_exact_pairs(K, V, significand_bits)
-    return ARConfig(K, V, draw(st.integers(1, max(1, most)), label="num_pairs"))
+    return ARConfig(K, V, draw(counts(1, max(1, most)), label="num_pairs"))
 
 
 @st.composite

@@ -43,17 +43,27 @@ def extraction_cases(draw):
     return grid, window, top, draw(strategies.seeds)
 
 
+def random_sequences(grid: TokenGrid, seed: int, profile: str) -> torch.Tensor:
+    """The profile's batch of i.i.d. grid-token sequences for ``seed``."""
+    shape = GRID[profile]
+    return random_tokens(grid, (shape["batch"], shape["length"]), torch.Generator().manual_seed(seed))
+
+
+def assert_extracts_exactly(extraction, tokens: torch.Tensor):
+    """The network's output equals the sorted reference wherever the margin holds."""
+    result = check_extraction(extraction, tokens)
+    assert result.exact, (extraction.spec, result)
+    return result
+
+
 # ----------------------------------------------------------------------------- exactness
 @pytest.mark.claim("regression.extract-topJ")
 @given(case=extraction_cases())
 def test_extraction_returns_the_top_j_tokens_in_order_wherever_the_margin_holds(case, sizes, evidence):
     grid, window, top, seed = case
-    shape = GRID[sizes.name]
     extraction = build_extraction(grid, window, top)
     assert extraction.spec.float64_exact
-    tokens = random_tokens(grid, (shape["batch"], shape["length"]), torch.Generator().manual_seed(seed))
-    result = check_extraction(extraction, tokens)
-    assert result.exact, (grid, window, top, result)
+    result = assert_extracts_exactly(extraction, random_sequences(grid, seed, sizes.name))
     evidence.count("positions_exact", result.positions)
     evidence.note_max("largest_state_bits_in_float64", extraction.spec.state_bits)
 

@@ -316,15 +316,21 @@ def test_relu_pooling_lemma_error_below_eps_with_polylog_size(evidence):
 
 
 # ----------------------------------------------------------------------------- two-layer key-query
+def key_query_batch(bits: int):
+    """The format ``2^bits`` keys and values (at most 64 pairs, query first) and its seeded batch."""
+    K = 2**bits
+    config = ARConfig(K, K, min(K, 64), query="first")
+    return config, generate(config, SIZES.batch, bits).tokens
+
+
 @pytest.mark.claim("select.key-query-two-layer")
 @pytest.mark.parametrize("bits", [2, 4, 8, 12])
 def test_two_layer_key_query_selection_is_exact_with_small_weights(bits, evidence, device):
-    K = 2**bits
-    config = ARConfig(K, K, min(K, 64), query="first")
+    config, tokens = key_query_batch(bits)
     construction = binary_query_first.build(config, device=device)
-    assert_exact(construction, generate(config, SIZES.batch, bits).tokens.to(device), evidence)
+    assert_exact(construction, tokens.to(device), evidence)
     r = measure(construction.network)
-    m = code_bits(K)
+    m = code_bits(config.num_keys)
     evidence.record(**{f"m{m}": {"fnn_width": r.fnn_width, "weight_bound": r.weight_bound, "layers": r.num_layers}})
     assert r.num_layers == 2 and r.weight_bound <= 2 and r.fnn_width == 3 * m + 1
 

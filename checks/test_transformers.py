@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from checks import profiles
 from checks.assertions import assert_exact, exception_report
-from checks.strategies import ar_configs, ar_instances, seeds, strings_without_repeated_ngram
+from checks.strategies import ar_configs, ar_instances, ngram_strings, seeds, strings_without_repeated_ngram, vocab_sizes
 from claims.growth import empirical_growth, judge_polylog, judge_polynomial, symbolic_growth
 from claims.statistics import clopper_pearson_upper
 from constructions.copying import greedy_decode, teacher_forced
@@ -36,15 +36,22 @@ X = sp.Symbol("x", positive=True)
 
 
 # ----------------------------------------------------------------------------- Zoology MQAR
+#: ar_configs arguments of the drawn instances and of the seeded batches
+MQAR_DRAWN = dict(query="last", max_keys=32, max_values=32, max_queries=6, max_length=96)
+MQAR_BATCHES = dict(query="last", max_keys=64, max_values=64, max_queries=16, max_length=SIZES.length_max)
+#: every instance checked; (1, 3, 1) and (3, 1, 2): one key and one pair, one value
+MQAR_TINY = (ARConfig(2, 2, 2, num_queries=2), ARConfig(3, 3, 3, num_queries=2), ARConfig(1, 3, 1), ARConfig(3, 1, 2))
+
+
 @pytest.mark.claim("transformer.mqar-zoology-4.3")
-@given(case=ar_instances(ar_configs(query="last", max_keys=32, max_values=32, max_queries=6, max_length=96)))
+@given(case=ar_instances(ar_configs(**MQAR_DRAWN)))
 def test_attention_answers_drawn_mqar_instances_exactly(case, evidence, device):
     config, batch = case
     assert_exact(mqar_zoology.build(config, device=device), batch.tokens.to(device), evidence)
 
 
 @pytest.mark.claim("transformer.mqar-zoology-4.3")
-@given(config=ar_configs(query="last", max_keys=64, max_values=64, max_queries=16, max_length=SIZES.length_max), seed=seeds)
+@given(config=ar_configs(**MQAR_BATCHES), seed=seeds)
 def test_attention_answers_random_mqar_batches_exactly(config, seed, evidence, device):
     assert_exact(mqar_zoology.build(config, device=device), generate(config, SIZES.batch, seed).tokens.to(device), evidence)
     evidence.note_max("most_pairs", config.num_pairs)
@@ -52,7 +59,7 @@ def test_attention_answers_random_mqar_batches_exactly(config, seed, evidence, d
 
 @pytest.mark.claim("transformer.mqar-zoology-4.3")
 def test_attention_answers_every_tiny_mqar_instance(evidence):
-    for config in (ARConfig(2, 2, 2, num_queries=2), ARConfig(3, 3, 3, num_queries=2)):
+    for config in MQAR_TINY:
         assert_exact(mqar_zoology.build(config), enumerate_instances(config).tokens, evidence)
 
 
@@ -88,10 +95,14 @@ def test_mqar_attention_check_catches_single_weight_mutation(index, evidence):
 
 
 # ----------------------------------------------------------------------------- Jelassi copying
+#: every string without a repeated n-gram: (alphabet, length, n); (1, 2, 2): one symbol
+JELASSI_TINY = [(2, 9, 4), (3, 7, 3), (1, 2, 2)]
+
+
 @pytest.mark.claim("transformer.copy-jelassi-2.3")
-@given(alphabet=st.integers(1, 6), n=st.integers(1, 4), data=st.data())
-def test_jelassi_copier_copies_drawn_strings_without_repeats_exactly(alphabet, n, data, evidence, device):
-    string = data.draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=40), label="string")
+@given(case=ngram_strings(alphabets=vocab_sizes(1, 6)))
+def test_jelassi_copier_copies_drawn_strings_without_repeats_exactly(case, evidence, device):
+    alphabet, n, string = case
     config = CopyConfig(alphabet, len(string))
     construction = copy_jelassi.build(config, n, device=device)
     batch = assemble(config, torch.tensor([string], device=device))
@@ -101,7 +112,7 @@ def test_jelassi_copier_copies_drawn_strings_without_repeats_exactly(alphabet, n
 
 
 @pytest.mark.claim("transformer.copy-jelassi-2.3")
-@pytest.mark.parametrize("alphabet, length, n", [(2, 9, 4), (3, 7, 3)])
+@pytest.mark.parametrize("alphabet, length, n", JELASSI_TINY)
 def test_jelassi_copier_copies_every_tiny_string_without_repeats(alphabet, length, n, evidence):
     config = CopyConfig(alphabet, length)
     strings = all_strings(alphabet, length)

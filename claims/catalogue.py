@@ -695,7 +695,8 @@ CATALOGUE = [
         "size poly(T) 2^(T/a_dagger).",
         checked_as="The built extraction network on b-bit quantized tokens, followed by a built ReLU network computing "
         "the level-T truncation f_T of the smooth part (gated rotations, exact on the b-bit grid up to float64 "
-        "rounding), has L2 error <= 2^(-T)(||f||_gamma + 1/2) (Monte Carlo, 3 standard errors), error slope in T "
+        "rounding), has L2 error <= 2^(-T)(||f||_gamma + 1/2) (Monte Carlo, 3 standard errors; each window is read "
+        "inside a sequence, half of them after U tokens outside the window), error slope in T "
         "<= -0.8, and measured size poly(T) 2^(T/a_dagger): 2^(T/a_dagger) coefficients (exact count), and "
         "extraction parameters, smooth-network nonzeros per coefficient and size / 2^(T/a_dagger) each of log-log "
         "degree <= 2 in T.",

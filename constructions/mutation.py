@@ -21,6 +21,7 @@ import functools
 import os
 import sys
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -96,38 +97,58 @@ class LongWindow:
 
 
 def mutate(construction: Construction, mutation: Mutation | DeadUnits | LongWindow) -> Construction:
-    if isinstance(mutation, (DeadUnits, LongWindow)):
-        broken = _deepcopy(construction)
-        mutation.apply(broken.network)
-        broken.name = f"{construction.name} (grown: {mutation.description})"
-        return broken
+    """A deep copy of ``construction`` (anything with a ``network``) with ``mutation`` (one weight) or a
+    growth fault applied."""
     broken = _deepcopy(construction)
-    params = dict(broken.network.named_parameters())
+    name = getattr(construction, "name", type(construction).__name__)
+    if isinstance(mutation, (DeadUnits, LongWindow)):
+        mutation.apply(broken.network)
+        broken.name = f"{name} (grown: {mutation.description})"
+    else:
+        apply_in_place(broken.network, mutation)
+        broken.name = f"{name} (mutated: {mutation.description})"
+    return broken
+
+
+def apply_in_place(network: torch.nn.Module, mutation: Mutation) -> Callable[[], None]:
+    """Apply ``mutation`` to ``network`` itself (no copy) and return the function that undoes it.
+
+    For campaigns that visit thousands of mutants of one network (:mod:`.mutation_campaign`)."""
+    params = dict(network.named_parameters())
     if mutation.parameter not in params:
         raise KeyError(f"no parameter {mutation.parameter!r}; the network has {sorted(params)}")
     tensor = params[mutation.parameter]
     with torch.no_grad():
         if tensor.is_sparse:
-            _set_sparse_entry(tensor, mutation)
-            broken.name = f"{construction.name} (mutated: {mutation.description})"
-            return broken
-        old = tensor[mutation.index].item()
-        if old == mutation.value:
-            raise ValueError(f"mutation {mutation} does not change anything (the entry is already {old})")
-        tensor[mutation.index] = mutation.value
-    broken.name = f"{construction.name} (mutated: {mutation.description})"
-    return broken
+            old = _set_sparse_entry(tensor, mutation)
+        else:
+            old = tensor[mutation.index].item()
+            if old == mutation.value:
+                raise ValueError(f"mutation {mutation} does not change anything (the entry is already {old})")
+            tensor[mutation.index] = mutation.value
+
+    def undo() -> None:
+        with torch.no_grad():
+            if tensor.is_sparse:
+                _set_sparse_entry(tensor, Mutation("undo", mutation.parameter, mutation.index, old))
+            else:
+                tensor[mutation.index] = old
+
+    return undo
 
 
-def _set_sparse_entry(tensor: torch.nn.Parameter, mutation: Mutation) -> None:
-    """Change one stored entry of a sparse (coalesced) parameter; the entry must be stored."""
+def _set_sparse_entry(tensor: torch.nn.Parameter, mutation: Mutation) -> float:
+    """Change one stored entry of a sparse (coalesced) parameter; the entry must be stored.
+    Returns the entry's old value."""
     coalesced = tensor.data.coalesce()
     where = (coalesced.indices() == torch.tensor(mutation.index, device=tensor.device).unsqueeze(1)).all(0).nonzero()
     if where.numel() == 0:
         raise ValueError(f"mutation {mutation}: the sparse entry {mutation.index} is not stored (it is 0)")
     values = coalesced.values().clone()
+    old = float(values[int(where[0])])
     values[int(where[0])] = mutation.value
     tensor.data = torch.sparse_coo_tensor(coalesced.indices(), values, coalesced.shape).coalesce()
+    return old
 
 
 # ----------------------------------------------------------------------------- fault injection
@@ -185,18 +206,22 @@ def faults_of(module, config, *args) -> list:
 
 
 def fault_catalogue() -> list[str]:
-    """Every ``NAME:INDEX  description`` that can be injected (with a tiny example format)."""
+    """Every ``NAME:INDEX  description`` that can be injected (with a tiny example format, or the
+    arguments of the module's ``fault_example()``)."""
     import importlib
 
+    from .regression.piecewise import TokenGrid
     from .tasks.associative_recall import ARConfig
     from .tasks.copying import CopyConfig
 
     lines = []
     for name, module_name in sorted(INJECTABLE.items()):
         module = importlib.import_module(module_name)
-        for config in (ARConfig(4, 4, 2), ARConfig(4, 4, 2, query="first"), CopyConfig(3, 4)):
+        examples = [module.fault_example()] if hasattr(module, "fault_example") else [
+            (config,) for config in (ARConfig(4, 4, 2), ARConfig(4, 4, 2, query="first"), CopyConfig(3, 4), TokenGrid(8, 2, 1))]
+        for args in examples:
             try:
-                faults = faults_of(module, config)
+                faults = faults_of(module, *args)
             except Exception:  # noqa: BLE001 -- this format does not fit this construction
                 continue
             lines += [f"{name}:{i}  {m.description}" for i, m in enumerate(faults)]

@@ -22,6 +22,8 @@ from constructions.errors import UnknownClaimError
 from . import environment
 import constructions.associative_recall  # noqa: F401  (registers the injectable constructions)
 import constructions.copying  # noqa: F401
+import constructions.regression.extraction  # noqa: F401
+import constructions.regression.smooth_relu  # noqa: F401
 import constructions.transformer  # noqa: F401
 from constructions.mutation import fault_catalogue, parse_faults
 

@@ -11,6 +11,7 @@ import html
 import json
 from pathlib import Path
 
+from . import mutation_table
 from .render import CAUGHT, GROUP_TITLES, PROVENANCE_NOTE, UNEXPECTED_LABEL, growth_rows
 
 VERDICT_COLORS = {"holds": "#1a7f37", "fails": "#cf222e", "inconclusive": "#9a6700", "not-run": "#6e7781"}
@@ -97,6 +98,7 @@ def to_html(document: dict, out: Path) -> str:
                 f'<td>{badge(c["verdict"], VERDICT_COLORS[c["verdict"]])}</td><td>{html.escape(c["headline"])}</td></tr>')
         parts.append("</table>")
 
+    parts.append(mutation_table.to_html(document))
     parts.append("<h2>Details</h2>")
     for c in claims:
         parts.append(f'<section class="claim" id="{_anchor(c["id"])}"><h3><code>{html.escape(c["id"])}</code>: '

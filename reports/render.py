@@ -8,6 +8,7 @@ from collections import Counter
 from claims.evidence import jsonable
 from claims.registry import VERDICTS
 
+from . import mutation_table
 from .runner import RunResult
 from .verdicts import ClaimRecord
 
@@ -187,6 +188,7 @@ def to_markdown(document: dict) -> str:
             flag = " (unexpected)" if c["unexpected"] else ""
             lines.append(f"| [{c['id']}](#{_anchor(c['id'])}) {_cell(c['title'])} | {c['provenance']} | "
                          f"**{c['verdict']}**{flag} | {_cell(c['headline'])} |")
+    lines += mutation_table.markdown(document)
     lines += ["", "## Details"]
     for c in claims:
         lines += [

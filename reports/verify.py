@@ -165,16 +165,18 @@ def export_main(argv: list[str]) -> int:
 
     from constructions.mutation import INJECTABLE
 
+    # the task constructions (a build(config) for a recall or copy format); not the regression networks
+    exportable = {name: module for name, module in INJECTABLE.items() if hasattr(importlib.import_module(module), "build")}
     p = argparse.ArgumentParser(prog="python -m reports export", description="Write one of the suite's constructions to a model file.")
-    p.add_argument("construction", help="one of: " + ", ".join(sorted(INJECTABLE)))
+    p.add_argument("construction", help="one of: " + ", ".join(sorted(exportable)))
     p.add_argument("--config", required=True, help="task format as key=value pairs, e.g. num_keys=4,num_values=4,num_pairs=3")
     p.add_argument("--option", default="", help="builder options as key=value pairs, e.g. n=3")
     p.add_argument("--out", required=True, type=Path, help="file to write (.safetensors or .pt)")
     args = p.parse_args(argv)
-    if args.construction not in INJECTABLE:
-        print(f"error: unknown construction {args.construction!r}; choose one of {sorted(INJECTABLE)}", file=sys.stderr)
+    if args.construction not in exportable:
+        print(f"error: unknown construction {args.construction!r}; choose one of {sorted(exportable)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(INJECTABLE[args.construction])
+    module = importlib.import_module(exportable[args.construction])
     try:
         fields = _parse_assignments(args.config)
         config_type = ar.ARConfig if "num_keys" in fields else copying.CopyConfig

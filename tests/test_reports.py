@@ -383,6 +383,18 @@ def test_every_growth_fault_is_listed():
         assert fault in listed
 
 
+def test_the_extraction_is_injectable_and_its_fault_flips_extract_topj_to_fails(tmp_path):
+    listed = run_reports("--list-faults")
+    assert listed.returncode == 0 and "extraction:0" in listed.stdout, listed.stdout
+    proc = run_reports("--profile", "tiny", "--claims", "regression.extract-topJ", "--inject-fault", "extraction:0",
+                       "--workers", "0", "--quiet", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    document = load_document(tmp_path)
+    (record,) = document["claims"]
+    assert record["verdict"] == "fails", record["reason"]
+    assert document["run"]["faults_injected"] == {"extraction": 0}
+
+
 def test_an_unknown_fault_is_a_usage_error(capsys):
     from reports.cli import main
 

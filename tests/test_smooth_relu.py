@@ -105,3 +105,16 @@ def test_grid_points_are_on_the_grid():
     m = y * 32
     assert y.shape == (200, 3) and torch.equal(m, m.round()) and bool(((m >= 0) & (m < 32)).all())
     assert math.isclose(float(y.max()), 31 / 32) or float(y.max()) < 31 / 32
+
+
+def test_the_injected_fault_breaks_the_network_where_the_realization_check_looks(monkeypatch):
+    """``--inject-fault smooth-relu:0`` (``SSM_SUITE_FAULTS``) changes one weight of every built network;
+    the realization check of ``regression.approximation`` then fails, and passes without it."""
+    from constructions.mutation import FAULTS_ENV
+    from constructions.regression.smooth_relu import check_smooth_realization, fault_example
+
+    f, bits = fault_example()
+    points = random_grid_points(f.dim, bits, 64, torch.Generator().manual_seed(0))
+    assert check_smooth_realization(build_smooth_network(f, bits), f, points).exact
+    monkeypatch.setenv(FAULTS_ENV, "smooth-relu:0")
+    assert not check_smooth_realization(build_smooth_network(f, bits), f, points).exact

@@ -22,8 +22,10 @@ are run apart here, since beyond 52 state bits the extraction runs in the exact 
 
 **Error** is the root mean square of ``F - F_T`` over fresh windows (importances on the grid with
 the margin, features continuous uniform), with the standard error of that estimate. The network
-runs in float64 while its ``Q r`` bits fit, otherwise in the exact rational twin at the last
-position only.
+reads each window inside a sequence: windows are laid end to end in pairs, so half of them start
+their sequence and half follow ``U`` tokens outside the window (a network whose window is longer
+than ``U`` reads those and is caught). It runs in float64 while its ``Q r`` bits fit, otherwise in
+the exact rational twin at the two positions that end a window.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import ShapeError
 from .extraction import build_extraction
 from .piecewise import PiecewiseSmoothConfig, PiecewiseSmoothTarget, TokenGrid, continuous_margin_windows
 from .smooth_functions import GammaSmoothConfig, GammaSmoothFunction, Smoothness
@@ -73,16 +76,30 @@ def sample_continuous_windows(setup: ApproximationSetup, n: int, generator: torc
     return continuous_margin_windows(setup.levels, setup.window, setup.top, setup.features, n, generator)
 
 
+def windows_in_sequences(windows_: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+    """The windows ``(n, U, 1+d)`` laid end to end in pairs, ``(n/2, 2U, 1+d)``, and the two
+    positions ``U - 1`` and ``2U - 1`` where the network reads them: the first window of a pair
+    starts its sequence, the second follows ``U`` tokens that lie outside it, which a network with
+    a window longer than ``U`` would read. Output ``(n/2, 2, ...)`` reshaped to ``(n, ...)`` is in
+    the windows' order."""
+    n, U, width = windows_.shape
+    if n % 2:
+        raise ShapeError(f"windows are paired into sequences: need an even number, got {n}")
+    return windows_.reshape(n // 2, 2 * U, width), [U - 1, 2 * U - 1]
+
+
 def approximation_point(setup: ApproximationSetup, level: float, windows_: torch.Tensor,
-                        target: PiecewiseSmoothTarget) -> dict:
-    """Error and size of ``F_T`` at one level ``T`` on the given continuous windows."""
+                        target: PiecewiseSmoothTarget, build=build_extraction) -> dict:
+    """Error and size of ``F_T`` at one level ``T`` on the given continuous windows, each read by the
+    network inside a sequence (:func:`windows_in_sequences`). ``build(grid, window, top)`` builds the
+    extraction network (a broken one, for a control)."""
     f = target.smooth
     coords = setup.top * setup.features
     bits = feature_bits_for(level, f, coords)
     grid = TokenGrid(setup.levels, bits, setup.features)
-    extraction = build_extraction(grid, setup.window, setup.top)
-    tokens = grid.quantize(windows_)
-    extracted = extraction.extract(tokens, [tokens.shape[1] - 1])[:, 0]
+    extraction = build(grid, setup.window, setup.top)
+    sequences, positions = windows_in_sequences(grid.quantize(windows_))
+    extracted = extraction.extract(sequences, positions).reshape(windows_.shape[0], setup.top, grid.width)
     f_T = f.truncate(level)
     smooth = build_smooth_network(f_T, bits)
     features = extracted[..., 1:].reshape(extracted.shape[0], coords)
@@ -107,10 +124,10 @@ def approximation_point(setup: ApproximationSetup, level: float, windows_: torch
     }
 
 
-def approximation_curve(setup: ApproximationSetup, levels) -> list[dict]:
+def approximation_curve(setup: ApproximationSetup, levels, build=build_extraction) -> list[dict]:
     target = setup.target()
     windows_ = sample_continuous_windows(setup, setup.samples, torch.Generator().manual_seed(setup.seed + 1))
-    return [approximation_point(setup, float(T), windows_, target) for T in levels]
+    return [approximation_point(setup, float(T), windows_, target, build) for T in levels]
 
 
 def fitted_slopes(rows: list[dict]) -> dict:

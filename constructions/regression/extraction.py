@@ -39,6 +39,9 @@ and weights up to ``R^Q`` (``Q r = Q (b + ceil(log2 U))`` bits: the exponential 
 range; float64 holds the construction exactly while it is at most 52 bits, the exact rational twin
 beyond). The precision grows linearly in ``Q`` (one over the margin) and logarithmically in ``U``
 and ``1/eps``; nothing grows polynomially in ``U``.
+
+**Faults.** :func:`mutations` lists single-weight changes that ``--inject-fault extraction:INDEX``
+applies to every network :func:`build_extraction` builds in a run.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from ..embedding import FeatureInput
 from ..exact_arithmetic import ExactNetwork
 from ..fnn import FNN
 from ..layout import Layout
+from ..mutation import injectable
 from ..network import SSMNetwork
 from ..ssm import ShiftSSM
 from .piecewise import TokenGrid, windows, top_tokens
@@ -230,6 +234,10 @@ def extraction_rounds_fnn(grid: TokenGrid, top: int, radix_bits: int) -> FNN:
     return build.output(found, origin="extraction.rounds")
 
 
+NAME = "extraction"
+
+
+@injectable(NAME)
 def build_extraction(grid: TokenGrid, window: int, top: int, radix_bits: int | None = None) -> "Extraction":
     """The network of the module docstring. ``radix_bits`` defaults to :func:`radix_bits_needed`
     (a smaller radix is allowed, to show that the check catches the carries it causes)."""
@@ -246,6 +254,17 @@ def build_extraction(grid: TokenGrid, window: int, top: int, radix_bits: int | N
     post = extraction_rounds_fnn(grid, top, r)
     network = SSMNetwork(FeatureInput(Layout.of(importance=1, features=grid.features)), [(ssm, post)], pre_fnn=pre)
     return Extraction(spec, network)
+
+
+def mutations(grid: TokenGrid, window: int = 4, top: int = 2, radix_bits: int | None = None):
+    """Single-weight changes that break the extraction on some windows only (``--inject-fault``)."""
+    from ..mutation import Mutation
+
+    return [
+        Mutation("the oldest token of the window is left out of the first feature's pooled sum",
+                 "blocks.0.ssm.C", (0, window - 1), 0.0),
+        Mutation("the importance ramps read mu one level too steeply", "pre_fnn.weights.0", (1, 0), float(grid.levels + 1)),
+    ]
 
 
 @dataclass

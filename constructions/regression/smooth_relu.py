@@ -48,6 +48,7 @@ import torch
 
 from ..errors import ShapeError
 from ..fnn import FNN
+from ..mutation import injectable
 from .smooth_functions import GammaSmoothFunction
 
 #: the gate's bound on ``|v|`` (a power of two, so the gate's weights are exact)
@@ -109,6 +110,11 @@ class SmoothPartNetwork:
     @property
     def dim(self) -> int:
         return self.form.frequencies.shape[1]
+
+    @property
+    def network(self) -> FNN:
+        """The network itself (what a mutation changes)."""
+        return self.fnn
 
     def __call__(self, y: torch.Tensor) -> torch.Tensor:
         """``f_T(y)`` for ``y (..., D)`` on the ``b``-bit grid in ``[0, 1)``: shape ``(...)``."""
@@ -172,6 +178,10 @@ def nonzero_bound(frequency_pairs: int, dim: int, bits: int) -> int:
     return 24 * F * (Db - 1) + 12 * F + (dim + 12) * (Db + 2)
 
 
+NAME = "smooth-relu"
+
+
+@injectable(NAME)
 def build_smooth_network(f: GammaSmoothFunction, bits: int, gate_bound: float = GATE_BOUND) -> SmoothPartNetwork:
     """The ReLU network of the module docstring for ``f`` (usually a truncation ``f_T``) on
     ``bits``-bit inputs.
@@ -264,6 +274,22 @@ def build_smooth_network(f: GammaSmoothFunction, bits: int, gate_bound: float = 
     out.bias[0] += form.constant
     layers.append(out.build())
     return SmoothPartNetwork(form, bits, FNN(layers, origin="regression.smooth_relu"))
+
+
+def mutations(f: GammaSmoothFunction, bits: int):
+    """Single-weight changes that break the network for every ``f`` that depends on its first
+    coordinate (``--inject-fault``)."""
+    from ..mutation import Mutation
+
+    return [Mutation("the first coordinate's residual reads 2^b y + y instead of 2^b y", "weights.0", (0, 0),
+                     float(2**bits + 1))]
+
+
+def fault_example() -> tuple:
+    """Arguments of :func:`mutations` for the fault catalogue: a level-2 truncation on 2 coordinates, 3 bits."""
+    from .smooth_functions import GammaSmoothConfig, Smoothness, sample_gamma_smooth
+
+    return sample_gamma_smooth(GammaSmoothConfig(Smoothness("mixed", (1.0, 2.0)), 2.0, 1.0, 0)).truncate(2.0), 3
 
 
 @dataclass(frozen=True)

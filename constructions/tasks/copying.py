@@ -136,3 +136,16 @@ def repeated_ngram(strings: torch.Tensor, n: int, alphabet: int) -> torch.Tensor
     powers = alphabet ** torch.arange(n - 1, -1, -1, device=strings.device)
     codes = (strings.unfold(1, n, 1) * powers).sum(-1).sort(dim=1).values  # (B, L-n+1)
     return (codes[:, 1:] == codes[:, :-1]).any(-1)
+
+
+def strings_without_repeated_ngram(alphabet: int, n: int, length: int) -> torch.Tensor:
+    """Every string of ``length`` symbols in which no n-gram occurs twice, ``(count, length)``; none
+    is longer than :func:`longest_without_repeated_ngram`."""
+    strings = all_strings(alphabet, length)
+    return strings[~repeated_ngram(strings, n, alphabet)]
+
+
+def longest_without_repeated_ngram(alphabet: int, n: int) -> int:
+    """``D^n + n - 1``: a string with ``D^n + 1`` n-grams repeats one (a de Bruijn sequence attains it)."""
+    return alphabet**n + n - 1
+
