@@ -121,6 +121,11 @@ def ngram_property(build):
     return copies
 
 
+#: free-running decoding re-runs the prefix for every token (3.5 s for one string at D = 5, n = 4): drawn
+#: strings are decoded up to this many memory cells; the exhaustive tests below decode every string
+DECODED_MEMORY_MAX = 2500
+
+
 @pytest.mark.claim("copy.ngram.exact")
 @given(case=ngram_strings())
 def test_ngram_copies_drawn_strings_without_repeats_exactly(case, evidence, device):
@@ -129,7 +134,8 @@ def test_ngram_copies_drawn_strings_without_repeats_exactly(case, evidence, devi
     construction = ngram.build(config, n, device=device)
     batch = assemble(config, torch.tensor([string], device=device))
     assert_exact(construction, batch.tokens, evidence)
-    _assert_decodings_agree(construction, batch, evidence)
+    if (alphabet + 2) ** n * (alphabet + 1) <= DECODED_MEMORY_MAX:
+        _assert_decodings_agree(construction, batch, evidence)
     evidence.note_max("longest_string", len(string))
     evidence.note_max("largest_n", n)
 

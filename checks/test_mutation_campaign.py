@@ -178,6 +178,17 @@ def ngram_keys_campaign() -> Campaign:
                            recall_formats(K, V, N, "first", key_length=n))
 
 
+def binary_attention_campaign() -> Campaign:
+    K, V = F.outer_product  # the same query-last formats as the outer product's
+    return recall_campaign("transformer.binary-recall.exact", ARConfig(K, V, 1), recall_formats(K, V, K))
+
+
+def attention_query_first_campaign() -> Campaign:
+    K, V, N = F.query_first
+    return recall_campaign("transformer.binary-query-first.exact", ARConfig(K, V, 1, query="first"),
+                           recall_formats(K, V, N, "first"))
+
+
 def key_query_campaign() -> Campaign:
     """The claim's check is one seeded batch per code width; the mutants are of its bits = 2 network."""
     config, tokens = key_query_batch(2)
@@ -309,6 +320,10 @@ CAMPAIGNS: dict[str, tuple[Callable[[], Campaign], str]] = {
     "ar.query-first.exact": (query_first_campaign, f"binary_query_first.build at K = {F.query_first[0]}, V = {F.query_first[1]}"),
     "ar.ngram-keys.exact": (ngram_keys_campaign, f"binary_query_first.build at K = {F.ngram_keys[0]}, V = {F.ngram_keys[1]}, "
                                                  f"keys of {F.ngram_keys[2]} tokens"),
+    "transformer.binary-recall.exact": (binary_attention_campaign, f"binary_attention.build at K = {F.outer_product[0]}, "
+                                                                   f"V = {F.outer_product[1]}"),
+    "transformer.binary-query-first.exact": (attention_query_first_campaign, f"the query-first binary attention at "
+                                                                             f"K = {F.query_first[0]}, V = {F.query_first[1]}"),
     "select.key-query-two-layer": (key_query_campaign, "binary_query_first.build at K = V = 4 (bits = 2)"),
     "copy.fixed-length.exact": (fixed_length_campaign, f"fixed_length.build at alphabet {F.fixed_length[0]}, length {F.fixed_length[1]}"),
     "copy.ngram.exact": (ngram_copy_campaign, f"ngram.build at alphabet {F.ngram_copy[0]}, n = {F.ngram_copy[1]}"),
