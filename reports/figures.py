@@ -79,14 +79,24 @@ def draw(spec: dict, directory: Path) -> list[str]:
 def draw_all(document: dict, out: Path) -> None:
     """Draw every claim's figures into ``out/figures`` and list them under ``claim["figures"]``; then
     remove the PNG and SVG files there that this report does not list (left by an earlier run, they
-    would sit beside the new ones looking current)."""
+    would sit beside the new ones looking current). The figures are drawn by one process per core
+    (about a second each, mostly tick-label layout: 34 of them took 33 s on one core)."""
+    jobs = [(claim, spec) for claim in document["claims"] for spec in figure_specs(claim)]
+    directory = out / "figures"
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            drawn = list(pool.map(draw, [spec for _, spec in jobs], [directory] * len(jobs)))
+    else:
+        drawn = [draw(spec, directory) for _, spec in jobs]
     written = set()
     for claim in document["claims"]:
         claim["figures"] = []
-        for spec in figure_specs(claim):
-            png, svg = draw(spec, out / "figures")
-            claim["figures"].append({"title": spec.get("title", spec["name"]), "png": png, "svg": svg})
-            written.update(Path(p).name for p in (png, svg))
+    for (claim, spec), (png, svg) in zip(jobs, drawn):
+        claim["figures"].append({"title": spec.get("title", spec["name"]), "png": png, "svg": svg})
+        written.update(Path(p).name for p in (png, svg))
     folder = out / "figures"
     if folder.is_dir():
         for stale in folder.iterdir():
