@@ -118,7 +118,8 @@ class Campaign:
 
 
 def short(module) -> str:
-    return module.__name__.rsplit(".", 1)[-1]
+    """The module's name inside the package, e.g. ``transformer.binary_query_first``."""
+    return module.__name__.removeprefix("constructions.").removeprefix("associative_recall.").removeprefix("copying.")
 
 
 def every_instance(name: str, configs) -> Probe:

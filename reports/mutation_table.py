@@ -20,10 +20,11 @@ INTRO = ("Every nonzero weight of a small instance of each construction perturbe
 
 
 def campaigns(document: dict) -> list[dict]:
-    """Every recorded campaign, in the order of the claims."""
+    """Every recorded campaign, in the order of the claims (campaigns are controls: their evidence is
+    the claim's control evidence)."""
     rows = []
     for claim in document["claims"]:
-        for evidence in claim["evidence"].values():
+        for evidence in [*claim.get("control_evidence", {}).values(), *claim["evidence"].values()]:
             if isinstance(evidence.get(KEY), dict):
                 rows.append({"claim": claim["id"], **evidence[KEY]})
     return rows

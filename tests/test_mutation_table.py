@@ -11,7 +11,9 @@ ROW = {"construction": "outer_product.build", "format": "K=2, V=2", "mutants": 1
 
 
 def document(*evidence: dict) -> dict:
-    return {"claims": [{"id": f"claim.{i}", "evidence": {"test_campaign": e}} for i, e in enumerate(evidence)]}
+    """Campaigns are controls: the report keeps their evidence under ``control_evidence``."""
+    return {"claims": [{"id": f"claim.{i}", "evidence": {}, "control_evidence": {"test_campaign": e}}
+                       for i, e in enumerate(evidence)]}
 
 
 def test_every_campaign_is_a_row_with_its_missed_mutants_and_checks():
