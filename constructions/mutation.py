@@ -147,7 +147,7 @@ def _set_sparse_entry(tensor: torch.nn.Parameter, mutation: Mutation) -> float:
     values = coalesced.values().clone()
     old = float(values[int(where[0])])
     values[int(where[0])] = mutation.value
-    tensor.data = torch.sparse_coo_tensor(coalesced.indices(), values, coalesced.shape).coalesce()
+    tensor.data = torch.sparse_coo_tensor(coalesced.indices(), values, coalesced.shape, check_invariants=False).coalesce()  # indices of a valid tensor
     return old
 
 
