@@ -5,14 +5,17 @@ from a file) and ``python -m reports export CONSTRUCTION ...`` (write a construc
 
 Exit status: 0 -- the run completed (whatever the verdicts); 1 -- ``--strict`` and some verdict
 differs from the registry's expectation; 2 -- bad command line (unknown claim id, unwritable output
-directory, unknown profile); 3 -- the run itself had errors (a check could not be collected or
-crashed pytest).
+directory, unknown profile) or the output directory is in use by another run; 3 -- the run itself had
+errors (a check could not be collected or crashed pytest) or collected no check; 130 -- interrupted
+(Ctrl-C). The report set in the output directory is replaced only by a run that completed
+(exit 0 or 1), as one unit; otherwise the previous report is left as it was.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 from checks.profiles import PROFILES
@@ -29,9 +32,10 @@ from constructions.mutation import fault_catalogue, parse_faults
 
 from .figures import draw_all
 from .html import to_html
-from .output import OutputError, prepare_directory, write_atomic
+from . import lock
+from .output import MANIFEST_NAME, OutputError, ReportSet, check_report_names, prepare_directory, recover
 from .render import json_text, to_json, to_markdown
-from .runner import REPO_ROOT, RunOptions, run_checks
+from .runner import REPO_ROOT, RunOptions, RunResult, run_checks
 from .verdicts import aggregate
 
 DEFAULT_OUT = REPO_ROOT / "reports" / "out"
@@ -80,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         selected = registry.select(ids)
         out = prepare_directory(args.out)
+        check_report_names(out)
     except (UnknownClaimError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -91,21 +96,74 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     options = RunOptions(profile=args.profile, device=args.device, claims=ids, seed=args.seed,
                          workers=args.workers, quiet=args.quiet, faults=faults)
-    run = run_checks(options)
-    records = aggregate(selected, run.results)
-    document = to_json(run, records, environment.describe(REPO_ROOT, args.device))
-    draw_all(document, out)
-    write_atomic(out / "claims.json", json_text(document))
-    write_atomic(out / "report.md", to_markdown(document))
-    write_atomic(out / "report.html", to_html(document, out))
-    if not args.quiet:
+    try:
+        with lock.held(out) as held:
+            for note in (held.warning, held.stale_message(), *recover(out)):
+                if note:
+                    print(f"note: {note}", file=sys.stderr)
+            return run_and_write(options, selected, out, args.strict)
+    except KeyboardInterrupt:  # while locking or completing an earlier swap (idempotent: the next run goes on)
+        print(f"interrupted: {_previous(out)}", file=sys.stderr)
+        return 130
+    except OutputError as err:  # the folder is locked by another run, or an interrupted swap cannot be completed
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _previous(out: Path) -> str:
+    if (out / MANIFEST_NAME).exists() or (out / "report.html").exists():
+        return f"the previous report in {str(out)!r} is left as it was"
+    return f"no report was written to {str(out)!r}"
+
+
+def _not_written(run: RunResult, out: Path) -> int:
+    if run.interrupted:
+        print(f"interrupted while the checks ran: {_previous(out)}", file=sys.stderr)
+        return 130
+    for e in run.errors:
+        print(f"error: {e}", file=sys.stderr)
+    if not run.errors:
+        print(f"error: no check was collected for the selected claims (pytest exit code {run.pytest_exit_code})", file=sys.stderr)
+    print(f"the run did not complete: {_previous(out)}", file=sys.stderr)
+    return 3
+
+
+def run_and_write(options: RunOptions, selected, out: Path, strict: bool) -> int:
+    """Run the checks and, if the run completed, swap its report set into ``out`` as one unit."""
+    report_set = ReportSet(out)
+    try:
+        run = run_checks(options)
+        if not run.reportable:
+            return _not_written(run, out)
+        records = aggregate(selected, run.results)
+        document = to_json(run, records, environment.describe(REPO_ROOT, options.device))
+        with report_set:
+            draw_all(document, report_set.path)
+            report_set.write_text("claims.json", json_text(document))
+            report_set.write_text("report.md", to_markdown(document))
+            report_set.write_text("report.html", to_html(document, report_set.path))
+            notes = report_set.commit({"started_at": run.started_at, "profile": options.profile,
+                                       "claims_selected": options.claims, "seed": options.seed})
+    except KeyboardInterrupt:
+        if report_set.journal_written:  # signals are held during the swap: it completed before this arrived
+            print(f"interrupted after the new report was written to {str(out)!r}", file=sys.stderr)
+        else:
+            print(f"interrupted: {_previous(out)}", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 -- any failure while writing: say what happened to the report
+        traceback.print_exc()
+        if report_set.journal_written:
+            print(f"error: the new report set could not be swapped in completely ({err}); the next run into "
+                  f"{str(out)!r} completes the swap", file=sys.stderr)
+        else:
+            print(f"error: the run failed ({err!r}): {_previous(out)}", file=sys.stderr)
+        return 3
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not options.quiet:
         summary = ", ".join(f"{n} {v}" for v, n in document["summary"].items() if n)
         print(f"{len(records)} claims: {summary}. Wrote {out / 'report.html'}, report.md and claims.json", file=sys.stderr)
-    if run.errors:
-        for e in run.errors:
-            print(f"error: {e}", file=sys.stderr)
-        return 3
-    if args.strict and document["unexpected"]:
+    if strict and document["unexpected"]:
         print(f"strict: unexpected verdicts for {', '.join(document['unexpected'])}", file=sys.stderr)
         return 1
     return 0

@@ -87,6 +87,7 @@ class Collector:
         self.started = time.monotonic()
         self.collection_errors: list[str] = []
         self.internal_errors: list[str] = []
+        self.interrupted = False  # Ctrl-C (KeyboardInterrupt) stopped the run
 
     # ----------------------------------------------------------------- hooks
     def pytest_collection_finish(self, session):
@@ -103,6 +104,9 @@ class Collector:
     def pytest_collectreport(self, report):
         if report.failed:
             self.collection_errors.append(f"{report.nodeid}: {report.longreprtext[:MESSAGE_LIMIT]}")
+
+    def pytest_keyboard_interrupt(self, excinfo):
+        self.interrupted = True
 
     def pytest_internalerror(self, excrepr):
         self.internal_errors.append(str(excrepr)[:MESSAGE_LIMIT])

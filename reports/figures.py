@@ -5,15 +5,18 @@ A check records ``evidence.record(**{"figure:<name>": spec})`` with ``spec`` a d
 ``note``, ``series``: a list of ``{"label", "x", "y", "style"?}``, and ``fits``: fitted curves
 ``{"label", "of", "x", "y", "style"?, "legend"?}`` drawn (dashed unless ``style`` says otherwise) in the
 colour of the series they fit, in the legend only when ``legend`` is true. The report draws each one as PNG and
-SVG under ``figures/`` (atomically; SVG without timestamps, so reruns are byte-identical) and links
-it from the claim's section. The data stay in ``claims.json``, so anyone can redraw them.
+SVG under ``figures/`` of the staging folder of the new report set (``reports/output.py``: the set is
+swapped in as one unit, and old figures are removed there, only if the suite wrote them; SVG without
+timestamps, so reruns are byte-identical) and links it from the claim's section. The data stay in
+``claims.json``, so anyone can redraw them.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from .output import is_plain_name
 
 FIGURE_PREFIX = "figure:"
 
@@ -27,19 +30,10 @@ def figure_specs(claim: dict) -> list[dict]:
     return specs
 
 
-def _save_atomic(fig, path: Path, **kwargs) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, **kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def draw(spec: dict, directory: Path) -> list[str]:
     """Draw one figure; returns the written paths relative to the report directory."""
+    if not is_plain_name(str(spec["name"])):
+        raise ValueError(f"a figure's name must be one plain file name, not {spec['name']!r}")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -70,17 +64,16 @@ def draw(spec: dict, directory: Path) -> list[str]:
     written = []
     for suffix, kwargs in ((".png", {"metadata": {"Software": None}}), (".svg", {"metadata": {"Date": None, "Creator": None}})):
         path = directory / f"{spec['name']}{suffix}"
-        _save_atomic(fig, path, **kwargs)
+        fig.savefig(path, **kwargs)
         written.append(f"{directory.name}/{path.name}")
     plt.close(fig)
     return written
 
 
 def draw_all(document: dict, out: Path) -> None:
-    """Draw every claim's figures into ``out/figures`` and list them under ``claim["figures"]``; then
-    remove the PNG and SVG files there that this report does not list (left by an earlier run, they
-    would sit beside the new ones looking current). The figures are drawn by one process per core
-    (about a second each, mostly tick-label layout: 34 of them took 33 s on one core)."""
+    """Draw every claim's figures into ``out/figures`` (``out``: the new report set's staging folder) and
+    list them under ``claim["figures"]``. The figures are drawn by one process per core (about a second
+    each, mostly tick-label layout: 34 of them took 33 s on one core)."""
     jobs = [(claim, spec) for claim in document["claims"] for spec in figure_specs(claim)]
     directory = out / "figures"
     workers = min(len(jobs), os.cpu_count() or 1)
@@ -91,14 +84,7 @@ def draw_all(document: dict, out: Path) -> None:
             drawn = list(pool.map(draw, [spec for _, spec in jobs], [directory] * len(jobs)))
     else:
         drawn = [draw(spec, directory) for _, spec in jobs]
-    written = set()
     for claim in document["claims"]:
         claim["figures"] = []
     for (claim, spec), (png, svg) in zip(jobs, drawn):
         claim["figures"].append({"title": spec.get("title", spec["name"]), "png": png, "svg": svg})
-        written.update(Path(p).name for p in (png, svg))
-    folder = out / "figures"
-    if folder.is_dir():
-        for stale in folder.iterdir():
-            if stale.suffix in (".png", ".svg") and stale.is_file() and stale.name not in written:
-                stale.unlink()

@@ -53,6 +53,12 @@ class RunResult:
     started_at: str
     duration_s: float
     errors: list[str] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C stopped the checks: the results are partial
+
+    @property
+    def reportable(self) -> bool:
+        """Whether the run may replace a report: it ran to the end, without errors, and checked something."""
+        return not self.interrupted and not self.errors and self.pytest_exit_code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
 
 
 def run_checks(options: RunOptions) -> RunResult:
@@ -75,4 +81,4 @@ def run_checks(options: RunOptions) -> RunResult:
     errors = collector.collection_errors + collector.internal_errors
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED) and not errors:
         errors.append(f"pytest stopped with exit code {code}:\n{pytest_output.getvalue()[-3000:]}")
-    return RunResult(options, collector.results, code, started_at, time.monotonic() - start, errors)
+    return RunResult(options, collector.results, code, started_at, time.monotonic() - start, errors, collector.interrupted)

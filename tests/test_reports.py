@@ -304,7 +304,7 @@ def check_single_claim_report(out: Path, claim_id: str) -> dict:
     assert document["summary"]["holds"] == 1
     assert claim_id in (out / "report.md").read_text(encoding="utf-8")
     assert claim_id in (out / "report.html").read_text(encoding="utf-8")
-    assert sorted(p.name for p in out.iterdir()) == ["claims.json", "report.html", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [".ssm-report-manifest.json", "claims.json", "report.html", "report.md"]
     return record
 
 
@@ -490,16 +490,25 @@ def test_loadgroup_suffix_is_dropped_from_test_names():
     assert XDIST_GROUP_SUFFIX.sub("", plain) == plain
 
 
-def test_drawing_a_report_removes_figures_an_earlier_run_left(tmp_path):
+def test_drawing_figures_writes_each_as_png_and_svg_and_removes_nothing(tmp_path):
+    """Old figures are removed by the swap of the report set, and only if the suite wrote them
+    (tests/test_report_output.py); drawing only adds files to the new set's staging folder."""
     from reports.figures import FIGURE_PREFIX, draw_all
 
     folder = tmp_path / "figures"
     folder.mkdir()
     (folder / "old-figure.png").write_bytes(b"stale")
-    (folder / "old-figure.svg").write_text("stale")
-    (folder / "notes.txt").write_text("not a figure: kept")
     spec = {"name": "fresh", "title": "t", "xlabel": "x", "ylabel": "y", "series": [{"label": "a", "x": [1, 2], "y": [1, 4]}]}
     document = {"claims": [{"id": "c", "evidence": {"test_x": {FIGURE_PREFIX + "fresh": spec}}}]}
     draw_all(document, tmp_path)
-    assert sorted(p.name for p in folder.iterdir()) == ["fresh.png", "fresh.svg", "notes.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["fresh.png", "fresh.svg", "old-figure.png"]
     assert document["claims"][0]["figures"][0]["png"] == "figures/fresh.png"
+
+
+@pytest.mark.parametrize("name", ["../escape", "sub/dir", ".hidden", ""])
+def test_a_figure_name_that_is_not_one_plain_file_name_is_refused(name, tmp_path):
+    from reports.figures import draw
+
+    with pytest.raises(ValueError, match="one plain file name"):
+        draw({"name": name, "series": [{"label": "a", "x": [1], "y": [1]}]}, tmp_path / "figures")
+    assert not list(tmp_path.iterdir())
