@@ -103,6 +103,10 @@ def acquire(out: Path) -> OutputLock:
             os.close(fd)
             raise OutputBusyError(f"another report run is writing to {str(out)!r} ({describe(holder)}); "
                                   f"wait for it to finish or choose another --out (lock: {str(path)!r})") from None
+        except OSError as err:  # a file system without locks (some network or FUSE mounts)
+            os.close(fd)
+            return OutputLock(path, None, warning=f"{str(out)!r} cannot be locked ({err.strerror or err}): "
+                                                  "concurrent runs into it are not detected")
         try:  # the file may have been released and removed between our open and our flock: then lock the new one
             current = os.stat(path, follow_symlinks=False)
         except FileNotFoundError:

@@ -31,7 +31,8 @@ manifest, e.g. written by an older version; changed since; a link; a folder) is 
 since is left in place. Everything else in the folder (the user's files, ``verify/``) is never touched.
 Every operation goes through directory file descriptors and ``O_NOFOLLOW``: no link is followed out of
 the folder; a ``figures`` that is a link or not a folder is an error before the checks run
-(:func:`check_report_names`), and so are links or folders at the report files' own names.
+(:func:`check_report_names`), and so are links or folders at the report files' own names. (Directory
+descriptors make this POSIX code: Linux, macOS.)
 """
 
 from __future__ import annotations
@@ -222,16 +223,20 @@ class _Folder:
     def __init__(self, out: Path, staging: str | None, create_figures: bool):
         self.path = Path(out)
         self.fds: list[int] = []
-        self.out = self._keep(os.open(self.path, os.O_RDONLY | _O_DIRECTORY))
-        self.figures = self._figures(self.out, self.path / FIGURES, create_figures)
         self.staging = self.staging_figures = None
-        if staging is not None:
-            try:
-                self.staging = self._keep(_open_dir(staging, self.out))
-            except FileNotFoundError:
-                pass
-            else:
-                self.staging_figures = self._figures(self.staging, self.path / staging / FIGURES, False)
+        try:
+            self.out = self._keep(os.open(self.path, os.O_RDONLY | _O_DIRECTORY))
+            self.figures = self._figures(self.out, self.path / FIGURES, create_figures)
+            if staging is not None:
+                try:
+                    self.staging = self._keep(_open_dir(staging, self.out))
+                except FileNotFoundError:
+                    pass
+                else:
+                    self.staging_figures = self._figures(self.staging, self.path / staging / FIGURES, False)
+        except BaseException:
+            self.close()
+            raise
 
     def _keep(self, fd: int) -> int:
         self.fds.append(fd)
@@ -509,10 +514,14 @@ def recover(out: Path) -> list[str]:
                               f"({err}); nothing was changed: move it away to start afresh") from None
         create = any(p.startswith(FIGURES + "/") for p in journal["install"])
         swap_notes: list[str] = []
-        with _Folder(out, journal["staging"], create) as folder:
-            _swap(folder, journal, _plan(folder, journal), swap_notes)
-            missing = [p for p, entry in journal["manifest"]["files"].items()
-                       if _sha256_at(*folder.target(p)) != entry["sha256"]]
+        try:
+            with _Folder(out, journal["staging"], create) as folder:
+                _swap(folder, journal, _plan(folder, journal), swap_notes)
+                missing = [p for p, entry in journal["manifest"]["files"].items()
+                           if _sha256_at(*folder.target(p)) != entry["sha256"]]
+        except OSError as err:
+            raise OutputError(f"cannot complete the swap of the report set that {str(journal_path)!r} records: "
+                              f"{err.strerror or err}{f' ({err.filename!r})' if err.filename else ''}") from None
         started = journal["manifest"].get("run", {}).get("started_at", "?")
         notes.append(f"completed the swap of the report set that a run started {started} was interrupted in: "
                      f"{str(out)!r} now holds that run's report whole")
@@ -527,5 +536,5 @@ def recover(out: Path) -> list[str]:
         elif entry.name.startswith(f".{OWN_PREFIX}") and entry.name.endswith(".tmp"):
             Path(entry.path).unlink(missing_ok=True)
     if leftovers:
-        notes.append(f"removed {leftovers} unfinished report set(s) that interrupted runs left in {str(out)!r}")
+        notes.append(f"removed {leftovers} staging folder(s) that interrupted runs left in {str(out)!r}")
     return notes

@@ -438,6 +438,16 @@ def test_a_symlinked_figures_folder_is_a_command_line_error_before_the_checks_ru
     assert everything(elsewhere) == {"thesis.png": b"mine"}
 
 
+def test_a_journal_that_cannot_be_read_stops_the_run_with_exit_2_naming_it_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    out = reported_folder(tmp_path, monkeypatch)
+    (out / JOURNAL_NAME).write_text('{"format": "ssm-report-swap/1", "staging": "../elsewhere"')
+    before = everything(out)
+    assert run_main(monkeypatch, out, raises(AssertionError("the checks must not run"))) == 2
+    err = capsys.readouterr().err
+    assert f"{str(out / JOURNAL_NAME)!r} records an interrupted swap of the report set but cannot be read" in err
+    assert everything(out) == before
+
+
 # ----------------------------------------------------------------------------- python -m reports, for real
 def report_command(out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "reports", "--profile", "tiny", "--claims", "model.shift-kernel", "--workers", "0",
