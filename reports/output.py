@@ -111,7 +111,7 @@ _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 def is_plain_name(name: str) -> bool:
     """A file name of one component, not hidden: what a figure may be called."""
-    return bool(name) and name not in (".", "..") and not name.startswith(".") and not any(c in name for c in "/\\\0")
+    return bool(name) and not name.startswith(".") and not any(c in name for c in "/\\\0")
 
 
 def is_set_path(path: object) -> bool:
