@@ -31,17 +31,16 @@ from .figures import draw_all
 from .html import to_html
 from .output import OutputError, prepare_directory, write_atomic
 from .render import json_text, to_json, to_markdown
-from .runner import REPO_ROOT, RunOptions, run_checks
+from .locations import DEFAULT_OUT, ROOT, describe_default_out
+from .runner import RunOptions, run_checks
 from .verdicts import aggregate
-
-DEFAULT_OUT = REPO_ROOT / "reports" / "out"
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m reports", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default="quick", choices=sorted(PROFILES), help="check sizes (default: quick)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for the checks (default: cpu)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT.relative_to(REPO_ROOT)})")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {describe_default_out()})")
     p.add_argument("--claims", nargs="+", metavar="ID", help="only these claim ids (space or comma separated)")
     p.add_argument("--seed", type=int, default=None, help="seed every random draw (default: derandomized, as in CI)")
     p.add_argument("--workers", default="auto", help="pytest-xdist processes: a number, 'auto' (default) or 0 for in-process")
@@ -93,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                          workers=args.workers, quiet=args.quiet, faults=faults)
     run = run_checks(options)
     records = aggregate(selected, run.results)
-    document = to_json(run, records, environment.describe(REPO_ROOT, args.device))
+    document = to_json(run, records, environment.describe(ROOT, args.device))
     draw_all(document, out)
     write_atomic(out / "claims.json", json_text(document))
     write_atomic(out / "report.md", to_markdown(document))
