@@ -18,6 +18,10 @@ import checks
 CHECKS_DIR = Path(checks.__file__).resolve().parent
 #: the folder holding ``checks/``, ``claims/``, ``reports/``, ...: the checkout or site-packages
 ROOT = CHECKS_DIR.parent
+if ROOT != Path(__file__).resolve().parent.parent:
+    raise ImportError(f"the 'checks' package was imported from {CHECKS_DIR}, not from beside the 'reports' package in "
+                      f"{Path(__file__).resolve().parent.parent}: a 'checks' package in the current folder or on PYTHONPATH "
+                      "hides the suite's own; run from another folder")
 #: a source checkout (or an editable install of one), not an installed wheel
 SOURCE_CHECKOUT = (ROOT / "pyproject.toml").is_file()
 #: the default output folder of ``python -m reports`` (``verify`` writes to ``<it>/verify``)

@@ -205,3 +205,12 @@ def test_a_commit_is_recorded_only_for_the_top_of_a_git_work_tree(tmp_path):
     (tmp_path / "venv" / "site-packages").mkdir(parents=True)
     assert len(environment.git_commit(tmp_path)) == 40
     assert environment.git_commit(tmp_path / "venv" / "site-packages") is None
+
+
+def test_a_checks_package_of_another_project_in_the_current_folder_is_refused_by_name(tmp_path):
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "__init__.py").write_text("")
+    proc = subprocess.run([sys.executable, "-c", "import reports.locations"], cwd=tmp_path,
+                          env=clean_env(PYTHONPATH=str(REPO_ROOT)), capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert f"the 'checks' package was imported from {(tmp_path / 'checks').resolve()}" in proc.stderr
