@@ -1,4 +1,5 @@
-"""pytest plugin linking checks to claims (loaded by the repository's root ``conftest.py``).
+"""pytest plugin linking checks to claims (a ``pytest11`` entry point of the installed package, and the
+root ``conftest.py`` of a source checkout: both under the name ``claims.pytest_plugin``).
 
 * ``@pytest.mark.claim("ar.query-first.exact")`` links a test to a registered claim; an unknown id
   stops the run at collection. ``role="control", breaks="..."`` marks a negative control: a test

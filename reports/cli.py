@@ -22,7 +22,6 @@ from checks.profiles import PROFILES
 from claims.registry import load
 from constructions.errors import UnknownClaimError
 
-from . import environment
 import constructions.associative_recall  # noqa: F401  (registers the injectable constructions)
 import constructions.copying  # noqa: F401
 import constructions.regression.extraction  # noqa: F401
@@ -30,22 +29,21 @@ import constructions.regression.smooth_relu  # noqa: F401
 import constructions.transformer  # noqa: F401
 from constructions.mutation import fault_catalogue, parse_faults
 
+from . import environment, lock
 from .figures import draw_all
 from .html import to_html
-from . import lock
+from .locations import DEFAULT_OUT, ROOT, describe_default_out
 from .output import MANIFEST_NAME, OutputError, ReportSet, check_report_names, prepare_directory, recover
 from .render import json_text, to_json, to_markdown
-from .runner import REPO_ROOT, RunOptions, RunResult, run_checks
+from .runner import RunOptions, RunResult, run_checks
 from .verdicts import aggregate
-
-DEFAULT_OUT = REPO_ROOT / "reports" / "out"
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m reports", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default="quick", choices=sorted(PROFILES), help="check sizes (default: quick)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for the checks (default: cpu)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT.relative_to(REPO_ROOT)})")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {describe_default_out()})")
     p.add_argument("--claims", nargs="+", metavar="ID", help="only these claim ids (space or comma separated)")
     p.add_argument("--seed", type=int, default=None, help="seed every random draw (default: derandomized, as in CI)")
     p.add_argument("--workers", default="auto", help="pytest-xdist processes: a number, 'auto' (default) or 0 for in-process")
@@ -136,7 +134,7 @@ def run_and_write(options: RunOptions, selected, out: Path, strict: bool) -> int
         if not run.reportable:
             return _not_written(run, out)
         records = aggregate(selected, run.results)
-        document = to_json(run, records, environment.describe(REPO_ROOT, options.device))
+        document = to_json(run, records, environment.describe(ROOT, options.device))
         with report_set:
             draw_all(document, report_set.path)
             report_set.write_text("claims.json", json_text(document))

@@ -7,11 +7,19 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("torch", "numpy", "sympy", "hypothesis", "pytest", "pytest-xdist", "matplotlib")
+#: the suite itself first (its version: the one record of the code an installed package has)
+PACKAGES = ("ssm-token-selection-checks", "torch", "numpy", "sympy", "hypothesis", "pytest", "pytest-xdist", "matplotlib")
 
 
 def git_commit(root: Path) -> str | None:
+    """The commit of the checkout at ``root``; ``None`` unless ``root`` is the top of a git work tree
+    (an installed package in site-packages is not, even when the virtual environment lies inside
+    some repository, whose commit would say nothing about the installed code)."""
     try:
+        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                             timeout=10)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != Path(root).resolve():
+            return None
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, timeout=10)

@@ -9,16 +9,17 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from constructions.mutation import FAULTS_ENV
 
 from .collect import CheckResult, Collector
+from .locations import CHECKS_DIR, ROOT as REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CHECKS_DIR = REPO_ROOT / "checks"
+#: the claims plugin, by its module name: the name its ``pytest11`` entry point is registered under too
+#: (pyproject.toml), so that ``-p``, the entry point and the checkout's conftest.py register it once
+PLUGIN = "claims.pytest_plugin"
 
 
 @dataclass
@@ -32,10 +33,16 @@ class RunOptions:
     faults: dict[str, int] = field(default_factory=dict)  # constructions broken on purpose
 
     def pytest_args(self) -> list[str]:
+        """The whole pytest configuration of a report run, on the command line: the same in a source
+        checkout and an installed package (pyproject.toml's [tool.pytest.ini_options] is not in a wheel).
+        ``-c /dev/null`` keeps any configuration file found above the package (site-packages inside
+        someone's project) out; the plugin comes by name (it registers the markers), conftest files
+        are looked up only from ``checks/`` on."""
         args = [
-            str(CHECKS_DIR), "--rootdir", str(REPO_ROOT), "-p", "no:cacheprovider", "-o", "addopts=",
+            str(CHECKS_DIR), "--rootdir", str(REPO_ROOT), "-c", os.devnull, "--confcutdir", str(CHECKS_DIR),
+            "-p", PLUGIN, "-p", "no:cacheprovider",
             "-q", "--tb=short", "-W", "ignore", "--suite-profile", self.profile, "--device", self.device, "-n", str(self.workers),
-            # as pyproject's addopts (cleared above): xdist_group marks keep a module's cached models on one worker
+            # xdist_group marks keep a module's cached models on one worker
             "--dist", "loadgroup",
         ]
         if self.seed is not None:
@@ -66,14 +73,12 @@ def run_checks(options: RunOptions) -> RunResult:
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.monotonic()
     pytest_output = io.StringIO()
-    old_cwd, old_faults = os.getcwd(), os.environ.get(FAULTS_ENV)
+    old_faults = os.environ.get(FAULTS_ENV)
     os.environ[FAULTS_ENV] = ",".join(f"{name}:{index}" for name, index in options.faults.items())
-    try:
-        os.chdir(REPO_ROOT)  # conftest and plugin discovery relative to the repository
+    try:  # every path is absolute: the run stays in the current folder (never inside site-packages)
         with contextlib.redirect_stdout(pytest_output):
             code = int(pytest.main(options.pytest_args(), plugins=[collector]))
     finally:
-        os.chdir(old_cwd)
         if old_faults is None:
             os.environ.pop(FAULTS_ENV, None)
         else:

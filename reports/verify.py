@@ -29,6 +29,7 @@ from constructions.tasks import associative_recall as ar
 from constructions.tasks import copying
 from constructions.verification import verify
 
+from .locations import DEFAULT_OUT, describe_default_out
 from .output import OutputError, prepare_directory, write_atomic
 
 EXHAUSTIVE_LIMIT = 200_000
@@ -128,7 +129,8 @@ def verify_main(argv: list[str]) -> int:
     p.add_argument("--batch", type=int, default=1000, help="random instances (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ngram", type=int, default=None, help="copying: only strings without a repeated n-gram")
-    p.add_argument("--out", type=Path, default=Path("reports/out/verify"), help="where verify.json/.md go")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT / "verify",
+                   help=f"where verify.json/.md go (default: verify/ under {describe_default_out()})")
     args = p.parse_args(argv)
     try:
         out = prepare_directory(args.out)
