@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
+from checks.strategies import packed_ar_instances, packed_ints
 from claims.evidence import jsonable
 from constructions.errors import ModelFileMetadataError, SuiteError
 from constructions.model_file.limits import limit, ssm_layers
@@ -41,7 +41,7 @@ EXHAUSTIVE_LIMIT = limit("exhaustive_instances")
 
 
 def _strings(config: copying.CopyConfig, ngram: int | None):
-    string = st.lists(st.integers(0, config.alphabet - 1), min_size=config.length, max_size=config.length)
+    string = packed_ints(config.length, config.alphabet)  # one draw per ~100 symbols: long strings in ms
     if ngram:
         string = string.filter(lambda s: not bool(copying.repeated_ngram(torch.tensor([s]), ngram, config.alphabet)[0]))
     return string.map(lambda s: copying.assemble(config, torch.tensor([s])))
@@ -49,9 +49,7 @@ def _strings(config: copying.CopyConfig, ngram: int | None):
 
 def _instances(task: str, config, ngram: int | None):
     if task == "associative-recall":
-        from checks.strategies import ar_instances
-
-        return ar_instances(st.just(config)).map(lambda case: case[1])
+        return packed_ar_instances(config)
     return _strings(config, ngram)
 
 
@@ -69,8 +67,13 @@ def _exhaustive_skip(task: str, config, length: int, work: int) -> str | None:
     for name, total in (("exhaustive_instances", count), ("exhaustive_tokens", count * length),
                         ("exhaustive_work", count * work)):
         if total > limit(name):
-            return f"{count} instances: {name} {total} is over the limit {limit(name)}"
+            return f"{_size(count)} instances; {name} {_size(total)} is over the limit {limit(name)}"
     return None
+
+
+def _size(n: int) -> str:
+    """``n`` in digits, or as a power of two when it has too many (task sizes can be astronomical)."""
+    return str(n) if n < 10**15 else f"about 2^{n.bit_length() - 1}"
 
 
 def _everything(task: str, config, ngram: int | None) -> torch.Tensor:

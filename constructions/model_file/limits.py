@@ -26,7 +26,7 @@ limit                    value          bounds
                                         ``num_values``, ``alphabet`` and the output code's tokens)
 ``instance_values``      2^24           floats one forward pass on one instance holds at once:
                                         ``(T + lookahead) x`` widest stage, plus the SSM kernels
-``instance_work``        2^27           multiply-adds of one forward pass on one instance
+``instance_work``        2^25           multiply-adds of one forward pass on one instance
                                         (:func:`forward_cost`; ~0.1 s): verify's default run does
                                         1200 such passes, batched
 ``exhaustive_instances`` 200 000        instances of verify's exhaustive check
@@ -34,7 +34,7 @@ limit                    value          bounds
 ``exhaustive_tokens``    2^25           instances x ``T`` of the exhaustive check (its token table)
 ``chunk_values``         2^22           floats verify runs at once: rows per chunk are
                                         ``chunk_values // instance_values`` (at least one)
-``state_values``         2^24           SSM state entries verify measures at once (the memory
+``state_values``         2^23           SSM state entries verify measures at once (the memory
                                         measurement runs on as many instances as fit)
 memory                   1/2 free       the loaded weights and one forward pass (float64) take at
                                         most half of the memory the machine has available
@@ -76,12 +76,12 @@ LIMITS: dict[str, Limit] = {
         Limit("sequence_length", 4096, "tokens of one instance (and num_pairs, num_queries, key_length, length, lookahead)"),
         Limit("vocabulary", 1 << 20, "tokens in the task's vocabulary (num_keys, num_values, alphabet, code tokens)"),
         Limit("instance_values", 1 << 24, "floats held by one forward pass on one instance"),
-        Limit("instance_work", 1 << 27, "multiply-adds of one forward pass on one instance"),
+        Limit("instance_work", 1 << 25, "multiply-adds of one forward pass on one instance"),
         Limit("exhaustive_instances", 200_000, "instances of verify's exhaustive check"),
         Limit("exhaustive_work", 1 << 34, "instances x multiply-adds per instance of verify's exhaustive check"),
         Limit("exhaustive_tokens", 1 << 25, "instances x tokens per instance of verify's exhaustive check"),
         Limit("chunk_values", 1 << 22, "floats verify runs at once (rows per chunk)"),
-        Limit("state_values", 1 << 24, "SSM state entries verify measures at once"),
+        Limit("state_values", 1 << 23, "SSM state entries verify measures at once"),
     )
 }
 
