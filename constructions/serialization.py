@@ -23,8 +23,9 @@ Two containers, neither of which executes code when read:
         | {"kind": "bank", "groups": [LAYER, ...]} tensors <p>.groups.<i>....  (LAYER: shift, diagonal or dense)
 
 ``task`` (JSON): ``{"name": "associative-recall", "config": {ARConfig fields}}`` or
-``{"name": "copying", "config": {CopyConfig fields}}``. Complex SSM tensors (``lam``, ``A``, ``B``,
-``C``) are stored as real tensors with a trailing dimension of 2 and the suffix ``.complex``; sparse
+``{"name": "copying", "config": {CopyConfig fields}}``. Complex SSM tensors (``lam``, ``B``, ``C`` of a
+diagonal layer, ``A``, ``B``, ``C`` of a dense one; shift taps are real) are stored as real tensors
+with a trailing dimension of 2 and the suffix ``.complex``; sparse
 weights are stored dense. ``pre_fnn`` and ``clip`` may be left out (null); ``lookahead`` defaults to 0.
 
 :func:`save` writes a construction; :func:`load` reads a file back into a
@@ -160,8 +161,9 @@ def save(construction: Construction, path: str | Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- reading
-#: the SSM tensors that may be complex (stored as real pairs under ``<name>.complex``)
-COMPLEX_FIELDS = ("lam", "A", "B", "C")
+#: the SSM tensors that may be complex (stored as real pairs under ``<name>.complex``), by layer kind;
+#: a dense layer with one complex tensor computes with all three complex (as a diagonal one does)
+COMPLEX_FIELDS = {"shift": (), "diagonal": ("lam", "B", "C"), "dense": ("A", "B", "C")}
 
 #: what a constructor may raise on tensors that do not fit (beyond the suite's own errors)
 _BUILD_ERRORS = (SuiteError, RuntimeError, IndexError)
@@ -176,18 +178,24 @@ class _Tensors:
     def get(self, name: str, complex_ok: bool = False) -> torch.Tensor:
         if name + ".complex" in self.tensors:
             if not complex_ok:
-                raise ModelFileTensorError(f"tensor {name}.complex: {name} is real in the format (only the SSM "
-                                           f"tensors {COMPLEX_FIELDS} may be complex)")
+                raise ModelFileTensorError(f"tensor {name}.complex: {name} is real in the format (complex: "
+                                           f"{', '.join(f'{k} {v}' for k, v in COMPLEX_FIELDS.items() if v)})")
             self.used.add(name + ".complex")
             t = self.tensors[name + ".complex"]
             if t.dim() == 0 or t.shape[-1] != 2:
                 raise ModelFileTensorError(f"tensor {name}.complex must end in a dimension of 2 (real, imaginary), "
                                            f"got shape {tuple(t.shape)}")
-            return torch.view_as_complex(t.to(self.dtype).contiguous())
+            return self._finite(name + ".complex", torch.view_as_complex(t.to(self.dtype).contiguous()))
         if name not in self.tensors:
             raise ModelFileTensorError(f"tensor {name!r} is missing from the file")
         self.used.add(name)
-        return self.tensors[name].to(self.dtype)
+        return self._finite(name, self.tensors[name].to(self.dtype))
+
+    @staticmethod
+    def _finite(name: str, t: torch.Tensor) -> torch.Tensor:
+        if not bool(torch.isfinite(t).all()):
+            raise ModelFileTensorError(f"tensor {name} holds NaN or inf: a network's weights are finite numbers")
+        return t
 
     def unused(self) -> list[str]:
         return sorted(set(self.tensors) - self.used)
@@ -213,7 +221,7 @@ def _read_ssm(prefix: str, spec: dict, tensors: _Tensors):
     if kind == "bank":
         groups = [_read_ssm(f"{prefix}.groups.{i}", g, tensors) for i, g in enumerate(spec["groups"])]
         return _built(prefix, lambda: SSMBank(groups))
-    get = lambda field: tensors.get(f"{prefix}.{field}", complex_ok=field in COMPLEX_FIELDS)  # noqa: E731
+    get = lambda field: tensors.get(f"{prefix}.{field}", complex_ok=field in COMPLEX_FIELDS[kind])  # noqa: E731
     F = spec["lookahead"]
     if kind == "shift":
         C, skip = get("C"), get("skip")
@@ -222,6 +230,8 @@ def _read_ssm(prefix: str, spec: dict, tensors: _Tensors):
         lam, B, C, skip = get("lam"), get("B"), get("C"), get("skip")
         return _built(prefix, lambda: DiagonalSSM(lam, B, C, skip=skip, lookahead=F))
     A, B, C, skip = get("A"), get("B"), get("C"), get("skip")
+    if any(t.is_complex() for t in (A, B, C)):
+        A, B, C = (torch.complex(t, torch.zeros_like(t)) if not t.is_complex() else t for t in (A, B, C))
     return _built(prefix, lambda: DenseSSM(A, B, C, skip=skip, lookahead=F))
 
 
