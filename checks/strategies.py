@@ -89,6 +89,63 @@ def ar_instances(draw, configs: st.SearchStrategy[ARConfig]):
     return config, batch
 
 
+# ----------------------------------------------------------------------------- long instances, packed draws
+#: bits of one integer draw of :func:`packed_ints`: one draw carries many small symbols
+PACKED_BITS = 256
+
+
+def packed_ints(count: int, base: int) -> st.SearchStrategy[list[int]]:
+    """``count`` integers in ``[0, base)``, drawn as base-``base`` digits of ``PACKED_BITS``-bit
+    integers: 4096 symbols take ~5 ms a draw where one draw per symbol takes ~1 s (and shrinking a
+    failure seconds where it took minutes). All zeros is the simplest example; failures shrink towards it."""
+    per_draw = max(1, PACKED_BITS // max(1, (base - 1).bit_length()))
+    draws = -(-count // per_draw)
+
+    def unpack(words: list[int]) -> list[int]:
+        digits = []
+        for w in words:
+            for _ in range(per_draw):
+                w, d = divmod(w, base)
+                digits.append(d)
+        return digits[:count]
+
+    return st.lists(st.integers(0, base**per_draw - 1), min_size=draws, max_size=draws).map(unpack)
+
+
+def distinct(values: list[int], modulus: int) -> list[int]:
+    """``values`` made distinct: each repeat moves to the next unused value (mod ``modulus``; needs
+    ``len(values) <= modulus``). Amortised O(1) per value (the next-free pointers are compressed)."""
+    following: dict[int, int] = {}
+    out = []
+    for v in values:
+        path = []
+        while v in following:
+            path.append(v)
+            v = following[v]
+        for p in path:
+            following[p] = v
+        out.append(v)
+        following[v] = (v + 1) % modulus
+    return out
+
+
+def packed_ar_instances(config: ARConfig) -> st.SearchStrategy:
+    """One instance (``ARBatch`` of size 1) of ``config`` from packed draws (:func:`packed_ints`): for
+    long formats, where :func:`ar_instances` draws three lists element by element. The simplest
+    example has keys 0, 1, 2, ..., every value 0 and the first pairs queried."""
+    N, Q, n = config.num_pairs, config.num_queries, config.key_length
+
+    def build(parts):
+        codes, values, queried = parts
+        codes_t = torch.tensor(distinct(codes, config.key_space), dtype=torch.long)
+        powers = config.num_keys ** torch.arange(n - 1, -1, -1)
+        keys = (codes_t.unsqueeze(-1) // powers) % config.num_keys
+        return assemble(config, keys.unsqueeze(0), torch.tensor([values], dtype=torch.long),
+                        torch.tensor([distinct(queried, N)], dtype=torch.long))
+
+    return st.tuples(packed_ints(N, config.key_space), packed_ints(N, config.num_values), packed_ints(Q, N)).map(build)
+
+
 # ----------------------------------------------------------------------------- SSM layers
 def _real(draw, shape, scale=1.0):
     flat = draw(st.lists(st.floats(-scale, scale, allow_nan=False, allow_subnormal=False), min_size=_numel(shape), max_size=_numel(shape)))

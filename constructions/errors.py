@@ -41,7 +41,39 @@ class InfeasibleTaskError(SuiteError):
 
 
 class ModelFileError(SuiteError):
-    """A model file is missing, malformed, or does not fit its declared architecture or task."""
+    """A model file is missing, malformed, or does not fit its declared architecture or task.
+
+    Every problem with a file raises one of the subclasses below (exit code 2 of ``python -m
+    reports verify``), never an error from deep inside a reader."""
+
+
+class ModelFileAccessError(ModelFileError):
+    """The path does not exist, is a directory or another non-regular file, or is not readable."""
+
+
+class ModelFileContainerError(ModelFileError):
+    """The bytes are not a readable container: an unknown suffix, a truncated or corrupt safetensors
+    header, a ``.pt`` file that is not torch.save's zip archive or holds anything but plain tensors."""
+
+
+class ModelFileLimitError(ModelFileError):
+    """A size the file declares or implies is over a stated limit
+    (:data:`constructions.model_file.limits.LIMITS`) or over the memory the machine has free."""
+
+
+class ModelFileDTypeError(ModelFileError):
+    """A tensor's dtype is neither float64 nor converted to it exactly (complex values under a real
+    name, bool, integers beyond 2^53, quantized types)."""
+
+
+class ModelFileMetadataError(ModelFileError):
+    """The ``format``/``architecture``/``task`` metadata is missing, not the JSON the format
+    specifies (wrong types, unknown kinds or keys), describes a task that cannot exist, or an output
+    code that does not fit the network or the task's answers."""
+
+
+class ModelFileTensorError(ModelFileError):
+    """A tensor is missing, surplus, or does not fit the architecture (rank, shape, non-finite)."""
 
 
 class UnknownClaimError(SuiteError):

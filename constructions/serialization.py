@@ -20,16 +20,22 @@ Two containers, neither of which executes code when read:
     SSM = {"kind": "shift", "lookahead": F}      tensors <p>.C (taps, (D, U)), <p>.skip
         | {"kind": "diagonal", "lookahead": F}   tensors <p>.lam, <p>.B, <p>.C, <p>.skip
         | {"kind": "dense", "lookahead": F}      tensors <p>.A, <p>.B, <p>.C, <p>.skip
-        | {"kind": "bank", "groups": [SSM, ...]} tensors <p>.groups.<i>....
+        | {"kind": "bank", "groups": [LAYER, ...]} tensors <p>.groups.<i>....  (LAYER: shift, diagonal or dense)
 
 ``task`` (JSON): ``{"name": "associative-recall", "config": {ARConfig fields}}`` or
-``{"name": "copying", "config": {CopyConfig fields}}``. Complex tensors are stored as real
-tensors with a trailing dimension of 2 and the suffix ``.complex``; sparse weights are stored dense.
+``{"name": "copying", "config": {CopyConfig fields}}``. Complex SSM tensors (``lam``, ``B``, ``C`` of a
+diagonal layer, ``A``, ``B``, ``C`` of a dense one; shift taps are real) are stored as real tensors
+with a trailing dimension of 2 and the suffix ``.complex``; sparse
+weights are stored dense. ``pre_fnn`` and ``clip`` may be left out (null); ``lookahead`` defaults to 0.
 
 :func:`save` writes a construction; :func:`load` reads a file back into a
 :class:`~constructions.construction.Construction` whose reference answers come from the task, so
-the suite's property checks apply to it as to its own constructions. Every problem with a file
-raises :class:`~constructions.errors.ModelFileError` naming it.
+the suite's property checks apply to it as to its own constructions. A file is untrusted input:
+:mod:`constructions.model_file` checks every size against a stated limit before allocating it
+(:data:`~constructions.model_file.limits.LIMITS`), converts stored dtypes to float64 only where
+that is exact (:mod:`~constructions.model_file.containers`) and checks the JSON against the format
+(:mod:`~constructions.model_file.schema`). Every problem raises a subclass of
+:class:`~constructions.errors.ModelFileError` naming it.
 """
 
 from __future__ import annotations
@@ -42,9 +48,17 @@ import torch
 
 from .construction import BinaryCode, Construction, OneHotCode
 from .embedding import BinaryEmbedding, OneHotEmbedding, TableEmbedding
-from .errors import ModelFileError, SuiteError
+from .errors import (
+    ModelFileAccessError,
+    ModelFileError,
+    ModelFileMetadataError,
+    ModelFileTensorError,
+    SuiteError,
+)
 from .fnn import FNN
 from .layout import Layout
+from .model_file import containers, limits, schema
+from .model_file.schema import TASKS
 from .network import SSMNetwork
 from .ssm import DenseSSM, DiagonalSSM, ShiftSSM, SSMBank
 from .tasks.associative_recall import ARConfig, reference_answers
@@ -52,7 +66,6 @@ from .tasks.copying import CopyConfig, reference_next_tokens
 from .vocabulary import Vocabulary
 
 FORMAT = "ssm-suite-network/1"
-TASKS = ("associative-recall", "copying")
 
 
 # ----------------------------------------------------------------------------- writing
@@ -63,9 +76,9 @@ def _fnn(prefix: str, fnn: FNN, tensors: dict) -> dict:
     return {"layers": fnn.depth}
 
 
-def _ssm(prefix: str, ssm, tensors: dict) -> dict:
-    if isinstance(ssm, SSMBank):
-        return {"kind": "bank", "groups": [_ssm(f"{prefix}.groups.{i}", g, tensors) for i, g in enumerate(ssm.groups)]}
+def _ssm(prefix: str, ssm, tensors: dict, in_bank: bool = False) -> dict:
+    if isinstance(ssm, SSMBank) and not in_bank:
+        return {"kind": "bank", "groups": [_ssm(f"{prefix}.groups.{i}", g, tensors, True) for i, g in enumerate(ssm.groups)]}
     names = {ShiftSSM: ("shift", ("C", "skip")), DiagonalSSM: ("diagonal", ("lam", "B", "C", "skip")),
              DenseSSM: ("dense", ("A", "B", "C", "skip"))}
     if type(ssm) not in names:
@@ -148,35 +161,12 @@ def save(construction: Construction, path: str | Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- reading
-def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    if not path.is_file():
-        raise ModelFileError(f"model file {str(path)!r} does not exist")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors import safe_open
+#: the SSM tensors that may be complex (stored as real pairs under ``<name>.complex``), by layer kind;
+#: a dense layer with one complex tensor computes with all three complex (as a diagonal one does)
+COMPLEX_FIELDS = {"shift": (), "diagonal": ("lam", "B", "C"), "dense": ("A", "B", "C")}
 
-            with safe_open(str(path), framework="pt") as f:
-                header = dict(f.metadata() or {})
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
-        elif path.suffix == ".pt":
-            content = torch.load(path, map_location="cpu", weights_only=True)
-            if not isinstance(content, dict) or not isinstance(content.get("tensors"), dict):
-                raise ModelFileError(f"{path}: a .pt model file must hold a dict with a 'tensors' dict")
-            header = {k: v for k, v in content.items() if k != "tensors"}
-            tensors = content["tensors"]
-        else:
-            raise ModelFileError(f"unknown model file type {path.suffix!r}: use .safetensors or .pt")
-    except ModelFileError:
-        raise
-    except Exception as err:  # noqa: BLE001 -- any reader failure is a malformed file
-        raise ModelFileError(f"cannot read {str(path)!r}: {type(err).__name__}: {err}") from None
-    if header.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: format is {header.get('format')!r}, expected {FORMAT!r}")
-    try:
-        spec = {"architecture": json.loads(header["architecture"]), "task": json.loads(header["task"])}
-    except (KeyError, TypeError, json.JSONDecodeError) as err:
-        raise ModelFileError(f"{path}: missing or malformed 'architecture'/'task' metadata ({err})") from None
-    return spec, tensors
+#: what a constructor may raise on tensors that do not fit (beyond the suite's own errors)
+_BUILD_ERRORS = (SuiteError, RuntimeError, IndexError)
 
 
 class _Tensors:
@@ -185,56 +175,120 @@ class _Tensors:
     def __init__(self, tensors: dict[str, torch.Tensor], dtype: torch.dtype):
         self.tensors, self.used, self.dtype = tensors, set(), dtype
 
-    def get(self, name: str) -> torch.Tensor:
+    def get(self, name: str, complex_ok: bool = False) -> torch.Tensor:
         if name + ".complex" in self.tensors:
+            if not complex_ok:
+                raise ModelFileTensorError(f"tensor {name}.complex: {name} is real in the format (complex: "
+                                           f"{', '.join(f'{k} {v}' for k, v in COMPLEX_FIELDS.items() if v)})")
             self.used.add(name + ".complex")
             t = self.tensors[name + ".complex"]
             if t.dim() == 0 or t.shape[-1] != 2:
-                raise ModelFileError(f"tensor {name}.complex must end in a dimension of 2 (real, imaginary)")
-            return torch.view_as_complex(t.to(self.dtype).contiguous())
+                raise ModelFileTensorError(f"tensor {name}.complex must end in a dimension of 2 (real, imaginary), "
+                                           f"got shape {tuple(t.shape)}")
+            return self._finite(name + ".complex", torch.view_as_complex(t.to(self.dtype).contiguous()))
         if name not in self.tensors:
-            raise ModelFileError(f"tensor {name!r} is missing from the file")
+            raise ModelFileTensorError(f"tensor {name!r} is missing from the file")
         self.used.add(name)
-        return self.tensors[name].to(self.dtype)
+        return self._finite(name, self.tensors[name].to(self.dtype))
+
+    @staticmethod
+    def _finite(name: str, t: torch.Tensor) -> torch.Tensor:
+        if not bool(torch.isfinite(t).all()):
+            raise ModelFileTensorError(f"tensor {name} holds NaN or inf: a network's weights are finite numbers")
+        return t
 
     def unused(self) -> list[str]:
         return sorted(set(self.tensors) - self.used)
 
 
-def _read_fnn(prefix: str, spec, tensors: _Tensors) -> FNN:
-    layers = spec.get("layers") if isinstance(spec, dict) else None
-    if not isinstance(layers, int) or layers < 1:
-        raise ModelFileError(f"{prefix}: 'layers' must be a positive integer, got {layers!r}")
-    layers = [(tensors.get(f"{prefix}.W{i}"), tensors.get(f"{prefix}.b{i}")) for i in range(1, layers + 1)]
+def _built(where: str, make):
+    """``make()``, with a constructor's complaint about the tensors raised as a named file error."""
     try:
-        return FNN(layers)
-    except SuiteError as err:
-        raise ModelFileError(f"{prefix}: {err}") from None
+        return make()
+    except ModelFileError:
+        raise
+    except _BUILD_ERRORS as err:
+        raise ModelFileTensorError(f"{where}: {err}") from None
+
+
+def _read_fnn(prefix: str, layers: int, tensors: _Tensors) -> FNN:
+    weights = [(tensors.get(f"{prefix}.W{i}"), tensors.get(f"{prefix}.b{i}")) for i in range(1, layers + 1)]
+    return _built(prefix, lambda: FNN(weights))
 
 
 def _read_ssm(prefix: str, spec: dict, tensors: _Tensors):
-    kind = spec.get("kind") if isinstance(spec, dict) else None
-    lookahead = spec.get("lookahead", 0) if isinstance(spec, dict) else 0
+    kind = spec["kind"]
     if kind == "bank":
-        return SSMBank([_read_ssm(f"{prefix}.groups.{i}", g, tensors) for i, g in enumerate(spec.get("groups", []))])
+        groups = [_read_ssm(f"{prefix}.groups.{i}", g, tensors) for i, g in enumerate(spec["groups"])]
+        return _built(prefix, lambda: SSMBank(groups))
+    get = lambda field: tensors.get(f"{prefix}.{field}", complex_ok=field in COMPLEX_FIELDS[kind])  # noqa: E731
+    F = spec["lookahead"]
     if kind == "shift":
-        return ShiftSSM(tensors.get(f"{prefix}.C"), skip=tensors.get(f"{prefix}.skip"), lookahead=lookahead)
+        C, skip = get("C"), get("skip")
+        return _built(prefix, lambda: ShiftSSM(C, skip=skip, lookahead=F))
     if kind == "diagonal":
-        return DiagonalSSM(tensors.get(f"{prefix}.lam"), tensors.get(f"{prefix}.B"), tensors.get(f"{prefix}.C"),
-                           skip=tensors.get(f"{prefix}.skip"), lookahead=lookahead)
-    if kind == "dense":
-        return DenseSSM(tensors.get(f"{prefix}.A"), tensors.get(f"{prefix}.B"), tensors.get(f"{prefix}.C"),
-                        skip=tensors.get(f"{prefix}.skip"), lookahead=lookahead)
-    raise ModelFileError(f"{prefix}: unknown SSM kind {kind!r}; use shift, diagonal, dense or bank")
+        lam, B, C, skip = get("lam"), get("B"), get("C"), get("skip")
+        return _built(prefix, lambda: DiagonalSSM(lam, B, C, skip=skip, lookahead=F))
+    A, B, C, skip = get("A"), get("B"), get("C"), get("skip")
+    if any(t.is_complex() for t in (A, B, C)):
+        A, B, C = (torch.complex(t, torch.zeros_like(t)) if not t.is_complex() else t for t in (A, B, C))
+    return _built(prefix, lambda: DenseSSM(A, B, C, skip=skip, lookahead=F))
 
 
-def _read_code(spec: dict):
-    kind = spec.get("kind") if isinstance(spec, dict) else None
-    if kind == "one-hot":
-        return OneHotCode(tuple(int(t) for t in spec["tokens"]))
-    if kind == "binary":
-        return BinaryCode(int(spec["offset"]), int(spec["bits"]))
-    raise ModelFileError(f"unknown output code {kind!r}; use one-hot or binary")
+def _answer_tokens(config) -> list[range]:
+    """The token ids the task's reference answers take: recall answers values, copying the symbols and EOS."""
+    if isinstance(config, ARConfig):
+        return [range(config.num_keys, config.num_keys + config.num_values)]
+    return [range(config.alphabet), range(config.eos, config.eos + 1)]
+
+
+def _read_code(spec: dict, width: int, config, vocabulary: Vocabulary):
+    """The output code, checked to fit the network's output width and to express every answer."""
+    answers = _answer_tokens(config)
+    if spec["kind"] == "one-hot":
+        tokens = spec["tokens"]
+        outside = [t for t in tokens if t >= vocabulary.size]
+        if outside:
+            raise ModelFileMetadataError(f"output code tokens {outside[:5]} are outside the vocabulary [0, {vocabulary.size})")
+        if len(tokens) != width:
+            raise ModelFileMetadataError(f"the one-hot output code has {len(tokens)} tokens, but the network gives "
+                                         f"{width} output channels")
+        missing = sorted(set().union(*answers) - set(tokens))
+        if missing:
+            raise ModelFileMetadataError(f"the one-hot output code has no channel for answer tokens {missing[:5]}"
+                                         f"{' ...' if len(missing) > 5 else ''} of the task")
+        return OneHotCode(tokens)
+    offset, bits = spec["offset"], spec["bits"]
+    if bits != width:
+        raise ModelFileMetadataError(f"the binary output code has {bits} bits, but the network gives {width} output channels")
+    lowest, highest = min(r.start for r in answers), max(r.stop - 1 for r in answers)
+    if offset > lowest or highest - offset >= 1 << bits:
+        raise ModelFileMetadataError(f"the binary output code (offset {offset}, {bits} bits) covers tokens "
+                                     f"[{offset}, {offset + (1 << bits)}), not every answer token in [{lowest}, {highest}]")
+    return BinaryCode(offset, bits)
+
+
+def _embedding(spec: dict, vocabulary: Vocabulary, tensors: _Tensors, dtype):
+    if spec["kind"] == "one-hot":
+        return OneHotEmbedding(vocabulary, dtype=dtype)
+    if spec["kind"] == "binary":
+        try:
+            return BinaryEmbedding(vocabulary, spec["flags"], dtype=dtype)
+        except SuiteError as err:
+            raise ModelFileMetadataError(f"architecture.embedding.flags: {err}") from None
+    table = tensors.get("embedding.table")
+    try:
+        layout = Layout(spec["layout"])
+    except SuiteError as err:
+        raise ModelFileMetadataError(f"architecture.embedding.layout: {err}") from None
+    return _built("embedding", lambda: TableEmbedding(vocabulary, table, layout))
+
+
+def _config(name: str, fields: dict):
+    try:
+        return (ARConfig if name == "associative-recall" else CopyConfig)(**fields)
+    except SuiteError as err:
+        raise ModelFileMetadataError(f"task.config: {err}") from None
 
 
 def task_construction(name: str, network, config, code, source: str) -> Construction:
@@ -246,40 +300,51 @@ def task_construction(name: str, network, config, code, source: str) -> Construc
                         lambda tokens: reference_next_tokens(config, tokens), source)
 
 
-def load(path: str | Path, *, dtype=torch.float64, device=None) -> Construction:
-    """Read a model file (see the module docstring) into a checkable construction."""
-    path = Path(path)
-    spec, raw = _read(path)
-    arch, task = spec["architecture"], spec["task"]
-    if task.get("name") not in TASKS:
-        raise ModelFileError(f"{path}: unknown task {task.get('name')!r}; use one of {TASKS}")
+def _load(path: Path, dtype, device) -> Construction:
+    raw = containers.read(path)
+    if raw.metadata.get("format") != FORMAT:
+        raise ModelFileMetadataError(f"format is {raw.metadata.get('format')!r}, expected {FORMAT!r}")
+    missing = [k for k in ("architecture", "task") if k not in raw.metadata]
+    if missing:
+        raise ModelFileMetadataError(f"the metadata lacks {missing}")
+    arch = schema.architecture(containers.parse_json(raw.metadata["architecture"], "the architecture metadata"))
+    name, fields, length = schema.task(containers.parse_json(raw.metadata["task"], "the task metadata"))
+    config = _config(name, fields)
     try:
-        config = (ARConfig if task["name"] == "associative-recall" else CopyConfig)(**task["config"])
-        tensors = _Tensors(raw, dtype)
-        emb = arch["embedding"]
-        vocabulary = Vocabulary(tuple((str(n), int(s)) for n, s in emb["vocabulary"]))
-        if vocabulary != config.vocabulary():
-            raise ModelFileError(f"{path}: the embedding's vocabulary {vocabulary.segments} is not the task's "
-                                 f"{config.vocabulary().segments}")
-        if emb["kind"] == "one-hot":
-            embedding = OneHotEmbedding(vocabulary, dtype=dtype)
-        elif emb["kind"] == "binary":
-            embedding = BinaryEmbedding(vocabulary, emb.get("flags", []), dtype=dtype)
-        elif emb["kind"] == "table":
-            embedding = TableEmbedding(vocabulary, tensors.get("embedding.table"), Layout(tuple((n, int(w)) for n, w in emb["layout"])))
-        else:
-            raise ModelFileError(f"{path}: unknown embedding kind {emb['kind']!r}")
-        pre = _read_fnn("pre_fnn", arch["pre_fnn"], tensors) if arch.get("pre_fnn") else None
-        blocks = [(_read_ssm(f"blocks.{m}.ssm", b["ssm"], tensors), _read_fnn(f"blocks.{m}.fnn", b["fnn"], tensors))
-                  for m, b in enumerate(arch["blocks"])]
-        network = SSMNetwork(embedding, blocks, pre_fnn=pre, clip=tuple(arch["clip"]) if arch.get("clip") else None)
-        code = _read_code(arch["code"])
-    except ModelFileError:
-        raise
+        vocabulary = Vocabulary(arch["embedding"]["vocabulary"])
     except SuiteError as err:
-        raise ModelFileError(f"{path}: {err}") from None
-    except (KeyError, TypeError, ValueError) as err:
-        raise ModelFileError(f"{path}: malformed architecture ({type(err).__name__}: {err})") from None
+        raise ModelFileMetadataError(f"architecture.embedding.vocabulary: {err}") from None
+    if vocabulary != config.vocabulary():
+        raise ModelFileMetadataError(f"the embedding's vocabulary {vocabulary.segments} is not the task's "
+                                     f"{config.vocabulary().segments}")
+    tensors = _Tensors(raw.tensors, dtype)
+    embedding = _embedding(arch["embedding"], vocabulary, tensors, dtype)
+    pre = _read_fnn("pre_fnn", arch["pre_fnn"], tensors) if arch["pre_fnn"] is not None else None
+    blocks = [(_read_ssm(f"blocks.{m}.ssm", b["ssm"], tensors), _read_fnn(f"blocks.{m}.fnn", b["fnn"], tensors))
+              for m, b in enumerate(arch["blocks"])]
     if tensors.unused():
-        raise ModelFileError(f"{path}: tensors not used by the architecture: {tensors.unused()}")
-    return task_construction(task["name"], network.to(device) if device else network, config, code, f"model file {path}")
+        raise ModelFileTensorError(f"tensors not used by the architecture: {tensors.unused()[:10]}"
+                                   f"{' ...' if len(tensors.unused()) > 10 else ''}")
+    network = _built("network", lambda: SSMNetwork(embedding, blocks, pre_fnn=pre, clip=arch["clip"]))
+    code = _read_code(arch["code"], network.out_features, config, vocabulary)
+    cost = limits.check_network(network, length, raw.elements)
+    construction = task_construction(name, network.to(device) if device else network, config, code, f"model file {path}")
+    construction.notes["file"] = {**raw.summary(), "tokens_per_instance": length,
+                                  "forward_pass_estimate": {"floats": cost.values, "multiply_adds": cost.work}}
+    return construction
+
+
+def load(path: str | Path, *, dtype=torch.float64, device=None) -> Construction:
+    """Read a model file (see the module docstring) into a checkable construction.
+
+    Every size is checked against :data:`~constructions.model_file.limits.LIMITS` before it is
+    allocated; every problem raises a :class:`~constructions.errors.ModelFileError` subclass naming
+    it and the file. ``construction.notes["file"]`` records the container, the dtype conversions
+    made and the estimated cost of a forward pass."""
+    path = Path(path)
+    try:
+        return _load(path, dtype, device)
+    except ModelFileAccessError:
+        raise
+    except ModelFileError as err:
+        raise type(err)(f"{path}: {err}") from None

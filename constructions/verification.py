@@ -49,13 +49,17 @@ class Verification:
 MAX_TOKENS_PER_CHUNK = 1 << 21
 
 
-def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "auto", tolerance: float | None = None) -> Verification:
+def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "auto", tolerance: float | None = None,
+           rows_per_chunk: int | None = None) -> Verification:
+    """``rows_per_chunk`` lowers the rows run at once below :data:`MAX_TOKENS_PER_CHUNK` tokens (for
+    wide networks, whose activations per token are many)."""
     dtype = construction.network.dtype
     tol = EXACT_TOLERANCE.get(dtype, 1e-4) if tolerance is None else tolerance
     if tokens.dim() != 2 or tokens.shape[0] == 0:
         parts = [_run(construction, tokens, mode)]  # the network names what is wrong with the shape
     else:
         rows = max(1, MAX_TOKENS_PER_CHUNK // max(1, tokens.shape[1]))
+        rows = min(rows, rows_per_chunk) if rows_per_chunk else rows
         parts = [_run(construction, chunk, mode) for chunk in torch.split(tokens, rows)]
     outputs, expected, got, error = parts[0] if len(parts) == 1 else (torch.cat(p) for p in zip(*parts))
     bad = (got != expected) | (error > tol)  # (B, Q)

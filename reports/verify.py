@@ -9,6 +9,11 @@ bits, or a Transformer's KV cache), and runs three checks on the file's task for
 hypothesis-drawn instances (a failure is shrunk to a minimal counterexample) and, when the format
 is small enough, every instance. It prints a summary, writes ``verify.json`` and ``verify.md``
 (atomically) and exits 0 if every check passed, 1 if one failed, 2 on a bad file or command line.
+
+The file is untrusted: every size in it is checked against the limits of
+:mod:`constructions.model_file.limits` before anything of that size is allocated, and the run is
+sized from them (rows per chunk, instances whose memory is measured, whether the exhaustive check
+runs). A bad file is reported by its error class and message in ``verify.json``/``verify.md`` too.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from pathlib import Path
 
 import torch
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
+from checks.strategies import packed_ar_instances, packed_ints
 from claims.evidence import jsonable
-from constructions.errors import ModelFileError, SuiteError
+from constructions.errors import ModelFileMetadataError, SuiteError
+from constructions.model_file.limits import limit, ssm_layers
 from constructions.serialization import TASKS, load, save
 from constructions.tasks import associative_recall as ar
 from constructions.tasks import copying
@@ -32,11 +38,11 @@ from constructions.verification import verify
 from .locations import DEFAULT_OUT, describe_default_out
 from .output import OutputError, prepare_directory, write_atomic
 
-EXHAUSTIVE_LIMIT = 200_000
+EXHAUSTIVE_LIMIT = limit("exhaustive_instances")
 
 
 def _strings(config: copying.CopyConfig, ngram: int | None):
-    string = st.lists(st.integers(0, config.alphabet - 1), min_size=config.length, max_size=config.length)
+    string = packed_ints(config.length, config.alphabet)  # one draw per ~100 symbols: long strings in ms
     if ngram:
         string = string.filter(lambda s: not bool(copying.repeated_ngram(torch.tensor([s]), ngram, config.alphabet)[0]))
     return string.map(lambda s: copying.assemble(config, torch.tensor([s])))
@@ -44,9 +50,7 @@ def _strings(config: copying.CopyConfig, ngram: int | None):
 
 def _instances(task: str, config, ngram: int | None):
     if task == "associative-recall":
-        from checks.strategies import ar_instances
-
-        return ar_instances(st.just(config)).map(lambda case: case[1])
+        return packed_ar_instances(config)
     return _strings(config, ngram)
 
 
@@ -58,11 +62,24 @@ def _batch(task: str, config, size: int, seed: int, ngram: int | None) -> torch.
     return batch.tokens[keep]
 
 
-def _everything(task: str, config, ngram: int | None) -> torch.Tensor | None:
+def _exhaustive_skip(task: str, config, length: int, work: int) -> str | None:
+    """Why the exhaustive check cannot run within the limits (None: it can)."""
+    count = ar.instance_count(config) if task == "associative-recall" else config.alphabet**config.length
+    for name, total in (("exhaustive_instances", count), ("exhaustive_tokens", count * length),
+                        ("exhaustive_work", count * work)):
+        if total > limit(name):
+            return f"{_size(count)} instances; {name} {_size(total)} is over the limit {limit(name)}"
+    return None
+
+
+def _size(n: int) -> str:
+    """``n`` in digits, or as a power of two when it has too many (task sizes can be astronomical)."""
+    return str(n) if n < 10**15 else f"about 2^{n.bit_length() - 1}"
+
+
+def _everything(task: str, config, ngram: int | None) -> torch.Tensor:
     if task == "associative-recall":
-        return ar.enumerate_instances(config).tokens if ar.instance_count(config) <= EXHAUSTIVE_LIMIT else None
-    if config.alphabet**config.length > EXHAUSTIVE_LIMIT:
-        return None
+        return ar.enumerate_instances(config, EXHAUSTIVE_LIMIT).tokens
     strings = copying.all_strings(config.alphabet, config.length)
     if ngram:
         strings = strings[~copying.repeated_ngram(strings, ngram, config.alphabet)]
@@ -74,15 +91,36 @@ def _record(name: str, result) -> dict:
             "max_abs_error": result.max_abs_error, "tolerance": result.tolerance, "first_failure": result.first_failure}
 
 
+def _state_entries(network) -> int:
+    """Real state entries per token of the largest SSM layer (complex entries count twice)."""
+    return max((sum(g.channels * g.state_size * (2 if g.C.is_complex() else 1) for g in ssm_layers(b.ssm))
+                for b in network.blocks), default=0)
+
+
+def _memory(construction, tokens: torch.Tensor, rows: int) -> dict | None:
+    """The state the network reaches, measured on as many instances as ``state_values`` allows."""
+    if not len(tokens):
+        return None
+    entries = tokens.shape[1] * max(1, _state_entries(construction.network))
+    fit = min(rows, limit("state_values") // entries)
+    if fit < 1:
+        return {"not_measured": f"one instance's states hold {entries} entries, over the limit "
+                                f"{limit('state_values')} (state_values)"}
+    return construction.memory(tokens[:fit])
+
+
 def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, ngram: int | None) -> dict:
     construction = load(path)
     file_task = "associative-recall" if isinstance(construction.config, ar.ARConfig) else "copying"
     if file_task != task:
-        raise ModelFileError(f"{path} holds a network for {file_task!r}, but --task says {task!r}")
+        raise ModelFileMetadataError(f"{path} holds a network for {file_task!r}, but --task says {task!r}")
     config = construction.config
+    loaded = construction.notes["file"]
+    cost = loaded["forward_pass_estimate"]
+    rows = max(1, limit("chunk_values") // cost["floats"])
     tokens = _batch(task, config, batch, seed, ngram)
-    checks = [_record(f"random batch of {batch} (seed {seed})", verify(construction, tokens))]
-    memory = construction.memory(tokens) if len(tokens) else None
+    checks = [_record(f"random batch of {batch} (seed {seed})", verify(construction, tokens, rows_per_chunk=rows))]
+    memory = _memory(construction, tokens, rows)
 
     @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -98,21 +136,42 @@ def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, 
         notes = "\n".join(getattr(err, "__notes__", []))
         checks.append({"check": f"{examples} hypothesis-drawn instances", "passed": False,
                        "counterexample": f"{err}\n{notes}".strip()})
-    everything = _everything(task, config, ngram)
-    if everything is not None:
-        checks.append(_record(f"every instance ({len(everything)})", verify(construction, everything)))
+    skip = _exhaustive_skip(task, config, loaded["tokens_per_instance"], cost["multiply_adds"])
+    if skip is None:
+        everything = _everything(task, config, ngram)
+        checks.append(_record(f"every instance ({len(everything)})", verify(construction, everything, rows_per_chunk=rows)))
+    passed = all(c["passed"] for c in checks)
     return {"file": str(path), "task": task, "config": jsonable(config), "restricted_to_strings_without_repeated_ngram": ngram,
+            "loaded": loaded, "exhaustive_check_skipped": skip,
             "resources": construction.resources().summary(), "memory": memory, "checks": checks,
-            "passed": all(c["passed"] for c in checks)}
+            "passed": passed, "exit_code": 0 if passed else 1}
+
+
+def error_result(path: Path, task: str, err: Exception) -> dict:
+    """What ``verify.json`` records when the file (or the run) raised a named error: exit code 2."""
+    return {"file": str(path), "task": task, "passed": False, "exit_code": 2, "checks": [],
+            "error": {"type": type(err).__name__, "message": str(err)}}
 
 
 def to_markdown(result: dict) -> str:
+    if "error" in result:
+        error = result["error"]
+        return "\n".join([f"# Verification of `{result['file']}`", "", f"Task: **{result['task']}**", "",
+                          f"Result: **ERROR** (exit 2): `{error['type']}`", "", "```", error["message"], "```",
+                          "", "No check ran: the file was refused before any network was run."]) + "\n"
     lines = [f"# Verification of `{result['file']}`", "", f"Task: **{result['task']}**, format `{result['config']}`", "",
              f"Result: **{'PASS' if result['passed'] else 'FAIL'}**", "", "| check | result |", "|---|---|"]
     lines += [f"| {c['check']} | {'pass' if c['passed'] else 'FAIL'} |" for c in result["checks"]]
     lines += ["", "Measured resources (weights):", "", "```json", json.dumps(result["resources"], indent=1), "```"]
     lines += ["", "Measured memory on the random batch (SSM state bits, or a Transformer's KV cache):", "",
               "```json", json.dumps(result["memory"], indent=1), "```"]
+    conversions = result.get("loaded", {}).get("conversions", [])
+    if conversions:
+        lines += ["", f"dtypes converted on loading (exactly, to float64): {len(conversions)} tensors", "",
+                  "| tensor | stored as |", "|---|---|"]
+        lines += [f"| `{c['tensor']}` | {c['stored_as']} |" for c in conversions]
+    if result.get("exhaustive_check_skipped"):
+        lines += ["", f"Exhaustive check not run: {result['exhaustive_check_skipped']}."]
     for c in result["checks"]:
         if not c["passed"]:
             detail = c.get("counterexample") or json.dumps(c.get("first_failure"), indent=1)
@@ -134,12 +193,19 @@ def verify_main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     try:
         out = prepare_directory(args.out)
-        result = verify_file(args.weights, args.task, examples=args.examples, batch=args.batch, seed=args.seed, ngram=args.ngram)
-    except (ModelFileError, OutputError, SuiteError) as err:
+    except OutputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    try:
+        result = verify_file(args.weights, args.task, examples=args.examples, batch=args.batch, seed=args.seed, ngram=args.ngram)
+    except SuiteError as err:  # ModelFileError and its subclasses: a bad file, named
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        result = error_result(args.weights, args.task, err)
     write_atomic(out / "verify.json", json.dumps(jsonable(result), indent=2) + "\n")
     write_atomic(out / "verify.md", to_markdown(result))
+    if "error" in result:
+        print(f"wrote {out / 'verify.md'} and {out / 'verify.json'}")
+        return 2
     for c in result["checks"]:
         print(f"{'pass' if c['passed'] else 'FAIL'}  {c['check']}")
     print(f"{'PASS' if result['passed'] else 'FAIL'}: {args.weights} ({args.task}); resources {result['resources']}; "

@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from constructions.associative_recall import binary_query_first
 from constructions.copying import ngram
-from constructions.errors import ModelFileError
+from constructions.errors import ModelFileContainerError, ModelFileError
 from constructions.serialization import load, save
 from constructions.tasks.associative_recall import ARConfig, generate
 from constructions.tasks.copying import CopyConfig
@@ -130,7 +130,7 @@ def test_malformed_model_files_are_rejected_naming_the_problem(tmp_path):
 def test_a_file_that_is_not_a_model_is_rejected(tmp_path):
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x00" * 40)
-    with pytest.raises(ModelFileError, match="cannot read"):
+    with pytest.raises(ModelFileContainerError, match="not valid JSON"):
         load(junk)
     other = tmp_path / "weights.npz"
     other.write_bytes(b"")
