@@ -20,15 +20,17 @@ from pathlib import Path
 
 import torch
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from hypothesis import strategies as st
 
 from claims.evidence import jsonable
-from constructions.errors import ModelFileError, SuiteError
+from constructions.errors import InfeasibleTaskError, ModelFileError, SuiteError
 from constructions.serialization import TASKS, load, save
 from constructions.tasks import associative_recall as ar
 from constructions.tasks import copying
 from constructions.verification import verify
 
+from . import arguments
 from .output import OutputError, prepare_directory, write_atomic
 
 EXHAUSTIVE_LIMIT = 200_000
@@ -68,6 +70,20 @@ def _everything(task: str, config, ngram: int | None) -> torch.Tensor | None:
     return copying.assemble(config, strings).tokens
 
 
+def _check_ngram(task: str, config, ngram: int | None) -> None:
+    """``--ngram n`` must leave some string to check: a copy format whose strings are longer than
+    ``D^n + n - 1`` repeats an n-gram in every string."""
+    if ngram is None:
+        return
+    if task != "copying":
+        raise InfeasibleTaskError(f"--ngram restricts copying strings; the task is {task!r}")
+    n, L, D = ngram, config.length, config.alphabet
+    if n < L and D ** min(n, 64) < L - n + 1:  # L - n + 1 n-grams, at most D^n distinct ones
+        raise InfeasibleTaskError(
+            f"--ngram {n} leaves no string to check: every string of length {L} over {D} symbols repeats some "
+            f"{n}-gram (the longest string without a repeated {n}-gram has D^n + n - 1 = {copying.longest_without_repeated_ngram(D, n)} symbols)")
+
+
 def _record(name: str, result) -> dict:
     return {"check": name, "passed": result.ok, "instances": result.instances, "wrong_answers": result.wrong_answers,
             "max_abs_error": result.max_abs_error, "tolerance": result.tolerance, "first_failure": result.first_failure}
@@ -79,8 +95,13 @@ def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, 
     if file_task != task:
         raise ModelFileError(f"{path} holds a network for {file_task!r}, but --task says {task!r}")
     config = construction.config
+    _check_ngram(task, config, ngram)
     tokens = _batch(task, config, batch, seed, ngram)
-    checks = [_record(f"random batch of {batch} (seed {seed})", verify(construction, tokens))]
+    if len(tokens):
+        checks = [_record(f"random batch of {batch} (seed {seed})", verify(construction, tokens))]
+    else:
+        checks = [{"check": f"random batch of {batch} (seed {seed})", "passed": None,
+                   "skipped": f"none of the {batch} random strings is free of repeated {ngram}-grams"}]
     memory = construction.memory(tokens) if len(tokens) else None
 
     @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
@@ -97,23 +118,34 @@ def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, 
         notes = "\n".join(getattr(err, "__notes__", []))
         checks.append({"check": f"{examples} hypothesis-drawn instances", "passed": False,
                        "counterexample": f"{err}\n{notes}".strip()})
+    except Unsatisfiable:  # strings without a repeated n-gram exist (_check_ngram) but are too rare to draw
+        checks.append({"check": f"{examples} hypothesis-drawn instances", "passed": None,
+                       "skipped": f"hypothesis found too few strings without a repeated {ngram}-gram among random ones"})
     everything = _everything(task, config, ngram)
     if everything is not None:
         checks.append(_record(f"every instance ({len(everything)})", verify(construction, everything)))
+    ran = [c for c in checks if c["passed"] is not None]
+    if not ran:
+        raise InfeasibleTaskError(f"no instance could be checked: {'; '.join(c['skipped'] for c in checks)}; "
+                                  "choose a larger --ngram or --batch")
     return {"file": str(path), "task": task, "config": jsonable(config), "restricted_to_strings_without_repeated_ngram": ngram,
             "resources": construction.resources().summary(), "memory": memory, "checks": checks,
-            "passed": all(c["passed"] for c in checks)}
+            "passed": all(c["passed"] for c in ran)}
+
+
+def _status(check: dict) -> str:
+    return {True: "pass", False: "FAIL"}.get(check["passed"], f"skipped ({check.get('skipped')})")
 
 
 def to_markdown(result: dict) -> str:
     lines = [f"# Verification of `{result['file']}`", "", f"Task: **{result['task']}**, format `{result['config']}`", "",
              f"Result: **{'PASS' if result['passed'] else 'FAIL'}**", "", "| check | result |", "|---|---|"]
-    lines += [f"| {c['check']} | {'pass' if c['passed'] else 'FAIL'} |" for c in result["checks"]]
+    lines += [f"| {c['check']} | {_status(c)} |" for c in result["checks"]]
     lines += ["", "Measured resources (weights):", "", "```json", json.dumps(result["resources"], indent=1), "```"]
     lines += ["", "Measured memory on the random batch (SSM state bits, or a Transformer's KV cache):", "",
               "```json", json.dumps(result["memory"], indent=1), "```"]
     for c in result["checks"]:
-        if not c["passed"]:
+        if c["passed"] is False:
             detail = c.get("counterexample") or json.dumps(c.get("first_failure"), indent=1)
             lines += ["", f"Counterexample ({c['check']}):", "", "```", str(detail), "```"]
     return "\n".join(lines) + "\n"
@@ -124,11 +156,11 @@ def verify_main(argv: list[str]) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--weights", required=True, type=Path, help="model file (.safetensors or .pt, suite format)")
-    p.add_argument("--examples", type=int, default=200, help="hypothesis-drawn instances (default 200)")
-    p.add_argument("--batch", type=int, default=1000, help="random instances (default 1000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ngram", type=int, default=None, help="copying: only strings without a repeated n-gram")
-    p.add_argument("--out", type=Path, default=Path("reports/out/verify"), help="where verify.json/.md go")
+    p.add_argument("--examples", type=arguments.positive_int, default=200, help="hypothesis-drawn instances (default 200)")
+    p.add_argument("--batch", type=arguments.positive_int, default=1000, help="random instances (default 1000)")
+    p.add_argument("--seed", type=arguments.seed, default=0, help="seed of the random batch, 0 .. 2^32 - 1 (default 0)")
+    p.add_argument("--ngram", type=arguments.positive_int, default=None, help="copying: only strings without a repeated n-gram")
+    p.add_argument("--out", type=arguments.output_directory, default=Path("reports/out/verify"), help="where verify.json/.md go")
     args = p.parse_args(argv)
     try:
         out = prepare_directory(args.out)
@@ -139,11 +171,11 @@ def verify_main(argv: list[str]) -> int:
     write_atomic(out / "verify.json", json.dumps(jsonable(result), indent=2) + "\n")
     write_atomic(out / "verify.md", to_markdown(result))
     for c in result["checks"]:
-        print(f"{'pass' if c['passed'] else 'FAIL'}  {c['check']}")
+        print(f"{_status(c)}  {c['check']}")
     print(f"{'PASS' if result['passed'] else 'FAIL'}: {args.weights} ({args.task}); resources {result['resources']}; "
           f"memory {result['memory']}")
     if not result["passed"]:  # the shrunk (minimal) counterexample first, if hypothesis found one
-        failed = [c for c in result["checks"] if not c["passed"]]
+        failed = [c for c in result["checks"] if c["passed"] is False]
         bad = next((c for c in failed if c.get("counterexample")), failed[0])
         print("counterexample:\n" + str(bad.get("counterexample") or json.dumps(bad.get("first_failure"))), file=sys.stderr)
     print(f"wrote {out / 'verify.md'} and {out / 'verify.json'}")
