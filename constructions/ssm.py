@@ -25,7 +25,19 @@ Every layer computes its output three ways that must agree (``model.modes-agree`
 the materialized kernel, ``O(L U)``) and ``"fft"`` (``O(L log L)``). Prefix sums (a diagonal
 layer with ``N = 1`` and ``lambda = 1``: the memories of the constructions) also have ``"scan"``,
 a cumulative sum (``O(L)``). ``"auto"`` takes ``scan`` where it applies, ``direct`` for short
-windows and ``fft`` otherwise.
+windows and ``fft`` otherwise -- unless the kernel grows.
+
+**Growing kernels.** The recurrence and the direct convolution compute every output ``y_t`` as its
+own sum: its error is a few ulps of ``sum_s |K_s x_{t-s}|``. The FFT's round-off is a few ulps of
+the *largest* output instead. With a spectral radius ``rho = max |eig(A)| > 1`` the kernel grows like
+``rho^s``, the outputs span ``rho^L``, and the FFT loses the early ones (``lambda = 1.2, L = 200``:
+``y_0 = 6`` instead of 1). Rule: a layer is *growing* on a sequence of length ``L`` when
+``rho^(L-1) > FFT_MAX_GROWTH`` (16: at most 4 of float64's 53 bits lost at the earliest output);
+on a growing layer ``"fft"`` raises :class:`IllConditionedModeError` and ``"auto"`` takes ``direct``
+for kernels up to ``GROWING_DIRECT_MAX`` taps, the recurrence beyond (or when a tap overflows).
+Every mode refuses non-finite inputs (:class:`NonFiniteInputError`) and raises
+:class:`NumericalRangeError` when an output overflows the dtype (``lambda = 10, L = 400``:
+``10^399``), instead of returning ``inf`` or ``NaN``.
 
 A layer may look ahead: with ``lookahead = F`` it returns ``y_t = z_{t+F}`` where ``z`` is the
 causal output, which makes a two-sided window ``[t-U+1+F, t+F]``.
@@ -43,9 +55,12 @@ from torch import nn
 from .errors import (
     DeviceMismatchError,
     DTypeMismatchError,
+    IllConditionedModeError,
+    NumericalRangeError,
     ShapeError,
     UnknownOptionError,
     require_finite,
+    require_finite_input,
     require_rank,
 )
 
@@ -54,6 +69,14 @@ MODES: tuple[str, ...] = ("auto", "recurrence", "direct", "fft", "scan")
 
 #: ``auto`` uses direct convolution up to this kernel length, FFT beyond.
 DIRECT_MAX_KERNEL = 64
+
+#: the FFT computes a layer only while its kernel grows by at most this factor over the sequence,
+#: ``rho^(L-1) <= FFT_MAX_GROWTH`` (``rho`` the spectral radius): at most 4 bits of the earliest output lost
+FFT_MAX_GROWTH = 16.0
+
+#: on a growing layer ``auto`` convolves directly up to this many taps, and runs the recurrence beyond
+#: (``O(L K)`` against ``O(L)`` Python steps of about 20 us: equal near a few thousand taps)
+GROWING_DIRECT_MAX = 2048
 
 
 def _frozen(t: torch.Tensor) -> nn.Parameter:
@@ -221,6 +244,28 @@ class SSMLayer(nn.Module):
             raise DTypeMismatchError(f"SSM input dtype {x.dtype} does not match the layer's {self.dtype}")
         if x.device != self.device:
             raise DeviceMismatchError(f"SSM input is on {x.device}, the layer on {self.device}")
+        require_finite_input("SSM input", x)
+
+    # ------------------------------------------------------------- conditioning
+    def spectral_radius(self) -> float:
+        """``rho = max |eig(A)|`` over every channel: the kernel grows (or decays) like ``rho^s``."""
+        A = self.state_matrix()
+        A = A.to_dense() if A.is_sparse else A
+        return float(torch.linalg.eigvals(A.detach().to(torch.complex128).cpu()).abs().max()) if A.numel() else 0.0
+
+    def growth(self, length: int) -> float:
+        """``rho^(length - 1)``: how much the kernel can grow over a sequence of ``length`` (``inf``
+        past float64's range)."""
+        rho = self.spectral_radius()
+        if length <= 1 or rho == 0:
+            return 1.0 if length <= 1 else 0.0
+        exponent = (length - 1) * math.log(rho)
+        return math.inf if exponent > 700 else math.exp(exponent)
+
+    def is_growing(self, length: int) -> bool:
+        """Whether the FFT would lose the early outputs on a sequence of ``length`` (module docstring):
+        ``rho^(length-1) > FFT_MAX_GROWTH`` and an infinite window (a finite one cannot grow)."""
+        return self.growth(length) > FFT_MAX_GROWTH and self.window() == math.inf
 
     def forward(self, x: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
         self.check_input(x)
@@ -237,11 +282,39 @@ class SSMLayer(nn.Module):
             y = self._recurrence(x)
         else:
             K = self.kernel_length(x.shape[1])
+            growing = self.is_growing(x.shape[1])
+            if mode == "fft" and growing:
+                raise IllConditionedModeError(
+                    f"mode 'fft' cannot compute this {type(self).__name__} on {x.shape[1]} tokens: its kernel grows like "
+                    f"rho^s with rho = {self.spectral_radius():.6g} > 1 (by {self.growth(x.shape[1]):.3g} over the sequence, "
+                    f"more than {FFT_MAX_GROWTH:g}), and the FFT's round-off, a few ulps of the largest output, swamps the "
+                    "early ones; use 'auto', 'direct' or 'recurrence'")
+            k = self.kernel(K) if mode != "auto" or not growing or K <= GROWING_DIRECT_MAX else None
             if mode == "auto":
-                mode = "direct" if K <= DIRECT_MAX_KERNEL else "fft"
-            k = self.kernel(K)
-            y = causal_conv_direct(x, k) if mode == "direct" else causal_conv_fft(x, k)
-        return y[:, F_ : F_ + L]
+                if not growing:
+                    mode = "direct" if K <= DIRECT_MAX_KERNEL else "fft"
+                else:  # every output its own sum: direct while short and finite, else the recurrence
+                    mode = "direct" if k is not None and bool(torch.isfinite(k).all()) else "recurrence"
+            if mode == "recurrence":
+                y = self._recurrence(x)
+            else:
+                y = causal_conv_direct(x, k) if mode == "direct" else causal_conv_fft(x, k)
+        y = y[:, F_ : F_ + L]
+        self._check_output(y)
+        return y
+
+    def _check_output(self, y: torch.Tensor) -> None:
+        """Finite inputs must give finite outputs: an overflow is refused, never returned as inf or NaN."""
+        if bool(torch.isfinite(y.sum())):
+            return
+        bad = ~torch.isfinite(y)
+        if not bool(bad.any()):
+            return  # only the sum overflowed
+        first = int(bad.any(-1).any(0).nonzero()[0])
+        raise NumericalRangeError(
+            f"{type(self).__name__} output overflows {y.dtype} at position {first} (the first; largest finite value "
+            f"{torch.finfo(y.dtype).max:.3g}): its kernel grows like rho^s with rho = {self.spectral_radius():.6g}; "
+            "the true outputs cannot be represented in this dtype")
 
     def supported_modes(self) -> tuple[str, ...]:
         """The concrete modes this layer computes (``scan`` only for prefix sums)."""
@@ -287,6 +360,9 @@ class ShiftSSM(SSMLayer):
 
     def _transition(self, h):
         return F.pad(h[..., :-1], (1, 0))  # J_N h: every entry moves one slot down
+
+    def spectral_radius(self) -> float:
+        return 0.0  # J_N is nilpotent
 
     def state_matrix(self):
         D, N = self.channels, self.state_size
@@ -336,6 +412,9 @@ class DiagonalSSM(SSMLayer):
 
     def _transition(self, h):
         return self.lam * h
+
+    def spectral_radius(self) -> float:
+        return float(self.lam.detach().abs().max()) if self.lam.numel() else 0.0
 
     def prefix_sum_weight(self):
         if self.state_size == 1 and bool((self.lam == 1).all()):

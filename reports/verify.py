@@ -85,20 +85,48 @@ def _check_ngram(task: str, config, ngram: int | None) -> None:
 
 
 def _record(name: str, result) -> dict:
+    """A float check (:class:`Verification`) or an exact one (:class:`ExactVerification`: no tolerance)."""
     return {"check": name, "passed": result.ok, "instances": result.instances, "wrong_answers": result.wrong_answers,
-            "max_abs_error": result.max_abs_error, "tolerance": result.tolerance, "first_failure": result.first_failure}
+            "max_abs_error": getattr(result, "max_abs_error", 0.0), "tolerance": getattr(result, "tolerance", 0.0),
+            "first_failure": result.first_failure}
 
 
-def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, ngram: int | None) -> dict:
+#: ``--exact`` checks every instance only up to this many (Python rational arithmetic: ms per instance)
+EXACT_EXHAUSTIVE_LIMIT = 5_000
+
+
+def _precision_diagnosis(construction, checks: list[dict], failing: torch.Tensor | None, rerun: str) -> str | None:
+    """Why a float run failed, where the exact twin shows it: on the first failing instance the network is
+    right in rational arithmetic and its SSM state needs more bits than the dtype holds."""
+    from constructions.exact_arithmetic import precision_shortfall
+
+    if failing is None:
+        first = next((c["first_failure"] for c in checks if c["passed"] is False and c.get("first_failure")), None)
+        failing = None if first is None else torch.tensor([first["tokens"]], device=construction.network.device)
+    shortfall = None if failing is None else precision_shortfall(construction, failing)
+    return None if shortfall is None else shortfall.describe(rerun)
+
+
+def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, ngram: int | None,
+                exact: bool = False) -> dict:
+    """The checks on the network in ``path``; ``exact``: in rational arithmetic
+    (:func:`~constructions.exact_arithmetic.verify_exact`, zero tolerance, slow) instead of the file's dtype."""
     construction = load(path)
     file_task = "associative-recall" if isinstance(construction.config, ar.ARConfig) else "copying"
     if file_task != task:
         raise ModelFileError(f"{path} holds a network for {file_task!r}, but --task says {task!r}")
     config = construction.config
     _check_ngram(task, config, ngram)
+    if exact:
+        from constructions.exact_arithmetic import ExactNetwork, verify_exact
+
+        twin = ExactNetwork(construction.network)
+        check = lambda c, t: verify_exact(c, t, exact=twin)  # noqa: E731
+    else:
+        check = verify
     tokens = _batch(task, config, batch, seed, ngram)
     if len(tokens):
-        checks = [_record(f"random batch of {batch} (seed {seed})", verify(construction, tokens))]
+        checks = [_record(f"random batch of {batch} (seed {seed})", check(construction, tokens))]
     else:
         checks = [{"check": f"random batch of {batch} (seed {seed})", "passed": None,
                    "skipped": f"none of the {batch} random strings is free of repeated {ngram}-grams"}]
@@ -107,12 +135,15 @@ def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, 
     @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     @given(instance=_instances(task, config, ngram))
-    def exact(instance):
-        result = verify(construction, instance.tokens)
+    def drawn(instance):
+        result = check(construction, instance.tokens)
+        if not result.ok:
+            failing["tokens"] = instance.tokens  # the last failing one: hypothesis's minimal example
         assert result.ok, result.describe()
 
+    failing: dict = {}
     try:
-        exact()
+        drawn()
         checks.append({"check": f"{examples} hypothesis-drawn instances", "passed": True})
     except AssertionError as err:
         notes = "\n".join(getattr(err, "__notes__", []))
@@ -122,15 +153,19 @@ def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, 
         checks.append({"check": f"{examples} hypothesis-drawn instances", "passed": None,
                        "skipped": f"hypothesis found too few strings without a repeated {ngram}-gram among random ones"})
     everything = _everything(task, config, ngram)
-    if everything is not None:
-        checks.append(_record(f"every instance ({len(everything)})", verify(construction, everything)))
+    if everything is not None and (not exact or len(everything) <= EXACT_EXHAUSTIVE_LIMIT):
+        checks.append(_record(f"every instance ({len(everything)})", check(construction, everything)))
     ran = [c for c in checks if c["passed"] is not None]
     if not ran:
         raise InfeasibleTaskError(f"no instance could be checked: {'; '.join(c['skipped'] for c in checks)}; "
                                   "choose a larger --ngram or --batch")
+    passed = all(c["passed"] for c in ran)
+    rerun = f"python -m reports verify --task {task} --weights {path} --exact" + (f" --ngram {ngram}" if ngram else "")
+    diagnosis = None if passed or exact else _precision_diagnosis(construction, checks, failing.get("tokens"), rerun)
     return {"file": str(path), "task": task, "config": jsonable(config), "restricted_to_strings_without_repeated_ngram": ngram,
+            "arithmetic": "exact rational" if exact else str(construction.network.dtype).replace("torch.", ""),
             "resources": construction.resources().summary(), "memory": memory, "checks": checks,
-            "passed": all(c["passed"] for c in ran)}
+            "precision": diagnosis, "passed": passed}
 
 
 def _status(check: dict) -> str:
@@ -138,8 +173,11 @@ def _status(check: dict) -> str:
 
 
 def to_markdown(result: dict) -> str:
-    lines = [f"# Verification of `{result['file']}`", "", f"Task: **{result['task']}**, format `{result['config']}`", "",
-             f"Result: **{'PASS' if result['passed'] else 'FAIL'}**", "", "| check | result |", "|---|---|"]
+    lines = [f"# Verification of `{result['file']}`", "", f"Task: **{result['task']}**, format `{result['config']}`, "
+             f"arithmetic: {result['arithmetic']}", "", f"Result: **{'PASS' if result['passed'] else 'FAIL'}**", ""]
+    if result.get("precision"):
+        lines += [f"Why: {result['precision']}.", ""]
+    lines += ["| check | result |", "|---|---|"]
     lines += [f"| {c['check']} | {_status(c)} |" for c in result["checks"]]
     lines += ["", "Measured resources (weights):", "", "```json", json.dumps(result["resources"], indent=1), "```"]
     lines += ["", "Measured memory on the random batch (SSM state bits, or a Transformer's KV cache):", "",
@@ -161,10 +199,14 @@ def verify_main(argv: list[str]) -> int:
     p.add_argument("--seed", type=arguments.seed, default=0, help="seed of the random batch, 0 .. 2^32 - 1 (default 0)")
     p.add_argument("--ngram", type=arguments.positive_int, default=None, help="copying: only strings without a repeated n-gram")
     p.add_argument("--out", type=arguments.output_directory, default=Path("reports/out/verify"), help="where verify.json/.md go")
+    p.add_argument("--exact", action="store_true",
+                   help="run the network's exact rational twin instead of its dtype (slow: use a smaller --batch and --examples; "
+                   f"every instance only up to {EXACT_EXHAUSTIVE_LIMIT}); decides a FAIL that float64's 53 bits explain")
     args = p.parse_args(argv)
     try:
         out = prepare_directory(args.out)
-        result = verify_file(args.weights, args.task, examples=args.examples, batch=args.batch, seed=args.seed, ngram=args.ngram)
+        result = verify_file(args.weights, args.task, examples=args.examples, batch=args.batch, seed=args.seed, ngram=args.ngram,
+                             exact=args.exact)
     except (ModelFileError, OutputError, SuiteError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -178,6 +220,8 @@ def verify_main(argv: list[str]) -> int:
         failed = [c for c in result["checks"] if c["passed"] is False]
         bad = next((c for c in failed if c.get("counterexample")), failed[0])
         print("counterexample:\n" + str(bad.get("counterexample") or json.dumps(bad.get("first_failure"))), file=sys.stderr)
+        if result["precision"]:
+            print(f"why: {result['precision']}", file=sys.stderr)
     print(f"wrote {out / 'verify.md'} and {out / 'verify.json'}")
     return 0 if result["passed"] else 1
 
@@ -192,13 +236,22 @@ def _parse_assignments(text: str) -> dict:
     return values
 
 
-def export_main(argv: list[str]) -> int:
+def exportable_constructions() -> dict[str, str]:
+    """Construction name -> module, for what ``export`` can write: the task constructions (a
+    ``build(config)`` for a recall or copy format; not the regression networks) that are SSM+FNN
+    networks -- the file format holds no Transformer (those under ``constructions.transformer``)."""
     import importlib
 
     from constructions.mutation import INJECTABLE
 
-    # the task constructions (a build(config) for a recall or copy format); not the regression networks
-    exportable = {name: module for name, module in INJECTABLE.items() if hasattr(importlib.import_module(module), "build")}
+    return {name: module for name, module in INJECTABLE.items()
+            if not module.startswith("constructions.transformer.") and hasattr(importlib.import_module(module), "build")}
+
+
+def export_main(argv: list[str]) -> int:
+    import importlib
+
+    exportable = exportable_constructions()
     p = argparse.ArgumentParser(prog="python -m reports export", description="Write one of the suite's constructions to a model file.")
     p.add_argument("construction", help="one of: " + ", ".join(sorted(exportable)))
     p.add_argument("--config", required=True, help="task format as key=value pairs, e.g. num_keys=4,num_values=4,num_pairs=3")
@@ -206,7 +259,12 @@ def export_main(argv: list[str]) -> int:
     p.add_argument("--out", required=True, type=Path, help="file to write (.safetensors or .pt)")
     args = p.parse_args(argv)
     if args.construction not in exportable:
-        print(f"error: unknown construction {args.construction!r}; choose one of {sorted(exportable)}", file=sys.stderr)
+        from constructions.mutation import INJECTABLE
+
+        transformer = INJECTABLE.get(args.construction, "").startswith("constructions.transformer.")
+        what = (f"{args.construction!r} is a Transformer: the file format holds SSM+FNN networks" if transformer
+                else f"unknown construction {args.construction!r}")
+        print(f"error: {what}; choose one of {sorted(exportable)}", file=sys.stderr)
         return 2
     module = importlib.import_module(exportable[args.construction])
     try:
