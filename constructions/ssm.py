@@ -56,6 +56,7 @@ from .errors import (
     DeviceMismatchError,
     DTypeMismatchError,
     IllConditionedModeError,
+    NonFiniteInputError,
     NumericalRangeError,
     ShapeError,
     UnknownOptionError,
@@ -163,6 +164,7 @@ class SSMLayer(nn.Module):
         contraction with :meth:`state_kernel`; the per-token recurrence is its slow twin.
         """
         self.check_input(x)
+        require_finite_input("SSM input", x)  # what a state is read from
         if self.lookahead:
             raise ShapeError("a two-sided layer (lookahead > 0) has no causal state to read")
         S = self.state_kernel(x.shape[1])  # (D, N, L)
@@ -178,6 +180,7 @@ class SSMLayer(nn.Module):
         states), over the state's window: ``N`` taps when ``A^N B = 0`` (nilpotent ``A``), else ``L``.
         """
         self.check_input(x)
+        require_finite_input("SSM input", x)  # what a state is read from
         if self.lookahead:
             raise ShapeError("a two-sided layer (lookahead > 0) has no causal state to read")
         batch, L, D = x.shape
@@ -244,7 +247,6 @@ class SSMLayer(nn.Module):
             raise DTypeMismatchError(f"SSM input dtype {x.dtype} does not match the layer's {self.dtype}")
         if x.device != self.device:
             raise DeviceMismatchError(f"SSM input is on {x.device}, the layer on {self.device}")
-        require_finite_input("SSM input", x)
 
     # ------------------------------------------------------------- conditioning
     def spectral_radius(self) -> float:
@@ -294,22 +296,33 @@ class SSMLayer(nn.Module):
                 if not growing:
                     mode = "direct" if K <= DIRECT_MAX_KERNEL else "fft"
                 else:  # every output its own sum: direct while short and finite, else the recurrence
-                    mode = "direct" if k is not None and bool(torch.isfinite(k).all()) else "recurrence"
+                    mode = "direct" if k is not None and _all_finite(k) else "recurrence"
             if mode == "recurrence":
                 y = self._recurrence(x)
             else:
+                if growing:  # a bounded kernel of finite weights is finite
+                    self._check_kernel(k, mode)
                 y = causal_conv_direct(x, k) if mode == "direct" else causal_conv_fft(x, k)
         y = y[:, F_ : F_ + L]
-        self._check_output(y)
+        self._check_output(y, x)
         return y
 
-    def _check_output(self, y: torch.Tensor) -> None:
-        """Finite inputs must give finite outputs: an overflow is refused, never returned as inf or NaN."""
-        if bool(torch.isfinite(y.sum())):
+    def _check_kernel(self, k: torch.Tensor, mode: str) -> None:
+        """A convolution multiplies every tap (an infinite one makes NaN of every output); the recurrence does not."""
+        if not _all_finite(k):
+            tap = int((~torch.isfinite(k)).any(0).nonzero()[0])
+            raise NumericalRangeError(
+                f"the kernel of this {type(self).__name__} overflows {k.dtype} at tap {tap} (rho = {self.spectral_radius():.6g}): "
+                f"mode {mode!r} convolves with every tap; 'recurrence' or 'auto' compute the outputs as far as they fit")
+
+    def _check_output(self, y: torch.Tensor, x: torch.Tensor) -> None:
+        """No output is inf or NaN (one sum when none is): a non-finite input reaches some output in every
+        mode (NaN and inf times 0 are NaN), so it is found here, and named; finite inputs that give a
+        non-finite output overflowed, which is refused."""
+        if _all_finite(y):
             return
+        require_finite_input("SSM input", x)
         bad = ~torch.isfinite(y)
-        if not bool(bad.any()):
-            return  # only the sum overflowed
         first = int(bad.any(-1).any(0).nonzero()[0])
         raise NumericalRangeError(
             f"{type(self).__name__} output overflows {y.dtype} at position {first} (the first; largest finite value "
@@ -381,6 +394,7 @@ class ShiftSSM(SSMLayer):
     def states(self, x):
         """The state is the last ``N`` inputs, ``h_t[n] = x_{t-n}`` (0 before the start): read off directly."""
         self.check_input(x)
+        require_finite_input("SSM input", x)  # what a state is read from
         if self.lookahead:
             raise ShapeError("a two-sided layer (lookahead > 0) has no causal state to read")
         N = self.state_size
@@ -426,6 +440,7 @@ class DiagonalSSM(SSMLayer):
         if not bool((self.lam == 1).all()) or self.lookahead:
             return super().states(x)
         self.check_input(x)
+        require_finite_input("SSM input", x)  # what a state is read from
         return torch.cumsum(x.unsqueeze(-1).to(self.B.dtype) * self.B, dim=1)
 
     def state_matrix(self):
@@ -525,6 +540,7 @@ class SSMBank(nn.Module):
     def final_state(self, x: torch.Tensor) -> torch.Tensor:
         """Every group's state after reading ``x``, flattened and concatenated: ``(batch, state_size)``."""
         self.check_input(x)
+        require_finite_input("SSM input", x)  # what a state is read from
         parts = torch.split(x, [g.channels for g in self.groups], dim=-1)
         states = [g.final_state(part) for g, part in zip(self.groups, parts)]
         dtype = torch.complex128 if any(s.is_complex() for s in states) else states[0].dtype
@@ -533,6 +549,7 @@ class SSMBank(nn.Module):
     def states(self, x: torch.Tensor) -> torch.Tensor:
         """Every group's states after every token, flattened and concatenated: ``(batch, L, state_size)``."""
         self.check_input(x)
+        require_finite_input("SSM input", x)  # what a state is read from
         parts = torch.split(x, [g.channels for g in self.groups], dim=-1)
         states = [g.states(part) for g, part in zip(self.groups, parts)]
         dtype = torch.complex128 if any(s.is_complex() for s in states) else states[0].dtype
@@ -548,12 +565,22 @@ class SSMBank(nn.Module):
     def forward(self, x: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
         self.check_input(x)
         parts = torch.split(x, [g.channels for g in self.groups], dim=-1)
-        return torch.cat([g(part, mode) for g, part in zip(self.groups, parts)], dim=-1)
+        try:
+            return torch.cat([g(part, mode) for g, part in zip(self.groups, parts)], dim=-1)
+        except NonFiniteInputError:
+            require_finite_input("SSM input", x)  # named at the bank's own index
+            raise
 
     def named_parameter_tensors(self) -> Iterable[tuple[str, torch.Tensor]]:
         for i, g in enumerate(self.groups):
             for name, t in g.parameter_tensors().items():
                 yield f"group{i}.{type(g).__name__}.{name}", t
+
+
+def _all_finite(t: torch.Tensor) -> bool:
+    """Every entry finite: one sum when they are (a NaN or an infinity makes it non-finite), a full
+    check only when the sum is not (it may overflow on finite entries)."""
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
 
 
 # ----------------------------------------------------------------------------- convolutions
