@@ -63,6 +63,10 @@ for _sizes in PROFILES.values():
 _active = PROFILES["quick"]
 _seed: int | None = None
 
+#: seeds are 0 .. 2^32 - 1: the checks derive seeds from it (e.g. ``1000 (seed + 1) + i``) that must
+#: still fit torch's 64-bit generators
+SEED_MAX = 2**32 - 1
+
 
 def activate(name: str, seed: int | None = None) -> Sizes:
     """Load profile ``name`` (hypothesis settings and sizes); with ``seed``, seed every draw by it."""
@@ -70,6 +74,8 @@ def activate(name: str, seed: int | None = None) -> Sizes:
     _seed = seed
     if name not in PROFILES:
         raise KeyError(f"unknown suite profile {name!r}; choose one of {sorted(PROFILES)}")
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise KeyError(f"a suite seed is an integer from 0 to {SEED_MAX}, got {seed}")
     if seed is None:
         settings.load_profile(name)
     else:

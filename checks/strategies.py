@@ -159,13 +159,26 @@ def _numel(shape):
     return n
 
 
+#: spectral regimes of ``ssm_layers(spectrum=...)``: the largest |lambda| (or dense spectral radius) is
+#: below 1, exactly 1, or in (1, 1.5] -- growing kernels, whose outputs still fit float32 at 200 tokens
+SPECTRAL_REGIMES = ("stable", "marginal", "unstable")
+
+
 @st.composite
-def ssm_layers(draw, *, max_channels: int = 3, max_state: int = 6, allow_lookahead: bool = True):
-    """A random depthwise layer of any parameterization (stable: spectral radius below 1), or a bank."""
+def ssm_layers(draw, *, max_channels: int = 3, max_state: int = 6, allow_lookahead: bool = True, spectrum: str = "stable"):
+    """A random depthwise layer of any parameterization, or a bank. ``spectrum``: one of
+    :data:`SPECTRAL_REGIMES`, ``"marginal-or-unstable"`` or ``"any"`` (one drawn per layer) -- ``stable``: spectral radius at most
+    0.99; ``marginal``: the largest |lambda| exactly 1 (real lambda = +-1, prefix sums among them;
+    complex on the unit circle; dense radius 1); ``unstable``: the largest in [1.01, 1.5]. Shift layers
+    are nilpotent whatever the spectrum."""
     kind = draw(st.sampled_from(["shift", "diagonal-real", "diagonal-complex", "dense", "bank"]))
     if kind == "bank":
-        parts = [draw(ssm_layers(max_channels=2, max_state=max_state, allow_lookahead=allow_lookahead).filter(lambda l: not isinstance(l, SSMBank))) for _ in range(draw(st.integers(1, 3)))]
+        parts = [draw(ssm_layers(max_channels=2, max_state=max_state, allow_lookahead=allow_lookahead, spectrum=spectrum)
+                      .filter(lambda l: not isinstance(l, SSMBank))) for _ in range(draw(st.integers(1, 3)))]
         return SSMBank(parts)
+    regimes = {"any": SPECTRAL_REGIMES, "marginal-or-unstable": SPECTRAL_REGIMES[1:]}.get(spectrum, (spectrum,))
+    regime = draw(st.sampled_from(regimes))
+    top = {"stable": 0.99, "marginal": 1.0}.get(regime) or draw(st.floats(1.01, 1.5))
     D = draw(st.integers(1, max_channels))
     N = draw(st.integers(1, max_state))
     F = draw(st.integers(0, 3)) if allow_lookahead else 0
@@ -175,9 +188,12 @@ def ssm_layers(draw, *, max_channels: int = 3, max_state: int = 6, allow_lookahe
     if kind == "dense":
         A = _real(draw, (D, N, N))
         radius = torch.linalg.eigvals(A).abs().amax(-1).clamp(min=1e-12)
-        A = A / radius[:, None, None] * draw(st.floats(0.0, 0.99))  # stable
+        scale = draw(st.floats(0.0, 0.99)) if regime == "stable" else top
+        A = A / radius[:, None, None] * scale
         return DenseSSM(A, _real(draw, (D, N)), _real(draw, (D, N)), skip=skip, lookahead=F)
-    radius = _real(draw, (D, N)).abs() * 0.99
+    radius = _real(draw, (D, N)).abs() * top
+    if regime != "stable":
+        radius.view(-1)[draw(st.integers(0, D * N - 1))] = top  # the largest |lambda| is exactly top
     if kind == "diagonal-real":
         lam = radius * torch.sign(_real(draw, (D, N)) + 0.5)
         return DiagonalSSM(lam, _real(draw, (D, N)), _real(draw, (D, N)), skip=skip, lookahead=F)

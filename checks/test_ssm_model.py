@@ -4,14 +4,19 @@
   shift realization's kernel is the filter, then agreement with the built tensors.
 * ``model.accumulator`` -- sympy proof by induction that the scalar recurrence is the geometric
   filter (the prefix sum at lambda = 1).
-* ``model.modes-agree`` -- hypothesis: recurrence, direct and FFT convolution agree on random
-  stable layers (every |lambda| and dense spectral radius at most 0.99; see ``ssm_layers``) of every
-  parameterization and random inputs. Unstable layers are not drawn (issue #15).
+* ``model.modes-agree`` -- hypothesis: the compute modes agree with the recurrence on random layers
+  of every parameterization, stable, marginal (largest |lambda| exactly 1, prefix sums among them)
+  and unstable (up to 1.5; ``ssm_layers(spectrum=...)``: stable layers in one test, marginal or unstable
+  ones in another), and random inputs: within the largest
+  output where the kernel is bounded, at every position within that position's own scale where it
+  grows (and there the FFT refuses).
 
 Each has a control showing that the same procedure rejects a broken variant.
 """
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import sympy as sp
@@ -22,7 +27,8 @@ from hypothesis import strategies as st
 
 from checks.strategies import ssm_inputs, ssm_layers
 from constructions.precision import to_dtype
-from constructions.ssm import ShiftSSM, SSMBank, causal_conv_fft
+from constructions.errors import IllConditionedModeError
+from constructions.ssm import DenseSSM, DiagonalSSM, ShiftSSM, SSMBank, accumulator, causal_conv_fft
 
 # ----------------------------------------------------------------------------- shift kernel
 i, j, k, a = sp.symbols("i j k a", integer=True, positive=True)
@@ -138,37 +144,116 @@ def test_accumulator_proof_rejects_a_wrong_kernel(evidence):
 
 
 # ----------------------------------------------------------------------------- modes agree
-TOLERANCE = {torch.float64: 1e-9, torch.float32: 1e-3}  # relative to the output scale
+TOLERANCE = {torch.float64: 1e-9, torch.float32: 1e-3}
 
 
 def mode_discrepancy(layer, x) -> float:
-    """Largest |difference| between the three modes, relative to the largest |output|."""
+    """Largest |difference| between the modes and the recurrence, relative to the largest |output|:
+    the accuracy of the FFT, whose round-off is a few ulps of the largest output."""
     reference = layer(x, "recurrence")
     scale = max(1.0, float(reference.abs().max()))
     return max(float((layer(x, m) - reference).abs().max()) for m in layer.supported_modes() + ("auto",)) / scale
 
 
-@pytest.mark.claim("model.modes-agree")
-@given(data=st.data())
-def test_recurrence_direct_and_fft_agree_in_float64(data, evidence, device):
-    layer = data.draw(ssm_layers()).to(device)
-    xs = data.draw(ssm_inputs(layer.channels)).to(device)
-    gap = mode_discrepancy(layer, xs)
-    evidence.count("layers_checked")
-    evidence.note_max("max_relative_discrepancy_float64", gap)
+def absolute_layer(layer):
+    """The layer with every parameter replaced by its absolute value (float64): its output on ``|x|`` is
+    ``S_t = sum_s |C| |A|^s |B| |x_{t-s}| (+ |skip| |x_t|)``, the scale of output t's own sum."""
+    kw = dict(skip=layer.skip.detach().abs().double(), lookahead=layer.lookahead)
+    B, C = layer.B.detach().abs().double(), layer.C.detach().abs().double()
+    if isinstance(layer, ShiftSSM):
+        return ShiftSSM(C, **kw)
+    if isinstance(layer, DiagonalSSM):
+        return DiagonalSSM(layer.lam.detach().abs().double(), B, C, **kw)
+    return DenseSSM(layer.A.detach().abs().double(), B, C, **kw)
+
+
+def position_discrepancy(layer, x, modes) -> float:
+    """Largest |difference| between ``modes`` and the recurrence at any position, relative to that
+    position's own scale ``S_t`` (:func:`absolute_layer`): what the recurrence and a direct sum achieve
+    (a few ulps of S_t each), and what a growing kernel needs, whose outputs span rho^L."""
+    reference = layer(x, "recurrence")
+    scale = absolute_layer(layer)(x.abs().double(), "recurrence").to(reference.dtype)
+    worst = 0.0
+    for m in modes:
+        gap = (layer(x, m) - reference).abs()
+        if bool((gap[scale == 0] != 0).any()):
+            return math.inf  # an output whose every term is 0 must be exactly 0
+        worst = max(worst, float((gap / scale.clamp(min=torch.finfo(scale.dtype).tiny)).max()))
+    return worst
+
+
+def discrepancies(layer, x) -> dict[str, float]:
+    """The check of one layer (of each group of a bank): on a growing kernel (rho^(L-1) > FFT_MAX_GROWTH)
+    the FFT must refuse and direct and auto agree with the recurrence at every position; otherwise every
+    mode agrees with the recurrence within the largest output. ``{"bounded" | "growing": gap}``."""
+    if isinstance(layer, SSMBank):
+        parts = torch.split(x, [g.channels for g in layer.groups], dim=-1)
+        assert torch.equal(layer(x), torch.cat([g(p) for g, p in zip(layer.groups, parts)], dim=-1))
+        found: dict[str, float] = {}
+        for group, part in zip(layer.groups, parts):
+            for kind, gap in discrepancies(group, part).items():
+                found[kind] = max(found.get(kind, 0.0), gap)
+        if "growing" in found:
+            with pytest.raises(IllConditionedModeError):
+                layer(x, "fft")
+        return found
+    if layer.is_growing(x.shape[1] + layer.lookahead):
+        with pytest.raises(IllConditionedModeError):
+            layer(x, "fft")
+        return {"growing": position_discrepancy(layer, x, ("direct", "auto"))}
+    return {"bounded": mode_discrepancy(layer, x)}
+
+
+def spectral_regime(layer) -> str:
+    """The regime a layer is in, measured (a bank: its largest group's; shift layers are nilpotent)."""
+    rho = max(g.spectral_radius() for g in (layer.groups if isinstance(layer, SSMBank) else [layer]))
+    return "stable" if rho < 1 - 1e-9 else ("marginal" if rho <= 1 + 1e-9 else "unstable")
+
+
+def check_modes(layer, xs, dtype, evidence) -> None:
+    found = discrepancies(layer, xs)
+    name = "float64" if dtype == torch.float64 else "float32"
+    evidence.count(f"layers_checked_{name}")
+    evidence.count(f"{spectral_regime(layer)}_layers_{name}")
+    evidence.count(f"growing_layers_{name}", int("growing" in found))
+    for kind, gap in found.items():
+        evidence.note_max(f"max_relative_discrepancy_{kind}_{name}", gap)
     evidence.note_max("longest_sequence", xs.shape[1])
-    assert gap <= TOLERANCE[torch.float64], f"{type(layer).__name__}: modes differ by {gap:.3e}"
+    worst = max(found.values())
+    assert worst <= TOLERANCE[dtype], f"{type(layer).__name__}: modes differ by {worst:.3e} ({found})"
 
 
 @pytest.mark.claim("model.modes-agree")
+@pytest.mark.parametrize("spectrum", ["stable", "marginal-or-unstable"])
 @given(data=st.data())
-def test_recurrence_direct_and_fft_agree_in_float32(data, evidence, device):
-    layer = to_dtype(data.draw(ssm_layers()), torch.float32).to(device)
+def test_recurrence_direct_and_fft_agree_in_float64(spectrum, data, evidence, device):
+    layer = data.draw(ssm_layers(spectrum=spectrum)).to(device)
+    xs = data.draw(ssm_inputs(layer.channels)).to(device)
+    check_modes(layer, xs, torch.float64, evidence)
+
+
+@pytest.mark.claim("model.modes-agree")
+@pytest.mark.parametrize("spectrum", ["stable", "marginal-or-unstable"])
+@given(data=st.data())
+def test_recurrence_direct_and_fft_agree_in_float32(spectrum, data, evidence, device):
+    layer = to_dtype(data.draw(ssm_layers(spectrum=spectrum)), torch.float32).to(device)
     xs = data.draw(ssm_inputs(layer.channels)).to(device=device, dtype=torch.float32)
-    gap = mode_discrepancy(layer, xs)
-    evidence.note_max("max_relative_discrepancy_float32", gap)
     evidence.record(float32_tolerance=TOLERANCE[torch.float32])
-    assert gap <= TOLERANCE[torch.float32], f"{type(layer).__name__}: float32 modes differ by {gap:.3e}"
+    check_modes(layer, xs, torch.float32, evidence)
+
+
+@pytest.mark.claim("model.modes-agree")
+@pytest.mark.parametrize("lam, length", [(1.2, 200), (-1.2, 200), (1.004, 3000), (1.0 + 0.5j, 300)])
+def test_a_growing_diagonal_layer_is_computed_at_every_position(lam, length, evidence):
+    """The probes of issue #15 (lambda = 1.2, L = 200 gave y_0 = 6 instead of 1), and a slow growth over
+    a long sequence (1.004^3000 ~ 2e5, more taps than GROWING_DIRECT_MAX), where auto takes the recurrence."""
+    dtype = torch.complex128 if isinstance(lam, complex) else torch.float64
+    layer = accumulator(2, lam, dtype=dtype)
+    xs = torch.randn(2, length, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    found = discrepancies(layer, xs)
+    evidence.note_max("max_relative_discrepancy_growing_probes", found["growing"])
+    assert found["growing"] <= TOLERANCE[torch.float64]
+    assert float(layer(torch.ones(1, length, 2, dtype=torch.float64))[0, 0, 0]) == 1.0
 
 
 @pytest.mark.claim("model.modes-agree")
@@ -201,3 +286,20 @@ def test_mode_comparison_catches_a_circular_fft(evidence):
     bad = float((circular(xs, k) - reference).abs().max())
     evidence.record(correct_fft_error=good, circular_fft_error=bad)
     assert good <= TOLERANCE[torch.float64] < bad
+
+
+@pytest.mark.claim("model.modes-agree", role="control",
+                  breaks="the auto mode's choice: the FFT convolution on a growing layer (lambda = 1.2, L = 200), as auto chose before issue #15")
+def test_position_check_catches_the_fft_on_a_growing_layer(evidence):
+    """The FFT's error is a few ulps of the largest output: the comparison within the largest output
+    passes it, the comparison at every position must not."""
+    layer = accumulator(1, 1.2)
+    xs = torch.ones(1, 200, 1, dtype=torch.float64)
+    fft = causal_conv_fft(xs, layer.kernel(200))
+    reference = layer(xs, "recurrence")
+    scale = absolute_layer(layer)(xs, "recurrence")
+    per_position = float(((fft - reference).abs() / scale).max())
+    within_largest = float((fft - reference).abs().max() / reference.abs().max())
+    evidence.record(fft_y0=float(fft[0, 0, 0]), fft_position_discrepancy=per_position,
+                    fft_discrepancy_within_largest_output=within_largest)
+    assert within_largest <= TOLERANCE[torch.float64] < per_position

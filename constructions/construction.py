@@ -95,8 +95,17 @@ class Construction:
     source: str
     notes: dict = field(default_factory=dict)
 
+    def check_tokens(self, tokens: torch.Tensor) -> None:
+        """The format's own check (``config.check_tokens``: length and layout), where it has one: a
+        :class:`~constructions.errors.SequenceLayoutError` instead of answers read at the wrong places."""
+        check = getattr(self.config, "check_tokens", None)
+        if check is not None:
+            check(tokens)
+
     def outputs(self, tokens: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
-        """Raw network outputs at the answer positions: ``(B, Q, d_out)``."""
+        """Raw network outputs at the answer positions: ``(B, Q, d_out)``; ``tokens`` must have the
+        format's length and layout (:meth:`check_tokens`)."""
+        self.check_tokens(tokens)
         out = self.network(tokens, mode)
         return out[:, self.answer_positions.to(out.device)]
 

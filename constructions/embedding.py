@@ -16,7 +16,15 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from .errors import DeviceMismatchError, DTypeMismatchError, ShapeError, TokenRangeError, require_finite, require_rank
+from .errors import (
+    DeviceMismatchError,
+    DTypeMismatchError,
+    ShapeError,
+    TokenRangeError,
+    require_finite,
+    require_finite_input,
+    require_rank,
+)
 from .layout import Layout
 from .vocabulary import Vocabulary
 
@@ -163,4 +171,5 @@ class FeatureInput(NetworkInput):
             raise DTypeMismatchError(f"features have dtype {x.dtype}, the network {self.dtype}")
         if x.device != self.device:
             raise DeviceMismatchError(f"features are on {x.device}, the network on {self.device}")
+        require_finite_input("features", x)
         return x

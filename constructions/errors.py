@@ -24,6 +24,26 @@ class NonFiniteWeightError(SuiteError):
     """A weight tensor contains NaN or infinity."""
 
 
+class NonFiniteInputError(SuiteError):
+    """An input (a layer's or a network's) contains NaN or infinity."""
+
+
+class NumericalRangeError(SuiteError):
+    """A computed value leaves the range of the floating-point format (it overflows to infinity)."""
+
+
+class IllConditionedModeError(SuiteError):
+    """A compute mode cannot give this layer's outputs to its accuracy (e.g. the FFT on a growing kernel)."""
+
+
+class SequenceLayoutError(ShapeError):
+    """A token sequence's length or layout differs from the task format it is read in."""
+
+
+class DecodingError(SuiteError):
+    """Free-running decoding produced something it cannot feed back (a decoded "no token")."""
+
+
 class DTypeMismatchError(SuiteError):
     """A tensor's dtype does not match what the module expects."""
 
@@ -100,6 +120,20 @@ def require_finite(name: str, tensor) -> None:
         finite = torch.isfinite(tensor).all()
     if not bool(finite):
         raise NonFiniteWeightError(f"{name} contains non-finite entries (NaN or inf)")
+
+
+def require_finite_input(name: str, tensor) -> None:
+    """``tensor`` (an input, not a weight) holds no NaN or infinity: :class:`NonFiniteInputError` naming
+    the first bad position otherwise. One reduction when every entry is finite (the usual case)."""
+    import torch
+
+    if bool(torch.isfinite(tensor.sum())):  # a NaN or an infinity makes the sum non-finite
+        return
+    bad = ~torch.isfinite(tensor)
+    if bool(bad.any()):
+        where = tuple(int(i) for i in bad.nonzero()[0])
+        raise NonFiniteInputError(f"{name} contains non-finite values (NaN or inf), the first at index {where}: "
+                                  f"{tensor[where].item()}")
 
 
 def require_positive_int(name: str, value, minimum: int = 1) -> int:

@@ -297,6 +297,7 @@ def verify_exact(
     exact: ExactNetwork | None = None,
 ) -> ExactVerification:
     """Every answer of ``construction`` on ``tokens``, computed exactly, equals the target code."""
+    construction.check_tokens(tokens)
     exact = exact or ExactNetwork(construction.network)
     positions = construction.answer_positions.tolist()
     run = exact.run(tokens, positions, state_bits=state_bits, rounding=rounding)
@@ -311,3 +312,49 @@ def verify_exact(
                      "outputs": [[str(v) if v.denominator < 1 << 20 else float(v) for v in o] for o in outs]}
     return ExactVerification(len(run.outputs), len(run.outputs) * len(positions), wrong,
                              run.state_significant_bits, run.state_denominator_bits, first)
+
+
+def significand_bits(dtype: torch.dtype) -> int:
+    """Significant bits a floating dtype holds, the implicit one included (float64: 53, float32: 24)."""
+    return 1 - int(math.log2(torch.finfo(dtype).eps))  # eps = 2^-(bits - 1)
+
+
+@dataclass
+class PrecisionShortfall:
+    """A failure floating point explains: in exact arithmetic the instance is answered right, but an SSM
+    state entry needs ``state_bits`` significant bits where the network's dtype holds ``dtype_bits``."""
+
+    tokens: list[int]
+    state_bits: float
+    dtype_bits: int
+    dtype: str
+
+    def describe(self, rerun: str | None = None) -> str:
+        text = (f"the SSM state needs {self.state_bits:g} significant bits, {self.dtype} holds {self.dtype_bits}: "
+                f"{self.dtype} rounds it, while in exact rational arithmetic the network answers instance {self.tokens} "
+                "correctly (constructions.exact_arithmetic.verify_exact)")
+        return text + (f"; run the exact rational twin: {rerun}" if rerun else "")
+
+
+#: the exact twin runs Python Fraction arithmetic: diagnose only where tokens x parameters stays below this
+PRECISION_DIAGNOSIS_WORK = 5_000_000
+
+
+def precision_shortfall(construction: Construction, tokens: torch.Tensor) -> PrecisionShortfall | None:
+    """Whether the float failure of ``construction`` on ``tokens: (1, T)`` (one instance) is one of precision:
+    the exact twin answers it correctly and some SSM state needs more significant bits than the dtype has.
+    ``None`` otherwise, and where the twin would take too long (more than :data:`PRECISION_DIAGNOSIS_WORK`
+    tokens x parameters) or does not apply (not an SSM network, complex weights)."""
+    from .resources import measure
+
+    network = construction.network
+    if not isinstance(network, SSMNetwork) or tokens.shape[1] * measure(network).parameters > PRECISION_DIAGNOSIS_WORK:
+        return None
+    try:
+        exact = verify_exact(construction, tokens[:1])
+    except (DTypeMismatchError, ShapeError):
+        return None
+    need, have = max(exact.state_significant_bits, default=0), significand_bits(network.dtype)
+    if not exact.ok or need <= have:
+        return None
+    return PrecisionShortfall(tokens[0].tolist(), need, have, str(network.dtype).replace("torch.", ""))

@@ -205,25 +205,38 @@ def faults_of(module, config, *args) -> list:
     return list(module.mutations(config, *args)) + (list(growth(config, *args)) if growth else [])
 
 
-def fault_catalogue() -> list[str]:
-    """Every ``NAME:INDEX  description`` that can be injected (with a tiny example format, or the
-    arguments of the module's ``fault_example()``)."""
+def example_faults(name: str) -> list:
+    """The faults of injectable construction ``name`` at its catalogue format: the arguments of its
+    module's ``fault_example()``, or the first tiny format its ``mutations`` accept."""
     import importlib
 
     from .regression.piecewise import TokenGrid
     from .tasks.associative_recall import ARConfig
     from .tasks.copying import CopyConfig
 
-    lines = []
-    for name, module_name in sorted(INJECTABLE.items()):
-        module = importlib.import_module(module_name)
-        examples = [module.fault_example()] if hasattr(module, "fault_example") else [
-            (config,) for config in (ARConfig(4, 4, 2), ARConfig(4, 4, 2, query="first"), CopyConfig(3, 4), TokenGrid(8, 2, 1))]
-        for args in examples:
-            try:
-                faults = faults_of(module, *args)
-            except Exception:  # noqa: BLE001 -- this format does not fit this construction
-                continue
-            lines += [f"{name}:{i}  {m.description}" for i, m in enumerate(faults)]
-            break
-    return lines
+    module = importlib.import_module(INJECTABLE[name])
+    examples = [module.fault_example()] if hasattr(module, "fault_example") else [
+        (config,) for config in (ARConfig(4, 4, 2), ARConfig(4, 4, 2, query="first"), CopyConfig(3, 4), TokenGrid(8, 2, 1))]
+    for args in examples:
+        try:
+            return faults_of(module, *args)
+        except Exception:  # noqa: BLE001 -- this format does not fit this construction
+            continue
+    return []
+
+
+def check_fault_indices(faults: dict[str, int]) -> None:
+    """Every ``NAME:INDEX`` names one of NAME's faults (``--list-faults``); a ``ValueError`` naming
+    the range otherwise. Checked when the command line is read, before any check runs (a builder
+    given a bad index raises only once a check builds it)."""
+    for name, index in faults.items():
+        count = len(example_faults(name))
+        if index >= count:
+            raise ValueError(f"fault {name}:{index} does not exist: {name} has faults {name}:0 .. {name}:{count - 1} "
+                             "(python -m reports --list-faults)")
+
+
+def fault_catalogue() -> list[str]:
+    """Every ``NAME:INDEX  description`` that can be injected (with a tiny example format, or the
+    arguments of the module's ``fault_example()``)."""
+    return [f"{name}:{i}  {m.description}" for name in sorted(INJECTABLE) for i, m in enumerate(example_faults(name))]

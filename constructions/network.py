@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .embedding import Embedding
-from .errors import DTypeMismatchError, ShapeError
+from .errors import DTypeMismatchError, NumericalRangeError, ShapeError
 from .fnn import FNN
 from .ssm import Mode, SSMBank, SSMLayer
 
@@ -93,13 +93,13 @@ class SSMNetwork(nn.Module):
 
     def run(self, tokens: torch.Tensor, mode: Mode = "auto") -> Trace:
         """Forward pass keeping every intermediate; the last block output is clipped if asked."""
-        x = self.embedding(tokens)
+        x = self.embedding(tokens)  # continuous features: finite (FeatureInput); token ids: always
         trace = Trace(embedded=x, ssm_outputs=[], block_outputs=[])
         if self.pre_fnn is not None:
-            x = self.pre_fnn(x)
-        for block in self.blocks:
-            s = block.ssm(x, mode)
-            x = block.fnn(s)
+            x = _in_range(self.pre_fnn(x), "the pre-FNN")
+        for m, block in enumerate(self.blocks):
+            s = block.ssm(x, mode)  # refuses an overflow itself
+            x = _in_range(block.fnn(s), f"the FNN of block {m}")
             trace.ssm_outputs.append(s)
             trace.block_outputs.append(x)
         if self.clip is not None:
@@ -109,3 +109,12 @@ class SSMNetwork(nn.Module):
         else:
             trace.block_outputs[-1] = x
         return trace
+
+
+def _in_range(x: torch.Tensor, where: str) -> torch.Tensor:
+    """``x`` if every entry is finite; :class:`NumericalRangeError` naming ``where`` the overflow happened
+    (finite inputs and weights give finite values unless the dtype's range is left)."""
+    if not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
+        raise NumericalRangeError(f"{where} overflows {x.dtype} (largest finite value {torch.finfo(x.dtype).max:.3g}): "
+                                  "its outputs cannot be represented in this dtype")
+    return x

@@ -194,7 +194,7 @@ class _Tensors:
     @staticmethod
     def _finite(name: str, t: torch.Tensor) -> torch.Tensor:
         if not bool(torch.isfinite(t).all()):
-            raise ModelFileTensorError(f"tensor {name} holds NaN or inf: a network's weights are finite numbers")
+            raise ModelFileTensorError(f"tensor {name} is non-finite (NaN or inf): a network's weights are finite numbers")
         return t
 
     def unused(self) -> list[str]:

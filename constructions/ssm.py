@@ -25,7 +25,19 @@ Every layer computes its output three ways that must agree (``model.modes-agree`
 the materialized kernel, ``O(L U)``) and ``"fft"`` (``O(L log L)``). Prefix sums (a diagonal
 layer with ``N = 1`` and ``lambda = 1``: the memories of the constructions) also have ``"scan"``,
 a cumulative sum (``O(L)``). ``"auto"`` takes ``scan`` where it applies, ``direct`` for short
-windows and ``fft`` otherwise.
+windows and ``fft`` otherwise -- unless the kernel grows.
+
+**Growing kernels.** The recurrence and the direct convolution compute every output ``y_t`` as its
+own sum: its error is a few ulps of ``sum_s |K_s x_{t-s}|``. The FFT's round-off is a few ulps of
+the *largest* output instead. With a spectral radius ``rho = max |eig(A)| > 1`` the kernel grows like
+``rho^s``, the outputs span ``rho^L``, and the FFT loses the early ones (``lambda = 1.2, L = 200``:
+``y_0 = 6`` instead of 1). Rule: a layer is *growing* on a sequence of length ``L`` when
+``rho^(L-1) > FFT_MAX_GROWTH`` (16: at most 4 of float64's 53 bits lost at the earliest output);
+on a growing layer ``"fft"`` raises :class:`IllConditionedModeError` and ``"auto"`` takes ``direct``
+for kernels up to ``GROWING_DIRECT_MAX`` taps, the recurrence beyond (or when a tap overflows).
+Every mode refuses non-finite inputs (:class:`NonFiniteInputError`) and raises
+:class:`NumericalRangeError` when an output overflows the dtype (``lambda = 10, L = 400``:
+``10^399``), instead of returning ``inf`` or ``NaN``.
 
 A layer may look ahead: with ``lookahead = F`` it returns ``y_t = z_{t+F}`` where ``z`` is the
 causal output, which makes a two-sided window ``[t-U+1+F, t+F]``.
@@ -43,9 +55,13 @@ from torch import nn
 from .errors import (
     DeviceMismatchError,
     DTypeMismatchError,
+    IllConditionedModeError,
+    NonFiniteInputError,
+    NumericalRangeError,
     ShapeError,
     UnknownOptionError,
     require_finite,
+    require_finite_input,
     require_rank,
 )
 
@@ -54,6 +70,14 @@ MODES: tuple[str, ...] = ("auto", "recurrence", "direct", "fft", "scan")
 
 #: ``auto`` uses direct convolution up to this kernel length, FFT beyond.
 DIRECT_MAX_KERNEL = 64
+
+#: the FFT computes a layer only while its kernel grows by at most this factor over the sequence,
+#: ``rho^(L-1) <= FFT_MAX_GROWTH`` (``rho`` the spectral radius): at most 4 bits of the earliest output lost
+FFT_MAX_GROWTH = 16.0
+
+#: on a growing layer ``auto`` convolves directly up to this many taps, and runs the recurrence beyond
+#: (``O(L K)`` against ``O(L)`` Python steps of about 20 us: equal near a few thousand taps)
+GROWING_DIRECT_MAX = 2048
 
 
 def _frozen(t: torch.Tensor) -> nn.Parameter:
@@ -140,6 +164,7 @@ class SSMLayer(nn.Module):
         contraction with :meth:`state_kernel`; the per-token recurrence is its slow twin.
         """
         self.check_input(x)
+        require_finite_input("SSM input", x)  # what a state is read from
         if self.lookahead:
             raise ShapeError("a two-sided layer (lookahead > 0) has no causal state to read")
         S = self.state_kernel(x.shape[1])  # (D, N, L)
@@ -155,6 +180,7 @@ class SSMLayer(nn.Module):
         states), over the state's window: ``N`` taps when ``A^N B = 0`` (nilpotent ``A``), else ``L``.
         """
         self.check_input(x)
+        require_finite_input("SSM input", x)  # what a state is read from
         if self.lookahead:
             raise ShapeError("a two-sided layer (lookahead > 0) has no causal state to read")
         batch, L, D = x.shape
@@ -222,6 +248,27 @@ class SSMLayer(nn.Module):
         if x.device != self.device:
             raise DeviceMismatchError(f"SSM input is on {x.device}, the layer on {self.device}")
 
+    # ------------------------------------------------------------- conditioning
+    def spectral_radius(self) -> float:
+        """``rho = max |eig(A)|`` over every channel: the kernel grows (or decays) like ``rho^s``."""
+        A = self.state_matrix()
+        A = A.to_dense() if A.is_sparse else A
+        return float(torch.linalg.eigvals(A.detach().to(torch.complex128).cpu()).abs().max()) if A.numel() else 0.0
+
+    def growth(self, length: int) -> float:
+        """``rho^(length - 1)``: how much the kernel can grow over a sequence of ``length`` (``inf``
+        past float64's range)."""
+        rho = self.spectral_radius()
+        if length <= 1 or rho == 0:
+            return 1.0 if length <= 1 else 0.0
+        exponent = (length - 1) * math.log(rho)
+        return math.inf if exponent > 700 else math.exp(exponent)
+
+    def is_growing(self, length: int) -> bool:
+        """Whether the FFT would lose the early outputs on a sequence of ``length`` (module docstring):
+        ``rho^(length-1) > FFT_MAX_GROWTH`` and an infinite window (a finite one cannot grow)."""
+        return self.growth(length) > FFT_MAX_GROWTH and self.window() == math.inf
+
     def forward(self, x: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
         self.check_input(x)
         if mode not in MODES:
@@ -237,11 +284,50 @@ class SSMLayer(nn.Module):
             y = self._recurrence(x)
         else:
             K = self.kernel_length(x.shape[1])
+            growing = self.is_growing(x.shape[1])
+            if mode == "fft" and growing:
+                raise IllConditionedModeError(
+                    f"mode 'fft' cannot compute this {type(self).__name__} on {x.shape[1]} tokens: its kernel grows like "
+                    f"rho^s with rho = {self.spectral_radius():.6g} > 1 (by {self.growth(x.shape[1]):.3g} over the sequence, "
+                    f"more than {FFT_MAX_GROWTH:g}), and the FFT's round-off, a few ulps of the largest output, swamps the "
+                    "early ones; use 'auto', 'direct' or 'recurrence'")
+            k = self.kernel(K) if mode != "auto" or not growing or K <= GROWING_DIRECT_MAX else None
             if mode == "auto":
-                mode = "direct" if K <= DIRECT_MAX_KERNEL else "fft"
-            k = self.kernel(K)
-            y = causal_conv_direct(x, k) if mode == "direct" else causal_conv_fft(x, k)
-        return y[:, F_ : F_ + L]
+                if not growing:
+                    mode = "direct" if K <= DIRECT_MAX_KERNEL else "fft"
+                else:  # every output its own sum: direct while short and finite, else the recurrence
+                    mode = "direct" if k is not None and _all_finite(k) else "recurrence"
+            if mode == "recurrence":
+                y = self._recurrence(x)
+            else:
+                if growing:  # a bounded kernel of finite weights is finite
+                    self._check_kernel(k, mode)
+                y = causal_conv_direct(x, k) if mode == "direct" else causal_conv_fft(x, k)
+        y = y[:, F_ : F_ + L]
+        self._check_output(y, x)
+        return y
+
+    def _check_kernel(self, k: torch.Tensor, mode: str) -> None:
+        """A convolution multiplies every tap (an infinite one makes NaN of every output); the recurrence does not."""
+        if not _all_finite(k):
+            tap = int((~torch.isfinite(k)).any(0).nonzero()[0])
+            raise NumericalRangeError(
+                f"the kernel of this {type(self).__name__} overflows {k.dtype} at tap {tap} (rho = {self.spectral_radius():.6g}): "
+                f"mode {mode!r} convolves with every tap; 'recurrence' or 'auto' compute the outputs as far as they fit")
+
+    def _check_output(self, y: torch.Tensor, x: torch.Tensor) -> None:
+        """No output is inf or NaN (one sum when none is): a non-finite input reaches some output in every
+        mode (NaN and inf times 0 are NaN), so it is found here, and named; finite inputs that give a
+        non-finite output overflowed, which is refused."""
+        if _all_finite(y):
+            return
+        require_finite_input("SSM input", x)
+        bad = ~torch.isfinite(y)
+        first = int(bad.any(-1).any(0).nonzero()[0])
+        raise NumericalRangeError(
+            f"{type(self).__name__} output overflows {y.dtype} at position {first} (the first; largest finite value "
+            f"{torch.finfo(y.dtype).max:.3g}): its kernel grows like rho^s with rho = {self.spectral_radius():.6g}; "
+            "the true outputs cannot be represented in this dtype")
 
     def supported_modes(self) -> tuple[str, ...]:
         """The concrete modes this layer computes (``scan`` only for prefix sums)."""
@@ -288,6 +374,9 @@ class ShiftSSM(SSMLayer):
     def _transition(self, h):
         return F.pad(h[..., :-1], (1, 0))  # J_N h: every entry moves one slot down
 
+    def spectral_radius(self) -> float:
+        return 0.0  # J_N is nilpotent
+
     def state_matrix(self):
         D, N = self.channels, self.state_size
         rows = torch.arange(1, N, device=self.device)
@@ -305,6 +394,7 @@ class ShiftSSM(SSMLayer):
     def states(self, x):
         """The state is the last ``N`` inputs, ``h_t[n] = x_{t-n}`` (0 before the start): read off directly."""
         self.check_input(x)
+        require_finite_input("SSM input", x)  # what a state is read from
         if self.lookahead:
             raise ShapeError("a two-sided layer (lookahead > 0) has no causal state to read")
         N = self.state_size
@@ -337,6 +427,9 @@ class DiagonalSSM(SSMLayer):
     def _transition(self, h):
         return self.lam * h
 
+    def spectral_radius(self) -> float:
+        return float(self.lam.detach().abs().max()) if self.lam.numel() else 0.0
+
     def prefix_sum_weight(self):
         if self.state_size == 1 and bool((self.lam == 1).all()):
             return (self.C * self.B).detach()[:, 0].real
@@ -347,6 +440,7 @@ class DiagonalSSM(SSMLayer):
         if not bool((self.lam == 1).all()) or self.lookahead:
             return super().states(x)
         self.check_input(x)
+        require_finite_input("SSM input", x)  # what a state is read from
         return torch.cumsum(x.unsqueeze(-1).to(self.B.dtype) * self.B, dim=1)
 
     def state_matrix(self):
@@ -446,6 +540,7 @@ class SSMBank(nn.Module):
     def final_state(self, x: torch.Tensor) -> torch.Tensor:
         """Every group's state after reading ``x``, flattened and concatenated: ``(batch, state_size)``."""
         self.check_input(x)
+        require_finite_input("SSM input", x)  # what a state is read from
         parts = torch.split(x, [g.channels for g in self.groups], dim=-1)
         states = [g.final_state(part) for g, part in zip(self.groups, parts)]
         dtype = torch.complex128 if any(s.is_complex() for s in states) else states[0].dtype
@@ -454,6 +549,7 @@ class SSMBank(nn.Module):
     def states(self, x: torch.Tensor) -> torch.Tensor:
         """Every group's states after every token, flattened and concatenated: ``(batch, L, state_size)``."""
         self.check_input(x)
+        require_finite_input("SSM input", x)  # what a state is read from
         parts = torch.split(x, [g.channels for g in self.groups], dim=-1)
         states = [g.states(part) for g, part in zip(self.groups, parts)]
         dtype = torch.complex128 if any(s.is_complex() for s in states) else states[0].dtype
@@ -469,12 +565,22 @@ class SSMBank(nn.Module):
     def forward(self, x: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
         self.check_input(x)
         parts = torch.split(x, [g.channels for g in self.groups], dim=-1)
-        return torch.cat([g(part, mode) for g, part in zip(self.groups, parts)], dim=-1)
+        try:
+            return torch.cat([g(part, mode) for g, part in zip(self.groups, parts)], dim=-1)
+        except NonFiniteInputError:
+            require_finite_input("SSM input", x)  # named at the bank's own index
+            raise
 
     def named_parameter_tensors(self) -> Iterable[tuple[str, torch.Tensor]]:
         for i, g in enumerate(self.groups):
             for name, t in g.parameter_tensors().items():
                 yield f"group{i}.{type(g).__name__}.{name}", t
+
+
+def _all_finite(t: torch.Tensor) -> bool:
+    """Every entry finite: one sum when they are (a NaN or an infinity makes it non-finite), a full
+    check only when the sum is not (it may overflow on finite entries)."""
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
 
 
 # ----------------------------------------------------------------------------- convolutions

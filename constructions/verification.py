@@ -8,6 +8,7 @@ counts, the largest deviation, and the first failing instance spelled out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +29,7 @@ class Verification:
     max_abs_error: float
     tolerance: float
     first_failure: dict | None
+    note: str | None = None  # what explains a failure, where the construction says (its state's precision)
 
     @property
     def ok(self) -> bool:
@@ -41,7 +43,7 @@ class Verification:
             f"{self.wrong_answers}/{self.answers} answers wrong or off target by more than {self.tolerance:g} "
             f"(max |error| {self.max_abs_error:.3e}); first failing instance #{f.get('index')}: "
             f"tokens={f.get('tokens')} expected={f.get('expected')} got={f.get('got')} "
-            f"outputs={f.get('outputs')}"
+            f"outputs={f.get('outputs')}" + (f"; {self.note}" if self.note else "")
         )
 
 
@@ -62,7 +64,7 @@ def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "au
         rows = min(rows, rows_per_chunk) if rows_per_chunk else rows
         parts = [_run(construction, chunk, mode) for chunk in torch.split(tokens, rows)]
     outputs, expected, got, error = parts[0] if len(parts) == 1 else (torch.cat(p) for p in zip(*parts))
-    bad = (got != expected) | (error > tol)  # (B, Q)
+    bad = (got != expected) | ~(error <= tol)  # (B, Q); a NaN output is off target, never within it
     first = None
     if bool(bad.any()):
         i = int(bad.any(-1).nonzero()[0])
@@ -77,10 +79,24 @@ def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "au
         instances=tokens.shape[0],
         answers=bad.numel(),
         wrong_answers=int(bad.sum()),
-        max_abs_error=float(error.max()) if error.numel() else 0.0,
+        max_abs_error=float(error.nan_to_num(nan=math.inf).max()) if error.numel() else 0.0,
         tolerance=tol,
         first_failure=first,
+        note=_precision_note(construction) if first is not None else None,
     )
+
+
+def _precision_note(construction: Construction) -> str | None:
+    """Where a construction states how many significant bits its SSM state needs (``notes["state_bits_needed"]``,
+    the precision route's ``2 N w - 1``) and its dtype holds fewer: that is why a float run fails."""
+    need = construction.notes.get("state_bits_needed")
+    dtype = construction.network.dtype
+    have = 1 - int(math.log2(torch.finfo(dtype).eps))
+    if need is None or need <= have:
+        return None
+    name = str(dtype).replace("torch.", "")
+    return (f"the SSM state needs up to {need} significant bits, {name} holds {have}: {name} rounds it; run the exact "
+            "rational twin (constructions.exact_arithmetic.verify_exact; for a file: python -m reports verify ... --exact)")
 
 
 def _run(construction: Construction, tokens: torch.Tensor, mode: Mode):

@@ -5,8 +5,8 @@ from a file) and ``python -m reports export CONSTRUCTION ...`` (write a construc
 
 Exit status: 0 -- the run completed (whatever the verdicts); 1 -- ``--strict`` and some verdict
 differs from the registry's expectation; 2 -- bad command line (unknown claim id, unwritable output
-directory, unknown profile) or the output directory is in use by another run; 3 -- the run itself had
-errors (a check could not be collected or crashed pytest) or collected no check; 130 -- interrupted
+directory, unknown profile, a value out of range) or the output directory is in use by another run; 3 -- the
+run itself had errors (a check could not be collected or crashed pytest) or collected no check; 130 -- interrupted
 (Ctrl-C). The report set in the output directory is replaced only by a run that completed
 (exit 0 or 1), as one unit; otherwise the previous report is left as it was.
 """
@@ -27,9 +27,9 @@ import constructions.copying  # noqa: F401
 import constructions.regression.extraction  # noqa: F401
 import constructions.regression.smooth_relu  # noqa: F401
 import constructions.transformer  # noqa: F401
-from constructions.mutation import fault_catalogue, parse_faults
+from constructions.mutation import check_fault_indices, fault_catalogue, parse_faults
 
-from . import environment, lock
+from . import arguments, environment, lock
 from .figures import draw_all
 from .html import to_html
 from .locations import DEFAULT_OUT, ROOT, describe_default_out
@@ -43,10 +43,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m reports", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default="quick", choices=sorted(PROFILES), help="check sizes (default: quick)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for the checks (default: cpu)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {describe_default_out()})")
+    p.add_argument("--out", type=arguments.output_directory, default=DEFAULT_OUT, help=f"output directory (default: {describe_default_out()})")
     p.add_argument("--claims", nargs="+", metavar="ID", help="only these claim ids (space or comma separated)")
-    p.add_argument("--seed", type=int, default=None, help="seed every random draw (default: derandomized, as in CI)")
-    p.add_argument("--workers", default="auto", help="pytest-xdist processes: a number, 'auto' (default) or 0 for in-process")
+    p.add_argument("--seed", type=arguments.seed, default=None,
+                   help="seed every random draw, 0 .. 2^32 - 1 (default: derandomized, as in CI)")
+    p.add_argument("--workers", type=arguments.workers, default="auto",
+                   help="pytest-xdist processes: a number, 'auto' (default) or 0 for in-process")
     p.add_argument("--strict", action="store_true", help="exit 1 if any verdict differs from the expected one")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--list", action="store_true", help="list the registered claims and exit")
@@ -73,12 +75,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         faults = parse_faults(",".join(args.inject_fault))
+        check_fault_indices(faults)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     ids = None
     if args.claims:
         ids = [i.strip() for arg in args.claims for i in arg.split(",") if i.strip()]
+    if args.claims is not None and not ids:  # `--claims ""` selects nothing; it must not mean "every claim"
+        print("error: --claims needs at least one claim id (python -m reports --list); omit it to run every claim", file=sys.stderr)
+        return 2
     try:
         selected = registry.select(ids)
         out = prepare_directory(args.out)

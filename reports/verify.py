@@ -25,16 +25,18 @@ from pathlib import Path
 
 import torch
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 
 from checks.strategies import packed_ar_instances, packed_ints
 from claims.evidence import jsonable
-from constructions.errors import ModelFileMetadataError, SuiteError
+from constructions.errors import InfeasibleTaskError, ModelFileError, ModelFileMetadataError, SuiteError
 from constructions.model_file.limits import limit, ssm_layers
 from constructions.serialization import TASKS, load, save
 from constructions.tasks import associative_recall as ar
 from constructions.tasks import copying
 from constructions.verification import verify
 
+from . import arguments
 from .locations import DEFAULT_OUT, describe_default_out
 from .output import OutputError, prepare_directory, write_atomic
 
@@ -62,9 +64,13 @@ def _batch(task: str, config, size: int, seed: int, ngram: int | None) -> torch.
     return batch.tokens[keep]
 
 
+def _instance_count(task: str, config) -> int:
+    return ar.instance_count(config) if task == "associative-recall" else config.alphabet**config.length
+
+
 def _exhaustive_skip(task: str, config, length: int, work: int) -> str | None:
     """Why the exhaustive check cannot run within the limits (None: it can)."""
-    count = ar.instance_count(config) if task == "associative-recall" else config.alphabet**config.length
+    count = _instance_count(task, config)
     for name, total in (("exhaustive_instances", count), ("exhaustive_tokens", count * length),
                         ("exhaustive_work", count * work)):
         if total > limit(name):
@@ -86,9 +92,25 @@ def _everything(task: str, config, ngram: int | None) -> torch.Tensor:
     return copying.assemble(config, strings).tokens
 
 
+def _check_ngram(task: str, config, ngram: int | None) -> None:
+    """``--ngram n`` must leave some string to check: a copy format whose strings are longer than
+    ``D^n + n - 1`` repeats an n-gram in every string."""
+    if ngram is None:
+        return
+    if task != "copying":
+        raise InfeasibleTaskError(f"--ngram restricts copying strings; the task is {task!r}")
+    n, L, D = ngram, config.length, config.alphabet
+    if n < L and D ** min(n, 64) < L - n + 1:  # L - n + 1 n-grams, at most D^n distinct ones
+        raise InfeasibleTaskError(
+            f"--ngram {n} leaves no string to check: every string of length {L} over {D} symbols repeats some "
+            f"{n}-gram (the longest string without a repeated {n}-gram has D^n + n - 1 = {copying.longest_without_repeated_ngram(D, n)} symbols)")
+
+
 def _record(name: str, result) -> dict:
+    """A float check (:class:`Verification`) or an exact one (:class:`ExactVerification`: no tolerance)."""
     return {"check": name, "passed": result.ok, "instances": result.instances, "wrong_answers": result.wrong_answers,
-            "max_abs_error": result.max_abs_error, "tolerance": result.tolerance, "first_failure": result.first_failure}
+            "max_abs_error": getattr(result, "max_abs_error", 0.0), "tolerance": getattr(result, "tolerance", 0.0),
+            "first_failure": result.first_failure}
 
 
 def _state_entries(network) -> int:
@@ -109,48 +131,98 @@ def _memory(construction, tokens: torch.Tensor, rows: int) -> dict | None:
     return construction.memory(tokens[:fit])
 
 
-def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, ngram: int | None) -> dict:
+#: ``--exact`` checks every instance only up to this many (Python rational arithmetic: ms per instance)
+EXACT_EXHAUSTIVE_LIMIT = 5_000
+
+
+def _precision_diagnosis(construction, checks: list[dict], failing: torch.Tensor | None, rerun: str) -> str | None:
+    """Why a float run failed, where the exact twin shows it: on the first failing instance the network is
+    right in rational arithmetic and its SSM state needs more bits than the dtype holds."""
+    from constructions.exact_arithmetic import precision_shortfall
+
+    if failing is None:
+        first = next((c["first_failure"] for c in checks if c["passed"] is False and c.get("first_failure")), None)
+        failing = None if first is None else torch.tensor([first["tokens"]], device=construction.network.device)
+    shortfall = None if failing is None else precision_shortfall(construction, failing)
+    return None if shortfall is None else shortfall.describe(rerun)
+
+
+def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, ngram: int | None,
+                exact: bool = False) -> dict:
+    """The checks on the network in ``path``; ``exact``: in rational arithmetic
+    (:func:`~constructions.exact_arithmetic.verify_exact`, zero tolerance, slow) instead of the file's dtype."""
     construction = load(path)
     file_task = "associative-recall" if isinstance(construction.config, ar.ARConfig) else "copying"
     if file_task != task:
         raise ModelFileMetadataError(f"{path} holds a network for {file_task!r}, but --task says {task!r}")
     config = construction.config
+    _check_ngram(task, config, ngram)
     loaded = construction.notes["file"]
     cost = loaded["forward_pass_estimate"]
     rows = max(1, limit("chunk_values") // cost["floats"])
+    if exact:
+        from constructions.exact_arithmetic import ExactNetwork, verify_exact
+
+        twin = ExactNetwork(construction.network)
+        check = lambda c, t: verify_exact(c, t, exact=twin)  # noqa: E731
+    else:
+        check = lambda c, t: verify(c, t, rows_per_chunk=rows)  # noqa: E731
     tokens = _batch(task, config, batch, seed, ngram)
-    checks = [_record(f"random batch of {batch} (seed {seed})", verify(construction, tokens, rows_per_chunk=rows))]
+    if len(tokens):
+        checks = [_record(f"random batch of {batch} (seed {seed})", check(construction, tokens))]
+    else:
+        checks = [{"check": f"random batch of {batch} (seed {seed})", "passed": None,
+                   "skipped": f"none of the {batch} random strings is free of repeated {ngram}-grams"}]
     memory = _memory(construction, tokens, rows)
 
     @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     @given(instance=_instances(task, config, ngram))
-    def exact(instance):
-        result = verify(construction, instance.tokens)
+    def drawn(instance):
+        result = check(construction, instance.tokens)
+        if not result.ok:
+            failing["tokens"] = instance.tokens  # the last failing one: hypothesis's minimal example
         assert result.ok, result.describe()
 
+    failing: dict = {}
     try:
-        exact()
+        drawn()
         checks.append({"check": f"{examples} hypothesis-drawn instances", "passed": True})
     except AssertionError as err:
         notes = "\n".join(getattr(err, "__notes__", []))
         checks.append({"check": f"{examples} hypothesis-drawn instances", "passed": False,
                        "counterexample": f"{err}\n{notes}".strip()})
+    except Unsatisfiable:  # strings without a repeated n-gram exist (_check_ngram) but are too rare to draw
+        checks.append({"check": f"{examples} hypothesis-drawn instances", "passed": None,
+                       "skipped": f"hypothesis found too few strings without a repeated {ngram}-gram among random ones"})
     skip = _exhaustive_skip(task, config, loaded["tokens_per_instance"], cost["multiply_adds"])
+    if skip is None and exact and _instance_count(task, config) > EXACT_EXHAUSTIVE_LIMIT:
+        skip = f"--exact checks every instance only up to {EXACT_EXHAUSTIVE_LIMIT}"
     if skip is None:
         everything = _everything(task, config, ngram)
-        checks.append(_record(f"every instance ({len(everything)})", verify(construction, everything, rows_per_chunk=rows)))
-    passed = all(c["passed"] for c in checks)
+        checks.append(_record(f"every instance ({len(everything)})", check(construction, everything)))
+    ran = [c for c in checks if c["passed"] is not None]
+    if not ran:
+        raise InfeasibleTaskError(f"no instance could be checked: {'; '.join(c['skipped'] for c in checks)}; "
+                                  "choose a larger --ngram or --batch")
+    passed = all(c["passed"] for c in ran)
+    rerun = f"python -m reports verify --task {task} --weights {path} --exact" + (f" --ngram {ngram}" if ngram else "")
+    diagnosis = None if passed or exact else _precision_diagnosis(construction, checks, failing.get("tokens"), rerun)
     return {"file": str(path), "task": task, "config": jsonable(config), "restricted_to_strings_without_repeated_ngram": ngram,
+            "arithmetic": "exact rational" if exact else str(construction.network.dtype).replace("torch.", ""),
             "loaded": loaded, "exhaustive_check_skipped": skip,
             "resources": construction.resources().summary(), "memory": memory, "checks": checks,
-            "passed": passed, "exit_code": 0 if passed else 1}
+            "precision": diagnosis, "passed": passed, "exit_code": 0 if passed else 1}
 
 
 def error_result(path: Path, task: str, err: Exception) -> dict:
     """What ``verify.json`` records when the file (or the run) raised a named error: exit code 2."""
     return {"file": str(path), "task": task, "passed": False, "exit_code": 2, "checks": [],
-            "error": {"type": type(err).__name__, "message": str(err)}}
+            "error": {"type": type(err).__name__, "message": str(err), "file": isinstance(err, ModelFileError)}}
+
+
+def _status(check: dict) -> str:
+    return {True: "pass", False: "FAIL"}.get(check["passed"], f"skipped ({check.get('skipped')})")
 
 
 def to_markdown(result: dict) -> str:
@@ -158,10 +230,14 @@ def to_markdown(result: dict) -> str:
         error = result["error"]
         return "\n".join([f"# Verification of `{result['file']}`", "", f"Task: **{result['task']}**", "",
                           f"Result: **ERROR** (exit 2): `{error['type']}`", "", "```", error["message"], "```",
-                          "", "No check ran: the file was refused before any network was run."]) + "\n"
-    lines = [f"# Verification of `{result['file']}`", "", f"Task: **{result['task']}**, format `{result['config']}`", "",
-             f"Result: **{'PASS' if result['passed'] else 'FAIL'}**", "", "| check | result |", "|---|---|"]
-    lines += [f"| {c['check']} | {'pass' if c['passed'] else 'FAIL'} |" for c in result["checks"]]
+                          "", "No check ran: the file was refused before any network was run." if result["error"]["file"]
+                          else "No check completed: the network could not be run as the file says."]) + "\n"
+    lines = [f"# Verification of `{result['file']}`", "", f"Task: **{result['task']}**, format `{result['config']}`, "
+             f"arithmetic: {result['arithmetic']}", "", f"Result: **{'PASS' if result['passed'] else 'FAIL'}**", ""]
+    if result.get("precision"):
+        lines += [f"Why: {result['precision']}.", ""]
+    lines += ["| check | result |", "|---|---|"]
+    lines += [f"| {c['check']} | {_status(c)} |" for c in result["checks"]]
     lines += ["", "Measured resources (weights):", "", "```json", json.dumps(result["resources"], indent=1), "```"]
     lines += ["", "Measured memory on the random batch (SSM state bits, or a Transformer's KV cache):", "",
               "```json", json.dumps(result["memory"], indent=1), "```"]
@@ -173,7 +249,7 @@ def to_markdown(result: dict) -> str:
     if result.get("exhaustive_check_skipped"):
         lines += ["", f"Exhaustive check not run: {result['exhaustive_check_skipped']}."]
     for c in result["checks"]:
-        if not c["passed"]:
+        if c["passed"] is False:
             detail = c.get("counterexample") or json.dumps(c.get("first_failure"), indent=1)
             lines += ["", f"Counterexample ({c['check']}):", "", "```", str(detail), "```"]
     return "\n".join(lines) + "\n"
@@ -184,12 +260,15 @@ def verify_main(argv: list[str]) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--weights", required=True, type=Path, help="model file (.safetensors or .pt, suite format)")
-    p.add_argument("--examples", type=int, default=200, help="hypothesis-drawn instances (default 200)")
-    p.add_argument("--batch", type=int, default=1000, help="random instances (default 1000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ngram", type=int, default=None, help="copying: only strings without a repeated n-gram")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT / "verify",
+    p.add_argument("--examples", type=arguments.positive_int, default=200, help="hypothesis-drawn instances (default 200)")
+    p.add_argument("--batch", type=arguments.positive_int, default=1000, help="random instances (default 1000)")
+    p.add_argument("--seed", type=arguments.seed, default=0, help="seed of the random batch, 0 .. 2^32 - 1 (default 0)")
+    p.add_argument("--ngram", type=arguments.positive_int, default=None, help="copying: only strings without a repeated n-gram")
+    p.add_argument("--out", type=arguments.output_directory, default=DEFAULT_OUT / "verify",
                    help=f"where verify.json/.md go (default: verify/ under {describe_default_out()})")
+    p.add_argument("--exact", action="store_true",
+                   help="run the network's exact rational twin instead of its dtype (slow: use a smaller --batch and --examples; "
+                   f"every instance only up to {EXACT_EXHAUSTIVE_LIMIT}); decides a FAIL that float64's 53 bits explain")
     args = p.parse_args(argv)
     try:
         out = prepare_directory(args.out)
@@ -197,7 +276,8 @@ def verify_main(argv: list[str]) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
-        result = verify_file(args.weights, args.task, examples=args.examples, batch=args.batch, seed=args.seed, ngram=args.ngram)
+        result = verify_file(args.weights, args.task, examples=args.examples, batch=args.batch, seed=args.seed, ngram=args.ngram,
+                             exact=args.exact)
     except SuiteError as err:  # ModelFileError and its subclasses: a bad file, named
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         result = error_result(args.weights, args.task, err)
@@ -207,13 +287,15 @@ def verify_main(argv: list[str]) -> int:
         print(f"wrote {out / 'verify.md'} and {out / 'verify.json'}")
         return 2
     for c in result["checks"]:
-        print(f"{'pass' if c['passed'] else 'FAIL'}  {c['check']}")
+        print(f"{_status(c)}  {c['check']}")
     print(f"{'PASS' if result['passed'] else 'FAIL'}: {args.weights} ({args.task}); resources {result['resources']}; "
           f"memory {result['memory']}")
     if not result["passed"]:  # the shrunk (minimal) counterexample first, if hypothesis found one
-        failed = [c for c in result["checks"] if not c["passed"]]
+        failed = [c for c in result["checks"] if c["passed"] is False]
         bad = next((c for c in failed if c.get("counterexample")), failed[0])
         print("counterexample:\n" + str(bad.get("counterexample") or json.dumps(bad.get("first_failure"))), file=sys.stderr)
+        if result["precision"]:
+            print(f"why: {result['precision']}", file=sys.stderr)
     print(f"wrote {out / 'verify.md'} and {out / 'verify.json'}")
     return 0 if result["passed"] else 1
 
@@ -228,13 +310,22 @@ def _parse_assignments(text: str) -> dict:
     return values
 
 
-def export_main(argv: list[str]) -> int:
+def exportable_constructions() -> dict[str, str]:
+    """Construction name -> module, for what ``export`` can write: the task constructions (a
+    ``build(config)`` for a recall or copy format; not the regression networks) that are SSM+FNN
+    networks -- the file format holds no Transformer (those under ``constructions.transformer``)."""
     import importlib
 
     from constructions.mutation import INJECTABLE
 
-    # the task constructions (a build(config) for a recall or copy format); not the regression networks
-    exportable = {name: module for name, module in INJECTABLE.items() if hasattr(importlib.import_module(module), "build")}
+    return {name: module for name, module in INJECTABLE.items()
+            if not module.startswith("constructions.transformer.") and hasattr(importlib.import_module(module), "build")}
+
+
+def export_main(argv: list[str]) -> int:
+    import importlib
+
+    exportable = exportable_constructions()
     p = argparse.ArgumentParser(prog="python -m reports export", description="Write one of the suite's constructions to a model file.")
     p.add_argument("construction", help="one of: " + ", ".join(sorted(exportable)))
     p.add_argument("--config", required=True, help="task format as key=value pairs, e.g. num_keys=4,num_values=4,num_pairs=3")
@@ -242,7 +333,12 @@ def export_main(argv: list[str]) -> int:
     p.add_argument("--out", required=True, type=Path, help="file to write (.safetensors or .pt)")
     args = p.parse_args(argv)
     if args.construction not in exportable:
-        print(f"error: unknown construction {args.construction!r}; choose one of {sorted(exportable)}", file=sys.stderr)
+        from constructions.mutation import INJECTABLE
+
+        transformer = INJECTABLE.get(args.construction, "").startswith("constructions.transformer.")
+        what = (f"{args.construction!r} is a Transformer: the file format holds SSM+FNN networks" if transformer
+                else f"unknown construction {args.construction!r}")
+        print(f"error: {what}; choose one of {sorted(exportable)}", file=sys.stderr)
         return 2
     module = importlib.import_module(exportable[args.construction])
     try:

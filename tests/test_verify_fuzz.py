@@ -34,8 +34,10 @@ from constructions.verification import verify
 RSS_GROWTH = 768 << 20
 #: cases per profile (quick: ~25 s on 2 busy cores)
 EXAMPLES = {"tiny": 50, "quick": 600, "thorough": 5000}
+#: the suite's named errors: a bad file (ModelFileError subclasses) or a network that cannot be run
+#: as the file says (e.g. NumericalRangeError: its outputs overflow float64)
 NAMED = {cls.__name__ for cls in vars(errors).values()
-         if isinstance(cls, type) and issubclass(cls, errors.ModelFileError) and cls is not errors.ModelFileError}
+         if isinstance(cls, type) and issubclass(cls, errors.SuiteError) and cls not in (errors.SuiteError, errors.ModelFileError)}
 
 
 def _all_instances(config) -> torch.Tensor:

@@ -313,7 +313,8 @@ def build(config: ARConfig, *, dtype=torch.float64, device=None) -> Construction
         pre_fnn=FNN.from_maps(pre),
     )
     construction = recall_construction(NAME, network, config, BinaryCode(vocab.offset("value"), b), SOURCE)
-    construction.notes.update(memory_bits=memory_bits(config), block_digits=m + b, memory_channels=1)
+    construction.notes.update(memory_bits=memory_bits(config), block_digits=m + b, memory_channels=1,
+                              state_bits_needed=memory_bits(config) - 1)  # read by verify() to explain a float failure
     return construction
 
 

@@ -96,6 +96,24 @@ class ARConfig:
     def pairs_start(self) -> int:
         return self.key_length if self.query == "first" else 0
 
+    def position_roles(self) -> list[tuple[str, int, int]]:
+        """Per position, the role and the ids ``lo .. hi - 1`` that may stand there (module docstring)."""
+        vocab = self.vocabulary()
+
+        def role(name: str) -> tuple[str, int, int]:
+            return (name, vocab.offset(name), vocab.offset(name) + vocab.segment_size(name))
+
+        pair = [role("key")] * self.key_length + [role("value")]
+        if self.query == "first":
+            return [role(f"query{j}") for j in range(self.key_length)] + pair * self.num_pairs
+        return pair * self.num_pairs + [role("key")] * (self.key_length * self.num_queries)
+
+    def check_tokens(self, tokens: torch.Tensor) -> None:
+        """:class:`~constructions.errors.SequenceLayoutError` unless ``tokens: (B, length)`` has this layout."""
+        from .sequences import check_layout
+
+        check_layout(self, tokens, self.position_roles(), self.vocabulary().size)
+
     def answer_positions(self) -> torch.Tensor:
         n = self.key_length
         if self.query == "first":

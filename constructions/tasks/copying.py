@@ -62,6 +62,18 @@ class CopyConfig:
         """Positions whose next token must be predicted: SEP and the copied symbols."""
         return torch.arange(self.length + 1, 2 * self.length + 2)
 
+    def position_roles(self) -> list[tuple[str, int, int]]:
+        """Per position, the role and the ids ``lo .. hi - 1`` that may stand there: BOS, symbols, SEP, symbols, EOS."""
+        symbol = ("symbol", 0, self.alphabet)
+        return [("BOS", self.bos, self.bos + 1), *[symbol] * self.length, ("SEP", self.sep, self.sep + 1),
+                *[symbol] * self.length, ("EOS", self.eos, self.eos + 1)]
+
+    def check_tokens(self, tokens: torch.Tensor) -> None:
+        """:class:`~constructions.errors.SequenceLayoutError` unless ``tokens: (B, 2n+3)`` has this layout."""
+        from .sequences import check_layout
+
+        check_layout(self, tokens, self.position_roles(), self.vocabulary().size)
+
 
 @dataclass
 class CopyBatch:
