@@ -138,12 +138,15 @@ class ForwardCost:
 
 def _layer_cost(layer, length: int) -> tuple[int, int, int]:
     """(kernel values, work, activation width per token) of one SSM layer (not a bank)."""
-    from ..ssm import DenseSSM, DiagonalSSM, ShiftSSM
+    from ..ssm import GROWING_DIRECT_MAX, DenseSSM, DiagonalSSM, ShiftSSM
 
     D, N = layer.channels, layer.state_size
     T = length + layer.lookahead
     K = max(2 * N, T)  # the window is measured on 2N taps, the convolution needs up to T
-    conv = D * T * 64  # direct (kernel <= 64 taps) or FFT (~5 log2 2T <= 64 per tap)
+    # direct (kernel <= 64 taps) or FFT (~5 log2 2T <= 64 per tap); a growing kernel takes the direct
+    # convolution up to GROWING_DIRECT_MAX taps, the recurrence (N, dense N^2, per token) beyond
+    taps = min(T, GROWING_DIRECT_MAX) if layer.is_growing(T) else 64
+    conv = D * T * max(taps, N * N)
     if isinstance(layer, ShiftSSM):
         return D * K, D * K + conv, D
     if isinstance(layer, DiagonalSSM):
