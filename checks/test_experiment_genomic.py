@@ -50,7 +50,7 @@ from training.genomic import (
 SETUPS = {
     "tiny": GenomicSetup(data=GenomicConfig(length=32), train_samples=512, test_samples=256, explained_samples=8,
                          width=16, fnn_hidden=32, steps=60),
-    "quick": GenomicSetup(),  # L = 64, 2048 sequences, 300 steps (training/genomic.py: GenomicSetup)
+    "quick": GenomicSetup(),  # L = 64, 2048 sequences, 300 steps (training/genomic/runner.py: GenomicSetup)
     "thorough": GenomicSetup(data=GenomicConfig(length=1024), train_samples=16384, test_samples=2048,
                              explained_samples=64, width=64, fnn_hidden=128, steps=3000, dt_min=1e-3, dt_max=1.0,
                              lr=3e-3, top_k_grid=(1, 2, 4, 6, 8, 12, 16, 32, 64, 128)),

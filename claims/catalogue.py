@@ -825,7 +825,7 @@ CATALOGUE = [
         source="Third-party summaries of the paper's genomic experiment (PAPER.md §1 C6a)",
         kind="empirical",
         paper_claims=["C6"],
-        notes="The data are synthetic planted-motif DNA sequences (training/genomic.py: uniform background, one "
+        notes="The data are synthetic planted-motif DNA sequences (training/genomic/data.py: uniform background, one "
         "class motif at a random position, the only motif occurrence), not the paper's genomic data: no installed "
         "package ships real sequences and nothing is downloaded. The planted window is the known ground truth "
         "(agreement of the top-k with it is reported, not judged). Controls (the claim's own trained networks): "

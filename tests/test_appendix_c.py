@@ -1,4 +1,4 @@
-"""The library of the Fig. C.1 experiment (``training/appendix_c.py``): training tensors against
+"""The library of the Fig. C.1 experiment (``training/appendix_c/``): training tensors against
 the task generators' answers, masks, accuracies, the verdicts' edge cases, the probe, the sweep's
 determinism and cache, and configuration errors that name the problem."""
 

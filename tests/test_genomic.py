@@ -1,4 +1,4 @@
-"""The synthetic genomic experiment's library (``training/genomic.py``): the planted-motif generator,
+"""The synthetic genomic experiment's library (``training/genomic/``): the planted-motif generator,
 the batched importance measures against loop references and known answers, the metrics on toy
 inputs, the verdict rule, figure specs, and errors that name the problem."""
 

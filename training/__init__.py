@@ -17,7 +17,14 @@ Modules:
 * :mod:`training.trainer` -- :class:`~training.trainer.TrainConfig`, :func:`~training.trainer.train`
   (seeded minibatch or full-batch AdamW, learning curve, final losses, wall time),
   :func:`~training.trainer.evaluate`, :func:`~training.trainer.accuracy`,
-  :func:`~training.trainer.set_seed`.
+  :func:`~training.trainer.set_seed`; the measurement helpers every experiment shares,
+  :func:`~training.trainer.eval_mode` (eval mode, restored after) and
+  :func:`~training.trainer.eval_batches` (a model's outputs chunk by chunk).
+* :mod:`training.regression_estimation` -- the estimation-rate experiment.
+* :mod:`training.appendix_c` -- Fig. C.1 (copying and recall, ablations, probe), a package with one
+  module per concept: tasks, models, metrics, runner, verdicts, probe, figures.
+* :mod:`training.genomic` -- the synthetic genomic experiment, likewise: data, hand-built controls,
+  importance measures, metrics, verdicts, runner, figures.
 
 Shape legend (both model kinds): inputs ``(batch, L, in_features)`` floats or ``(batch, L)`` token
 ids; outputs ``(batch, L, out_features)``; every output at position ``t`` depends on inputs at

@@ -26,6 +26,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -156,7 +157,9 @@ def set_seed(seed: int) -> None:
 
 
 def model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+    """The device of the model's first parameter (of its first buffer when it has no parameter)."""
+    tensor = next(model.parameters(), None)
+    return (tensor if tensor is not None else next(model.buffers())).device
 
 
 def check_data(name: str, data: Data) -> None:
@@ -216,16 +219,24 @@ def chunks(data: Data, size: int, device: torch.device) -> Iterator[Data]:
 
 
 # ----------------------------------------------------------------------------- evaluation
-def _eval_batches(model: nn.Module, data: Data, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """``(inputs, targets, outputs)`` chunk by chunk with the model in eval mode (restored after);
-    the caller's ``no_grad`` covers the forward passes, which run as it iterates."""
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode inside the ``with`` block; its training flag is restored after, also
+    when the block raises. Every measurement of a model (here, in the experiments) runs in one."""
     was_training = model.training
     model.eval()
     try:
-        for inputs, targets in chunks(data, batch_size, model_device(model)):
-            yield inputs, targets, model(inputs)
+        yield model
     finally:
         model.train(was_training)
+
+
+def eval_batches(model: nn.Module, data: Data, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """``(inputs, targets, outputs)`` chunk by chunk (on the model's device) with the model in
+    :func:`eval_mode`; the caller's ``no_grad`` covers the forward passes, which run as it iterates."""
+    with eval_mode(model):
+        for inputs, targets in chunks(data, batch_size, model_device(model)):
+            yield inputs, targets, model(inputs)
 
 
 @torch.no_grad()
@@ -236,7 +247,7 @@ def evaluate(model: nn.Module, data: Data, loss: str = "mse", positions: Positio
     check_positions(positions)
     check_data("data", data)
     total, count = 0.0, 0
-    for inputs, targets, outputs in _eval_batches(model, data, batch_size):
+    for inputs, targets, outputs in eval_batches(model, data, batch_size):
         s, k = loss_sum(*scored(outputs, inputs, targets, loss, positions), loss)
         total, count = total + float(s), count + k
     return total / count
@@ -248,7 +259,7 @@ def accuracy(model: nn.Module, data: Data, positions: Positions = "last", batch_
     check_positions(positions)
     check_data("data", data)
     hits, count = 0, 0
-    for inputs, targets, outputs in _eval_batches(model, data, batch_size):
+    for inputs, targets, outputs in eval_batches(model, data, batch_size):
         pred, tgt = scored(outputs, inputs, targets, "cross_entropy", positions)
         hits, count = hits + int((pred.argmax(-1) == tgt).sum()), count + tgt.numel()
     return hits / count

@@ -1,0 +1,226 @@
+"""The experiment runner: one sweep's setup, training every (size, seed, model), and its points.
+
+:class:`SweepSetup` fixes a task, its sizes, the models, seeds, network sizes and training budget,
+and builds each model, its :class:`~training.trainer.TrainConfig` and its data (training, fresh
+test and fresh monitoring instances, the same for every model of a size and seed).
+:func:`run_sweep` trains and measures each (size, seed, model) (:func:`train_one`) on one CPU
+thread, deterministically, and returns a :class:`Sweep` of :class:`SweepPoint` records.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from constructions.tasks.associative_recall import ARConfig
+from constructions.tasks.copying import CopyConfig
+from constructions.threads import one_thread
+
+from ..models import (
+    SSMFNN,
+    CausalTransformer,
+    ConfigError,
+    SSMFNNConfig,
+    count_parameters,
+    matched_transformer_config,
+    require_int,
+    require_option,
+)
+from ..trainer import TrainConfig, set_seed, train
+from .metrics import accuracies
+from .models import FIG_C1_MODELS, MATCHED_TO, ModelSpec
+from .tasks import (
+    DIGITS,
+    LETTERS,
+    TASKS,
+    TaskTensors,
+    answer_mask,
+    copy_format,
+    recall_format,
+    sequence_length,
+    task_tensors,
+    vocab_size,
+)
+from .verdicts import is_still_improving
+
+
+#: fresh instances whose accuracy is monitored during training (:meth:`SweepSetup.data`)
+MONITORED_INSTANCES = 1024
+#: offset of the monitoring instances' seeds (far from the training and test seeds)
+MONITOR_SEED_OFFSET = 10**12
+
+
+@dataclass(frozen=True)
+class SweepSetup:
+    """One sweep: a task, its sizes (recall: pairs ``K``; copy: string length ``n``), the models,
+    seeds, network sizes and training budget. Validated on construction (:class:`ConfigError`)."""
+
+    task: str
+    sizes: tuple[int, ...]
+    models: tuple[ModelSpec, ...] = FIG_C1_MODELS
+    seeds: tuple[int, ...] = (0, 1)
+    letters: int = LETTERS
+    digits: int = DIGITS
+    alphabet: int = DIGITS
+    width: int = 32
+    state_size: int = 8
+    fnn_hidden: int = 64
+    dt_min: float = 0.01
+    dt_max: float = 1.0
+    layer_norm: bool = False
+    matched_to: ModelSpec = MATCHED_TO
+    heads: int = 2
+    train_instances: int = 8192
+    test_instances: int = 1024
+    steps: int = 400
+    batch_size: int = 64
+    lr: float = 3e-3
+    #: the Transformer's learning rate (None: ``lr``); Transformers diverge at rates SSMs train well with
+    transformer_lr: float | None = None
+    autocast: bool = False
+
+    def __post_init__(self):
+        require_option("task", self.task, TASKS)
+        if not self.sizes or not self.seeds or not self.models:
+            raise ConfigError(f"a sweep needs sizes, seeds and models, got sizes={self.sizes}, seeds={self.seeds}, "
+                              f"models={self.models}")
+        for size in self.sizes:
+            require_int("task size", size, 1)
+        for seed in self.seeds:
+            require_int("seed", seed, 0)
+        if len(set(self.models)) != len(self.models):
+            raise ConfigError(f"models repeat: {[m.name for m in self.models]}")
+        for name in ("train_instances", "test_instances", "steps", "batch_size", "width", "state_size", "fnn_hidden"):
+            require_int(name, getattr(self, name), 1)
+        for size in self.sizes:
+            self.task_config(size)  # InfeasibleTaskError (a ValueError) for impossible sizes
+
+    def task_config(self, size: int) -> ARConfig | CopyConfig:
+        if self.task == "recall":
+            return recall_format(size, self.letters, self.digits)
+        return copy_format(size, self.alphabet)
+
+    def ssm_config(self, spec: ModelSpec, size: int) -> SSMFNNConfig:
+        vocab = vocab_size(self.task_config(size))
+        return SSMFNNConfig(input="tokens", vocab_size=vocab, width=self.width, state_size=self.state_size,
+                            layers=spec.layers, fnn_depth=spec.fnn_depth, fnn_hidden=self.fnn_hidden,
+                            ssm_kind=spec.ssm_kind, out_features=vocab, layer_norm=self.layer_norm,
+                            dt_min=self.dt_min, dt_max=self.dt_max)
+
+    def build(self, spec: ModelSpec, size: int) -> nn.Module:
+        """The model, initialised from torch's global RNG (seed it first)."""
+        if spec.family == "ssm":
+            return SSMFNN(self.ssm_config(spec, size))
+        matched = matched_transformer_config(self.ssm_config(self.matched_to, size),
+                                             max_len=sequence_length(self.task_config(size)), heads=self.heads)
+        return CausalTransformer(matched)
+
+    def train_config(self, seed: int, spec: ModelSpec | None = None) -> TrainConfig:
+        lr = self.transformer_lr if spec is not None and spec.family == "transformer" and self.transformer_lr else self.lr
+        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=lr, weight_decay=0.0, seed=seed,
+                           loss="cross_entropy", positions=answer_mask, warmup_steps=min(50, self.steps // 10),
+                           eval_every=max(1, self.steps // 4), autocast=self.autocast)
+
+    def data(self, size: int, seed: int) -> tuple[TaskTensors, TaskTensors, TaskTensors]:
+        """Training, (fresh) test and (fresh) monitoring instances of one size and seed; the same for
+        every model. The :data:`MONITORED_INSTANCES` monitoring instances come from a seed of their
+        own, so neither the training nor the scored test instances decide :func:`is_still_improving`."""
+        config = self.task_config(size)
+        return (task_tensors(config, self.train_instances, 1_000_003 * seed + 2 * size),
+                task_tensors(config, self.test_instances, 1_000_003 * seed + 2 * size + 1),
+                task_tensors(config, MONITORED_INSTANCES, MONITOR_SEED_OFFSET + 1_000_003 * seed + size))
+
+
+@dataclass
+class SweepPoint:
+    """One trained model: its test accuracies (per answer token, per instance) on fresh instances."""
+
+    task: str
+    size: int
+    model: str
+    seed: int
+    token_accuracy: float
+    instance_accuracy: float
+    parameters: int
+    final_train_loss: float
+    wall_time_s: float
+    #: the training-loss curve (step, mean loss since the previous record), the accuracy on the
+    #: monitoring instances at the same steps, and :func:`is_still_improving` of the latter
+    curve: list = field(default_factory=list)
+    accuracy_curve: list = field(default_factory=list)
+    still_improving: bool = False
+
+
+@dataclass
+class Sweep:
+    """The points of a sweep and the trained models by ``(model name, size, seed)`` (not serialised)."""
+
+    setup: SweepSetup
+    points: list[SweepPoint]
+    models: dict = field(default_factory=dict, repr=False)
+
+    def table(self, metric: str = "token_accuracy") -> dict[str, dict[int, list[float]]]:
+        """``{model: {size: [accuracy of each seed, in seed order]}}``."""
+        return accuracy_table(self.points, metric)
+
+    def still_improving(self) -> set[str]:
+        """Models still improving (:data:`STILL_IMPROVING`) for some size and seed."""
+        return {p.model for p in self.points if p.still_improving}
+
+
+def train_one(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, device: torch.device,
+              data: tuple[TaskTensors, TaskTensors, TaskTensors]) -> tuple[SweepPoint, nn.Module]:
+    """Initialise ``spec`` from ``seed``, train it on ``data[0]``, measure it on ``data[1]``; its
+    accuracy on ``data[2]`` is monitored at every curve record."""
+    set_seed(seed)
+    model = setup.build(spec, size).to(device)
+    monitored = data[2]
+    start = time.perf_counter()
+    result = train(model, data[0].data, setup.train_config(seed, spec), monitor=lambda m: accuracies(m, monitored)[0])
+    token, instance = accuracies(model, data[1])
+    curve = [(step, loss) for step, loss, _ in result.curve]
+    point = SweepPoint(setup.task, size, spec.name, seed, token, instance, count_parameters(model),
+                       result.final_train_loss, time.perf_counter() - start, curve, result.monitored,
+                       is_still_improving(result.monitored))
+    return point, model
+
+
+def run_sweep(setup: SweepSetup, device: torch.device | str = "cpu", models: tuple[ModelSpec, ...] | None = None,
+              cache: dict | None = None) -> Sweep:
+    """Train and measure every (size, seed, model) of ``setup`` (or only ``models``), module docstring.
+
+    ``cache``: a dict reused across calls with the same setup and device; a (model, size, seed)
+    already trained is taken from it (training is deterministic, so this changes nothing but the
+    time). On the CPU torch runs on one thread (tiny models: more threads only contend).
+    """
+    device = torch.device(device)
+    wanted = setup.models if models is None else models
+    unknown = [m.name for m in wanted if m not in setup.models]
+    if unknown:
+        raise ConfigError(f"models {unknown} are not in the setup's models {[m.name for m in setup.models]}")
+    cache = {} if cache is None else cache
+    with one_thread(device):
+        sweep = Sweep(setup, [])
+        for size in setup.sizes:
+            for seed in setup.seeds:
+                data = None
+                for spec in wanted:
+                    key = (setup, spec, size, seed, str(device))
+                    if key not in cache:
+                        data = data or setup.data(size, seed)
+                        cache[key] = train_one(setup, spec, size, seed, device, data)
+                    point, model = cache[key]
+                    sweep.points.append(point)
+                    sweep.models[(spec.name, size, seed)] = model
+        return sweep
+
+
+def accuracy_table(points: list[SweepPoint], metric: str = "token_accuracy") -> dict[str, dict[int, list[float]]]:
+    require_option("accuracy metric", metric, ("token_accuracy", "instance_accuracy"))
+    table: dict[str, dict[int, list[float]]] = {}
+    for p in sorted(points, key=lambda p: (p.model, p.size, p.seed)):
+        table.setdefault(p.model, {}).setdefault(p.size, []).append(getattr(p, metric))
+    return table

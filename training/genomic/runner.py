@@ -1,0 +1,157 @@
+"""The experiment runner: setup, training the SSM+FNN, explaining it, the result.
+
+:class:`GenomicSetup` (data, model and training sizes; the check's profiles) gives the
+:class:`~training.models.SSMFNNConfig` and :class:`~training.trainer.TrainConfig`;
+:func:`run_experiment` generates the data, trains the model on one CPU thread, measures test
+accuracy and both importance measures of the trained and an untrained twin (:func:`explain`,
+:class:`ModelReport`) and returns a :class:`GenomicResult` with the single-run verdict.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from constructions.threads import one_thread
+
+from ..models import SSMFNN, SSMFNNConfig, count_parameters, require_int
+from ..trainer import TrainConfig, accuracy, set_seed, train
+from .data import ALPHABET, GenomicConfig, GenomicData, generate
+from .measures import MEASURES, importance
+from .metrics import ImportanceSummary, summarize, top_k_share
+from .verdicts import verdict
+
+
+@dataclass(frozen=True)
+class GenomicSetup:
+    """One run of the experiment: data, model and training sizes (the check's profiles)."""
+
+    data: GenomicConfig = GenomicConfig(length=64)
+    train_samples: int = 2048
+    test_samples: int = 512
+    explained_samples: int = 32
+    width: int = 32
+    state_size: int = 8
+    layers: int = 2
+    fnn_depth: int = 2
+    fnn_hidden: int = 64
+    ssm_kind: str = "dense"
+    layer_norm: bool = False
+    dt_min: float = 1e-2
+    dt_max: float = 1.0
+    steps: int = 300
+    batch_size: int = 64
+    lr: float = 1e-2
+    seed: int = 0
+    top_k_grid: tuple[int, ...] = (1, 2, 4, 6, 8, 12, 16, 24)
+
+    def __post_init__(self):
+        for name in ("train_samples", "test_samples", "steps", "batch_size"):
+            require_int(name, getattr(self, name), 1)
+        require_int("explained_samples", self.explained_samples, 2)
+
+    def model_config(self) -> SSMFNNConfig:
+        return SSMFNNConfig(input="tokens", vocab_size=len(ALPHABET), width=self.width, state_size=self.state_size,
+                            layers=self.layers, fnn_depth=self.fnn_depth, fnn_hidden=self.fnn_hidden,
+                            ssm_kind=self.ssm_kind, out_features=self.data.classes, layer_norm=self.layer_norm,
+                            dt_min=self.dt_min,
+                            dt_max=self.dt_max)
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
+                           loss="cross_entropy", positions="last", warmup_steps=min(20, self.steps // 10),
+                           eval_every=max(1, self.steps // 10))
+
+
+@dataclass
+class ModelReport:
+    """What one model (trained or untrained) gave: accuracy, per-measure summaries, importance."""
+
+    name: str
+    test_accuracy: float
+    summaries: dict[str, ImportanceSummary]
+    scores: dict[str, torch.Tensor] = field(repr=False)
+    top_k_curve: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "test_accuracy": self.test_accuracy,
+                "summaries": {m: s.to_dict() for m, s in self.summaries.items()}, "top_k_curve": self.top_k_curve}
+
+
+def explain(name: str, model: nn.Module, data: GenomicData, test_accuracy: float,
+            k_grid: tuple[int, ...] = ()) -> ModelReport:
+    """Both importance measures of ``model`` on ``data`` (true labels), their summaries at ``k = m``
+    and the mean top-``k`` share for each ``k`` in ``k_grid`` (those ``<= L``)."""
+    k = data.config.motif_length
+    scores, summaries, curve = {}, {}, {}
+    for measure in MEASURES:
+        s = importance(model, measure, data.tokens, data.labels).cpu()
+        scores[measure] = s
+        summaries[measure] = summarize(measure, s, k, data.motif_mask().cpu())
+        curve[measure] = [float(top_k_share(s, kk).mean()) for kk in k_grid if kk <= s.shape[1]]
+    return ModelReport(name, test_accuracy, summaries, scores, curve)
+
+
+@dataclass
+class GenomicResult:
+    """The experiment's outcome: both models' reports, the verdict, timings and setup; ``model`` is
+    the trained network (not serialised)."""
+
+    setup: GenomicSetup
+    trained: ModelReport
+    untrained: ModelReport
+    explained: GenomicData
+    verdict: str
+    reason: str
+    parameters: int
+    train_seconds: float
+    importance_seconds: float
+    curve: list = field(default_factory=list)
+    model: nn.Module | None = field(default=None, repr=False)
+
+    def summary(self) -> dict:
+        return {"setup": asdict(self.setup), "parameters": self.parameters, "verdict": self.verdict,
+                "reason": self.reason, "trained": self.trained.to_dict(), "untrained": self.untrained.to_dict(),
+                "train_seconds": round(self.train_seconds, 2), "importance_seconds": round(self.importance_seconds, 2),
+                "learning_curve": self.curve, "data": "synthetic planted-motif DNA (training/genomic/), "
+                "not the paper's genomic data"}
+
+
+def model_accuracy(model: nn.Module, data: GenomicData) -> float:
+    return accuracy(model, (data.tokens, data.labels), positions="last")
+
+
+def run_experiment(setup: GenomicSetup, device: torch.device | str = "cpu") -> GenomicResult:
+    """Generate data, train the SSM+FNN, measure accuracy and importance (trained and untrained).
+
+    On the CPU torch runs on one thread (restored after): the models are tiny, more threads only
+    contend. Data and model live on ``device``.
+    """
+    device = torch.device(device)
+    with one_thread(device):
+        return _run(setup, device)
+
+
+def _run(setup: GenomicSetup, device: torch.device) -> GenomicResult:
+    train_data = generate(setup.data, setup.train_samples, seed=setup.seed * 1000 + 1).to(device)
+    test_data = generate(setup.data, setup.test_samples, seed=setup.seed * 1000 + 2).to(device)
+    explained = generate(setup.data, setup.explained_samples, seed=setup.seed * 1000 + 3).to(device)
+    set_seed(setup.seed)
+    untrained_model = SSMFNN(setup.model_config()).to(device)
+    set_seed(setup.seed)
+    model = SSMFNN(setup.model_config()).to(device)
+    start = time.perf_counter()
+    result = train(model, (train_data.tokens, train_data.labels), setup.train_config(),
+                   eval_data=(test_data.tokens, test_data.labels))
+    train_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    trained = explain("trained", model, explained, model_accuracy(model, test_data), setup.top_k_grid)
+    untrained = explain("untrained", untrained_model, explained, model_accuracy(untrained_model, test_data),
+                        setup.top_k_grid)
+    importance_seconds = time.perf_counter() - start
+    decision, reason = verdict(trained.test_accuracy, list(trained.summaries.values()))
+    return GenomicResult(setup, trained, untrained, explained.to("cpu"), decision, reason, count_parameters(model),
+                         train_seconds, importance_seconds, [list(c) for c in result.curve], model)
