@@ -27,6 +27,7 @@ from training import (
     transformer_parameter_count,
 )
 from training.models import DIRECT_CONV_MAX_LENGTH, direct_causal_conv, fft_causal_conv
+from training.trainer import eval_mode, loss_and_accuracy
 
 F64 = torch.float64
 SSM_KINDS = ["diagonal", "dense"]
@@ -227,6 +228,49 @@ def test_cross_entropy_on_tokens_with_each_kind_of_positions(positions):
     assert result.final_train_loss < result.curve[0][1]
     assert 0 <= result.final_eval_accuracy <= 1
     assert isinstance(result.config["positions"], str) and result.to_dict()["curve"] == result.curve
+
+
+def test_loss_and_accuracy_in_one_pass_equal_evaluate_and_accuracy():
+    set_seed(12)
+    model = build("transformer", input="tokens", in_features=None, vocab_size=6, out_features=6)
+    data = token_data(50)
+    assert loss_and_accuracy(model, data, "cross_entropy", "all", batch_size=16) == (
+        evaluate(model, data, "cross_entropy", "all", batch_size=16), accuracy(model, data, "all", batch_size=16))
+    regression = build("diagonal", in_features=1, out_features=1)
+    assert loss_and_accuracy(regression, lag_data(20)) == (evaluate(regression, lag_data(20)), None)
+
+
+def test_final_train_examples_measures_the_final_training_loss_on_the_first_examples_only():
+    data = token_data(64)
+    config = dict(steps=5, batch_size=16, lr=1e-2, loss="cross_entropy", positions="all", eval_every=5)
+    results, models = [], []
+    for first in (None, 20, 64, 1000):
+        set_seed(13)
+        models.append(build("transformer", input="tokens", in_features=None, vocab_size=6, out_features=6))
+        results.append(train(models[-1], data, TrainConfig(**config, final_train_examples=first)))
+    everything, twenty, all_64, beyond = results
+    assert everything.curve == twenty.curve  # training itself is unchanged
+    assert (twenty.final_train_loss, twenty.final_train_accuracy) == loss_and_accuracy(
+        models[1], (data[0][:20], data[1][:20]), "cross_entropy", "all")
+    assert twenty.final_train_loss != everything.final_train_loss
+    for same in (all_64, beyond):  # the whole set, or more than it holds: every example
+        assert (same.final_train_loss, same.final_train_accuracy) == (everything.final_train_loss,
+                                                                     everything.final_train_accuracy)
+    assert twenty.config["final_train_examples"] == 20
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ConfigError, match="final_train_examples"):
+            TrainConfig(final_train_examples=bad)
+
+
+def test_eval_mode_restores_the_training_flag_also_when_the_block_raises():
+    model = build("diagonal", in_features=1, out_features=1)
+    for flag in (True, False):
+        model.train(flag)
+        with pytest.raises(RuntimeError, match="inside"):
+            with eval_mode(model) as inside:
+                assert inside is model and not model.training
+                raise RuntimeError("inside")
+        assert model.training is flag
 
 
 def test_last_position_targets_may_be_given_alone():

@@ -68,6 +68,7 @@ from .probe import (
     probe_accuracy,
 )
 from .runner import (
+    FINAL_TRAIN_INSTANCES,
     MONITOR_SEED_OFFSET,
     MONITORED_INSTANCES,
     Sweep,
@@ -118,6 +119,7 @@ from .verdicts import (
 )
 
 __all__ = [
+    "FINAL_TRAIN_INSTANCES",
     "ABLATION_MODELS",
     "CEILING",
     "DIGITS",
