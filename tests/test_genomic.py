@@ -318,6 +318,7 @@ def test_experiment_records_and_figures_are_well_formed(tmp_path):
                          width=8, fnn_hidden=8, steps=3, top_k_grid=(1, 6, 64))
     result = run_experiment(setup)
     assert result.verdict in ("holds", "fails", "inconclusive") and result.parameters > 0
+    assert result.trained.test_accuracy == model_accuracy(result.model, generate(setup.data, 32, seed=2))
     record = result.summary()
     assert set(record["trained"]["summaries"]) == set(MEASURES)
     assert "synthetic" in record["data"]

@@ -91,7 +91,15 @@ from .metrics import (
     top_k_overlap,
     top_k_share,
 )
-from .runner import GenomicResult, GenomicSetup, ModelReport, explain, model_accuracy, run_experiment
+from .runner import (
+    FINAL_TRAIN_SAMPLES,
+    GenomicResult,
+    GenomicSetup,
+    ModelReport,
+    explain,
+    model_accuracy,
+    run_experiment,
+)
 from .verdicts import (
     ACCURACY_MIN,
     INPUT_DEPENDENT_MAX_OVERLAP,
@@ -108,6 +116,7 @@ __all__ = [
     "AT_VERSUS_GC",
     "BACKGROUNDS",
     "CompositionCounter",
+    "FINAL_TRAIN_SAMPLES",
     "GC_RICH_TRANSITIONS",
     "GenomicConfig",
     "GenomicData",
