@@ -199,7 +199,8 @@ def train_one(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, device: 
 
 def run_sweep(setup: SweepSetup, device: torch.device | str = "cpu", models: tuple[ModelSpec, ...] | None = None,
               cache: dict | None = None) -> Sweep:
-    """Train and measure every (size, seed, model) of ``setup`` (or only ``models``), module docstring.
+    """Train and measure every (size, seed, model) of ``setup`` (or only ``models``): the protocol of
+    :mod:`training.appendix_c`.
 
     ``cache``: a dict reused across calls with the same setup and device; a (model, size, seed)
     already trained is taken from it (training is deterministic, so this changes nothing but the

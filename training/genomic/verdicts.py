@@ -44,7 +44,7 @@ def is_input_dependent(summary: ImportanceSummary) -> bool:
 
 
 def verdict(test_accuracy: float, summaries: list[ImportanceSummary]) -> tuple[str, str]:
-    """``(verdict, reason)``: the rule of the module docstring, for every summary given."""
+    """``(verdict, reason)``: the rule of :mod:`training.genomic`, for every summary given."""
     if not summaries:
         raise ValueError("a verdict needs at least one importance summary")
     if not test_accuracy >= ACCURACY_MIN:
@@ -67,7 +67,7 @@ def verdict(test_accuracy: float, summaries: list[ImportanceSummary]) -> tuple[s
 
 
 def seeds_verdict(accuracies: list[float], summaries: list[list[ImportanceSummary]]) -> tuple[str, str, dict]:
-    """``(verdict, reason, intervals)`` over training seeds (module docstring): ``accuracies[i]`` and
+    """``(verdict, reason, intervals)`` over training seeds (the package docstring): ``accuracies[i]`` and
     ``summaries[i]`` (one per measure) of seed ``i``; intervals over the seeds that learned."""
     if len(accuracies) != len(summaries) or not summaries:
         raise ValueError("need one accuracy and one list of summaries per seed, at least one seed")
