@@ -373,8 +373,8 @@ class SSMLayer(nn.Module):
     # -------------------------------------------------------------- step mode
     def _require_causal(self, what: str) -> None:
         if self.lookahead:
-            raise NonCausalError(f"this {type(self).__name__} looks ahead (lookahead = {self.lookahead}): its output at t "
-                                 f"needs inputs up to t + {self.lookahead}, so it has no {what}")
+            raise NonCausalError(f"this {type(self).__name__} looks ahead (lookahead = {self.lookahead}, two-sided): its "
+                                 f"output at t needs inputs up to t + {self.lookahead}, so it has no {what}")
 
     def initial_state(self, batch: int):
         """``h_{-1} = 0`` for ``batch`` sequences: ``(batch, D, N)``, complex for complex layers."""
