@@ -23,8 +23,9 @@ the entry point every exactness check goes through. Printed, all measured in one
 3. **Ratios** on ``--ratio-instances`` instances: batched vs unbatched verification (one instance
    per call), FFT vs direct convolution (every SSM layer forced to ``mode="fft"`` / ``"direct"``;
    ``auto``, the default, takes a scan for prefix sums, direct for short windows, FFT otherwise);
-   GPU vs CPU when CUDA is measured too; free-running greedy decoding of the copiers (one forward
-   pass per generated token) vs teacher-forced verify. A forced mode or a greedy run predicted
+   GPU vs CPU when CUDA is measured too; free-running greedy decoding of the copiers (step mode: the
+   prompt in one pass, then one recurrence step per generated token; ``benchmarks/decoding_throughput.py``
+   measures it against its target) vs teacher-forced verify. A forced mode or a greedy run predicted
    (from the previous length, as auto grew, times L^2 for direct) past a quarter of ``--budget``
    is skipped and its prediction printed.
 4. **Largest L and |V|** that verify exactly (one instance per step) as L (powers of two, nearest
@@ -722,7 +723,7 @@ def main(argv=None) -> int:
                 print(f"{case.name:<24} {t.length:>6} {m['instances'][0]:>5} {auto:9.4f} {cell('fft')} {cell('direct')} "
                       f"{ratio} {ex:>17}")
         if greedy:
-            print("free-running greedy decoding (copying.decoding.greedy_decode: one forward pass per token) "
+            print("free-running greedy decoding (copying.decoding.greedy_decode: step mode) "
                   "vs teacher-forced verify:")
             print(f"{'construction':<24} {'used':>6} {'inst':>5} {'greedy s':>9} {'inst/s':>10} {'slow-down':>10} {'exact':>5}")
             for case in cases:

@@ -214,6 +214,41 @@ def ssm_inputs(draw, channels: int, *, max_batch: int = 3, max_length: int = 200
     return torch.randn(B, L, channels, generator=g, dtype=torch.float64)
 
 
+@st.composite
+def ssm_networks(draw, *, max_blocks: int = 3, max_vocab: int = 5, spectrum: str = "stable", allow_lookahead: bool = False):
+    """A random SSM+FNN network (float64): a table embedding of 1..``max_vocab`` tokens (entries in
+    [-1, 1]), sometimes a pre-FNN, 1..``max_blocks`` blocks of (:func:`ssm_layers` with ``spectrum``, a
+    dense ReLU FNN of depth 1-2, hidden width 1-4, weights in [-1, 1]) ending in 1-3 outputs, sometimes
+    clipped to [-1, 1]."""
+    from constructions.embedding import TableEmbedding
+    from constructions.fnn import FNN
+    from constructions.network import SSMNetwork
+    from constructions.vocabulary import Vocabulary
+
+    def fnn(d_in: int, d_out: int) -> FNN:
+        widths = [d_in] + [draw(st.integers(1, 4)) for _ in range(draw(st.integers(0, 1)))] + [d_out]
+        return FNN([(_real(draw, (b, a)), _real(draw, (b,))) for a, b in zip(widths, widths[1:])])
+
+    layers = [draw(ssm_layers(spectrum=spectrum, allow_lookahead=allow_lookahead)) for _ in range(draw(st.integers(1, max_blocks)))]
+    vocab = Vocabulary.of(token=draw(st.integers(1, max_vocab)))
+    pre = draw(st.booleans())
+    width = draw(st.integers(1, 3)) if pre else layers[0].channels
+    embedding = TableEmbedding(vocab, _real(draw, (vocab.size, width)))
+    pre_fnn = fnn(width, layers[0].channels) if pre else None
+    outs = [l.channels for l in layers[1:]] + [draw(st.integers(1, 3))]
+    blocks = [(layer, fnn(layer.channels, out)) for layer, out in zip(layers, outs)]
+    return SSMNetwork(embedding, blocks, pre_fnn=pre_fnn, clip=(-1.0, 1.0) if draw(st.booleans()) else None)
+
+
+@st.composite
+def network_tokens(draw, vocab_size: int, *, max_batch: int = 3, max_length: int = 60):
+    """``(batch, length)`` token ids below ``vocab_size``, seeded."""
+    B = draw(st.integers(1, max_batch))
+    L = draw(st.one_of(st.integers(1, 8), st.integers(1, max_length)))
+    g = torch.Generator().manual_seed(draw(seeds))
+    return torch.randint(0, vocab_size, (B, L), generator=g)
+
+
 # ----------------------------------------------------------------------------- copying
 @st.composite
 def copy_configs(draw, *, max_alphabet: int, max_length: int, min_alphabet: int = 1):

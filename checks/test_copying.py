@@ -121,8 +121,9 @@ def ngram_property(build):
     return copies
 
 
-#: free-running decoding re-runs the prefix for every token (3.5 s for one string at D = 5, n = 4): drawn
-#: strings are decoded up to this many memory cells; the exhaustive tests below decode every string
+#: free-running decoding (step mode) still costs one pass over the memory's width per token, about what
+#: re-running a short prefix costs (seconds for one string at D = 5, n = 4): drawn strings are decoded up
+#: to this many memory cells; the exhaustive tests below decode every string
 DECODED_MEMORY_MAX = 2500
 
 
@@ -143,7 +144,7 @@ def test_ngram_copies_drawn_strings_without_repeats_exactly(case, evidence, devi
 @pytest.mark.claim("copy.ngram.exact")
 @pytest.mark.parametrize("alphabet, length, n", [(4, 12, 3), (8, 16, 3), (3, 16, 4)])
 def test_ngram_copies_random_strings_without_repeats_exactly(alphabet, length, n, evidence, device):
-    """Memories of 1080, 9000 and 2500 cells; free-running decoding (one pass per token) on 4 strings."""
+    """Memories of 1080, 9000 and 2500 cells; free-running decoding (step mode) on 4 strings."""
     config = CopyConfig(alphabet, length)
     strings = generate(config, SIZES.batch, length).strings
     batch = assemble(config, strings[~repeated_ngram(strings, n, alphabet)].to(device))

@@ -11,6 +11,11 @@
   output where the kernel is bounded, at every position within that position's own scale where it
   grows (and there the FFT refuses).
 
+* ``model.step-mode`` -- hypothesis: step mode (``initial_state``/``step``, one token at a time) equals
+  the convolutional modes on the same layers (its state equals ``states`` and ``state_after``), on whole
+  random networks (``steps``, ``prefill``), and free-running decoding in step mode gives the tokens that
+  re-running the prefix gives, on the copiers and on copiers with perturbed weights.
+
 Each has a control showing that the same procedure rejects a broken variant.
 """
 
@@ -25,10 +30,17 @@ from sympy.simplify.simplify import sum_combine, sum_simplify
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.strategies import ssm_inputs, ssm_layers
+from checks.strategies import (copy_configs, fixed_length_strings, network_tokens, ngram_strings, ssm_inputs,
+                               ssm_layers, ssm_networks, vocab_sizes)
+from constructions.copying import fixed_length, greedy_decode, greedy_decode_rerunning, ngram
+from constructions.embedding import TableEmbedding
+from constructions.errors import IllConditionedModeError, NonCausalError
+from constructions.fnn import FNN
+from constructions.network import SSMNetwork
 from constructions.precision import to_dtype
-from constructions.errors import IllConditionedModeError
-from constructions.ssm import DenseSSM, DiagonalSSM, ShiftSSM, SSMBank, accumulator, causal_conv_fft
+from constructions.ssm import DenseSSM, DiagonalSSM, ShiftSSM, SSMBank, SSMLayer, accumulator, causal_conv_fft, shifts
+from constructions.tasks.copying import CopyConfig, assemble
+from constructions.vocabulary import Vocabulary
 
 # ----------------------------------------------------------------------------- shift kernel
 i, j, k, a = sp.symbols("i j k a", integer=True, positive=True)
@@ -303,3 +315,189 @@ def test_position_check_catches_the_fft_on_a_growing_layer(evidence):
     evidence.record(fft_y0=float(fft[0, 0, 0]), fft_position_discrepancy=per_position,
                     fft_discrepancy_within_largest_output=within_largest)
     assert within_largest <= TOLERANCE[torch.float64] < per_position
+
+
+# ----------------------------------------------------------------------------- step mode
+def stepped(layer, x):
+    """``layer`` read one token at a time from its initial state: outputs ``(batch, L, D)`` and the last state."""
+    state = layer.initial_state(x.shape[0])
+    ys = []
+    for t in range(x.shape[1]):
+        y, state = layer.step(x[:, t], state)
+        ys.append(y)
+    return torch.stack(ys, dim=1), state
+
+
+def step_output_gap(layer, x, y) -> tuple[str, float]:
+    """How far step-mode outputs ``y`` of one layer (not a bank) are from its convolutional modes: on a growing
+    kernel, from 'recurrence', 'direct' and 'auto' relative to each position's own scale S_t
+    (:func:`position_discrepancy`); otherwise from every supported mode and 'auto' within max(1, largest |output|)."""
+    if layer.is_growing(x.shape[1]):
+        scale = absolute_layer(layer)(x.abs().double(), "recurrence").to(y.dtype)
+        worst = 0.0
+        for m in ("recurrence", "direct", "auto"):
+            gap = (layer(x, m) - y).abs()
+            if bool((gap[scale == 0] != 0).any()):
+                return "growing", math.inf
+            worst = max(worst, float((gap / scale.clamp(min=torch.finfo(scale.dtype).tiny)).max()))
+        return "growing", worst
+    scale = max(1.0, float(layer(x, "recurrence").abs().max()))
+    return "bounded", max(float((layer(x, m) - y).abs().max()) for m in layer.supported_modes() + ("auto",)) / scale
+
+
+def step_discrepancies(layer, x) -> dict[str, float]:
+    """Step mode of ``layer`` (a bank stepped as one) against its convolutional modes, each group apart:
+    ``{"bounded" | "growing": output gap, "state": gap}``, the state's gap being the largest of
+    |state_vector - states(x)[:, -1]| and |state_after(x) - the stepped state|, relative to max(1, largest |entry|)."""
+    y, state = stepped(layer, x)
+    groups = layer.groups if isinstance(layer, SSMBank) else [layer]
+    sizes = [g.channels for g in groups]
+    found: dict[str, float] = {}
+    for group, part, out in zip(groups, torch.split(x, sizes, dim=-1), torch.split(y, sizes, dim=-1)):
+        kind, gap = step_output_gap(group, part, out)
+        found[kind] = max(found.get(kind, 0.0), gap)
+    h = layer.state_vector(state)
+    reference = layer.states(x)[:, -1].reshape(h.shape)
+    scale = max(1.0, float(reference.abs().max()))
+    found["state"] = max(float((h - reference).abs().max()), float((layer.state_vector(layer.state_after(x)) - h).abs().max())) / scale
+    return found
+
+
+#: the longest sequence a layer is stepped through (a Python step per token; still both sides of the direct/FFT switch)
+STEP_MAX_LENGTH = 96
+
+
+def network_step_discrepancy(network, tokens, split: int) -> float:
+    """``network.steps(tokens)`` against ``network(tokens, mode)`` for 'recurrence', 'direct', 'fft' and 'auto', and
+    against ``prefill(tokens[:, :split])`` continued by ``steps``; relative to max(1, largest |output|)."""
+    y, _ = network.steps(tokens)
+    scale = max(1.0, float(network(tokens, "recurrence").abs().max()))
+    gaps = [float((network(tokens, m) - y).abs().max()) for m in ("recurrence", "direct", "fft", "auto")]
+    head, state = network.prefill(tokens[:, :split])
+    tail, _ = network.steps(tokens[:, split:], state)
+    gaps.append(float((torch.cat([head, tail], dim=1) - y).abs().max()))
+    return max(gaps) / scale
+
+
+@pytest.mark.claim("model.step-mode")
+@pytest.mark.parametrize("spectrum", ["stable", "marginal-or-unstable"])
+@given(data=st.data())
+def test_step_mode_equals_the_convolutional_modes_on_every_layer_kind(spectrum, data, evidence, device):
+    layer = data.draw(ssm_layers(spectrum=spectrum, allow_lookahead=False)).to(device)
+    xs = data.draw(ssm_inputs(layer.channels, max_length=STEP_MAX_LENGTH)).to(device)
+    found = step_discrepancies(layer, xs)
+    evidence.count("layers_stepped")
+    evidence.count(f"{spectral_regime(layer)}_layers_stepped")
+    evidence.count("growing_layers_stepped", int("growing" in found))
+    evidence.count("banks_stepped", int(isinstance(layer, SSMBank)))
+    for kind, gap in found.items():
+        evidence.note_max(f"max_relative_step_discrepancy_{kind}", gap)
+    evidence.record(tolerance_float64=TOLERANCE[torch.float64])
+    assert max(found.values()) <= TOLERANCE[torch.float64], f"{type(layer).__name__}: step mode differs ({found})"
+
+
+@pytest.mark.claim("model.step-mode")
+@given(layer=ssm_layers(max_state=4).filter(lambda l: any(g.lookahead for g in (l.groups if isinstance(l, SSMBank) else [l]))))
+def test_a_layer_that_looks_ahead_has_no_step_mode(layer, evidence):
+    with pytest.raises(NonCausalError, match="looks ahead"):
+        layer.initial_state(2)
+    evidence.count("lookahead_layers_refused")
+
+
+@pytest.mark.claim("model.step-mode")
+@given(data=st.data())
+def test_a_network_in_step_mode_equals_its_convolutional_modes(data, evidence):
+    network = data.draw(ssm_networks(spectrum=data.draw(st.sampled_from(["stable", "marginal"]), label="spectrum")))
+    tokens = data.draw(network_tokens(network.embedding.vocabulary.size, max_length=40))
+    split = data.draw(st.integers(0, tokens.shape[1]), label="prefill")
+    gap = network_step_discrepancy(network, tokens, split)
+    evidence.count("networks_stepped")
+    evidence.note_max("max_relative_network_step_discrepancy", gap)
+    evidence.note_max("most_blocks", len(network.blocks))
+    assert gap <= TOLERANCE[torch.float64], f"network step mode differs by {gap:.3e}"
+
+
+def perturbed(construction, scale: float, seed: int):
+    """``construction`` with every bias of its last FNN moved by up to ``scale``: wrong predictions, fed back."""
+    bias = construction.network.blocks[-1].fnn.biases[-1]
+    g = torch.Generator().manual_seed(seed)
+    bias.data += scale * (2 * torch.rand(bias.shape, generator=g, dtype=bias.dtype) - 1)
+    return construction
+
+
+def decoders_agree(construction, tokens) -> tuple[bool, int]:
+    """Free-running decoding of the prompts of ``tokens`` in step mode and by re-running the prefix:
+    (the same tokens?, how many steps the two decoders' output differs from the copy)."""
+    s = construction.config.length
+    prompts = tokens[:, : s + 2]
+    fast, slow = greedy_decode(construction, prompts, s + 1), greedy_decode_rerunning(construction, prompts, s + 1)
+    return bool(torch.equal(fast, slow)), int((slow != tokens[:, s + 2 :]).sum())
+
+
+@pytest.mark.claim("model.step-mode")
+@given(data=st.data())
+def test_free_running_decoding_in_step_mode_equals_rerunning_the_prefix(data, evidence):
+    if data.draw(st.booleans(), label="n-gram copier"):
+        alphabet, n, string = data.draw(ngram_strings(vocab_sizes(1, 3), st.integers(1, 3), max_length=10))
+        config = CopyConfig(alphabet, len(string))
+        construction = ngram.build(config, n)
+    else:
+        config, string = data.draw(fixed_length_strings(copy_configs(max_alphabet=5, max_length=10)))
+        construction = fixed_length.build(config)
+    scale = data.draw(st.sampled_from([0.0, 0.3, 1.0, 3.0]), label="perturbation")
+    perturbed(construction, scale, data.draw(st.integers(0, 2**16)))
+    same, wrong = decoders_agree(construction, assemble(config, torch.tensor([string])).tokens)
+    evidence.count("strings_decoded_both_ways")
+    evidence.count("perturbed_copiers_with_wrong_tokens", int(wrong > 0))
+    assert same, "step-mode decoding and re-running the prefix generated different tokens"
+
+
+@pytest.mark.claim("model.step-mode", role="control",
+                  breaks="the step mode's state update: h_t = B x_t (the A h_(t-1) term dropped) for diagonal and dense "
+                  "layers, and a shift ring buffer whose position never advances")
+def test_step_checks_catch_a_state_update_that_drops_a_term(monkeypatch, evidence):
+    g = torch.Generator().manual_seed(11)
+    r = lambda *shape: torch.rand(*shape, generator=g, dtype=torch.float64) - 0.5  # noqa: E731
+    layers = [DiagonalSSM(r(2, 3), r(2, 3), r(2, 3)), DenseSSM(r(2, 3, 3), r(2, 3), r(2, 3)), ShiftSSM(r(2, 4)),
+              SSMBank([accumulator(1), shifts([2])])]
+    xs = torch.randn(2, 30, 2, generator=g, dtype=torch.float64)
+    good = [max(step_discrepancies(layer, xs).values()) for layer in layers]
+    network = SSMNetwork(TableEmbedding(Vocabulary.of(token=3), r(3, 2)),
+                         [(DiagonalSSM(r(2, 3), r(2, 3), r(2, 3)), FNN([(r(4, 2), r(4)), (r(2, 4), r(2))])),
+                          (ShiftSSM(r(2, 4)), FNN([(r(1, 2), r(1))]))])
+    tokens = torch.randint(0, network.embedding.vocabulary.size, (2, 20), generator=g)
+    good_network = network_step_discrepancy(network, tokens, 7)
+
+    monkeypatch.setattr(SSMLayer, "_step", lambda self, x_t, h: self._advance(x_t, torch.zeros_like(h)))
+    monkeypatch.setattr(ShiftSSM, "_step", _stuck_ring(ShiftSSM._step))
+    bad = [max(step_discrepancies(layer, xs).values()) for layer in layers]
+    bad_network = network_step_discrepancy(network, tokens, 7)
+    evidence.record(correct_step_discrepancies=good, broken_step_discrepancies=bad,
+                    correct_network_discrepancy=good_network, broken_network_discrepancy=bad_network)
+    assert max(good) <= TOLERANCE[torch.float64] and good_network <= TOLERANCE[torch.float64]
+    assert min(bad) > TOLERANCE[torch.float64] and bad_network > TOLERANCE[torch.float64]
+
+
+def _stuck_ring(step):
+    """A shift step that writes every token into the same slot (its position never advances)."""
+    from dataclasses import replace
+
+    def stuck(self, x_t, state):
+        y, after = step(self, x_t, state)
+        return y, replace(after, position=state.position)
+
+    return stuck
+
+
+@pytest.mark.claim("model.step-mode", role="control",
+                  breaks="step-mode decoding's prefill: the shift layers' state after the prompt misses its last token")
+def test_decoding_check_catches_a_prefill_that_drops_the_last_prompt_token(monkeypatch, evidence):
+    config = CopyConfig(4, 6)
+    tokens = assemble(config, torch.tensor([[0, 1, 2, 3, 1, 0], [3, 3, 2, 0, 1, 2]])).tokens
+    constructions = [fixed_length.build(config), ngram.build(config, 2)]
+    agree = [decoders_agree(c, tokens)[0] for c in constructions]
+    original = ShiftSSM.state_after
+    monkeypatch.setattr(ShiftSSM, "state_after", lambda self, x: original(self, x[:, :-1]))
+    broken = [decoders_agree(c, tokens)[0] for c in constructions]
+    evidence.record(decoders_agree=agree, decoders_agree_with_broken_prefill=broken)
+    assert all(agree) and not any(broken)

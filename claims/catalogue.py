@@ -88,6 +88,33 @@ CATALOGUE = [
         "outputs fit float32 at 200 tokens.",
     ),
     claim(
+        id="model.step-mode",
+        title="Step mode (one token at a time, each layer carrying its state) equals the convolutional modes",
+        stated="An SSM+FNN network run as a recurrence, one token at a time with every SSM layer carrying its "
+        "state h_t = A h_(t-1) + B x_t and the FNNs acting on that token alone, gives the outputs of its "
+        "convolutional modes; free-running decoding in step mode gives the tokens that re-running the prefix gives.",
+        checked_as="On the layers checks/strategies.py ssm_layers draws (shift, diagonal real and complex, dense, banks; "
+        "stable, marginal or unstable; lookahead 0, inputs of length 1-200) SSMLayer.step from initial_state equals "
+        "every mode the layer supports and 'auto' within 1e-9 of max(1, largest |output|) (float64), or, where the "
+        "kernel grows (rho^(L-1) > 16), 'recurrence', 'direct' and 'auto' within 1e-9 of each position's own scale "
+        "S_t; its state after the last token (state_vector) equals states(x)[:, -1] and state_after(x) (the prompt "
+        "read at once) within 1e-9 of max(1, largest |state entry|); a layer that looks ahead has no step mode "
+        "(NonCausalError). On the networks ssm_networks draws (1-3 blocks of stable or marginal layers, pre-FNN and "
+        "clip sometimes, tokens of length 1-60) SSMNetwork.steps equals network(tokens, mode) for 'recurrence', "
+        "'direct', 'fft' and 'auto', and prefill of a prefix followed by steps equals steps, within 1e-9 of "
+        "max(1, largest |output|). Free-running greedy_decode (step mode) returns exactly the tokens of "
+        "greedy_decode_rerunning on both copiers and on copiers with perturbed weights (wrong and no-token "
+        "predictions included).",
+        provenance="reconstructed",
+        source="PAPER.md §2 (the SSM as a recurrence); S4/Mamba practice of a recurrent mode for inference",
+        kind="exact",
+        paper_claims=["model"],
+        notes="The step mode is what makes free-running decoding O(1) work per token in the length: a shift layer "
+        "keeps its last N inputs in a ring buffer and reads only its non-zero taps, an accumulator adds the token. "
+        "Non-finite inputs raise NonFiniteInputError and overflow NumericalRangeError in step mode too "
+        "(tests/test_step_mode.py).",
+    ),
+    claim(
         id="model.shift-delays",
         title="A shift filter delays the sequence",
         stated="The shift filter c = e_k delays a sequence by k tokens.",

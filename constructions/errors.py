@@ -36,6 +36,11 @@ class IllConditionedModeError(SuiteError):
     """A compute mode cannot give this layer's outputs to its accuracy (e.g. the FFT on a growing kernel)."""
 
 
+class NonCausalError(ShapeError):
+    """A two-sided layer (``lookahead > 0``) was asked for what only a causal one has: a state to read,
+    or a step mode (its output at ``t`` needs inputs after ``t``)."""
+
+
 class SequenceLayoutError(ShapeError):
     """A token sequence's length or layout differs from the task format it is read in."""
 

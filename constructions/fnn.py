@@ -172,7 +172,9 @@ class FNN(nn.Module):
         if x.device != self.device:
             raise DeviceMismatchError(f"FNN input is on {x.device}, the network on {self.device}")
         last = len(self.weights) - 1
-        for i, (W, b) in enumerate(zip(self.weights, self.biases)):
+        # the registered tensors in order: a ParameterList's own iteration costs microseconds per item,
+        # which step-mode decoding pays per token
+        for i, (W, b) in enumerate(zip(self.weights._parameters.values(), self.biases._parameters.values())):
             x = _sparse_linear(x, W, b) if W.is_sparse else torch.nn.functional.linear(x, W, b)
             if i < last:
                 x = torch.relu(x)

@@ -9,6 +9,19 @@ PAPER.md §2's class S(M, U, D, L, W, S, B)::
 The pre-FNN (or the embedding) is the "pre-FNN" of the first SSM in Lemma 3.3's sense; the FNN of
 block m is the post-FNN of SSM_m and the pre-FNN of SSM_{m+1}. Residual paths are identity
 channels (an SSM tap ``K_0 = 1``), so a network is exactly the composition written above.
+
+**Step mode** (recurrent inference, claim ``model.step-mode``): every SSM layer carries its state and
+everything else acts on the one token, so reading token ``t`` costs the same whatever ``t`` is::
+
+    state = network.initial_state(batch)                 # h^m_{-1} = 0 for every block m
+    out_t, state = network.step(tokens_t, state)         # x^0_t = [pre-FNN](embed(tokens_t))
+                                                         # y^m_t, h^m_t = SSM_m.step(x^{m-1}_t, h^m_{t-1})
+                                                         # x^m_t = FNN_m(y^m_t);  out_t = [clip](x^M_t)
+    outputs, state = network.steps(tokens, state)        # step over every token of (batch, L) tokens
+    outputs, state = network.prefill(tokens)             # the same, by a convolutional mode: one pass
+
+``out_t`` equals ``network(tokens)[:, t]`` in every convolutional mode. A network with a two-sided
+layer has no step mode (:class:`~constructions.errors.NonCausalError`).
 """
 
 from __future__ import annotations
@@ -109,6 +122,60 @@ class SSMNetwork(nn.Module):
         else:
             trace.block_outputs[-1] = x
         return trace
+
+
+    # ---------------------------------------------------------------- step mode
+    def initial_state(self, batch: int) -> tuple:
+        """Every block's SSM state before the first token (``h^m_{-1} = 0``), in block order."""
+        return tuple(block.ssm.initial_state(batch) for block in self.blocks)
+
+    def step(self, inputs_t: torch.Tensor, state: tuple) -> tuple[torch.Tensor, tuple]:
+        """Read one token per sequence: ``inputs_t`` is ``(batch,)`` token ids (or ``(batch, d_0)``
+        features for a feature input); returns ``(out_t: (batch, d_out), state)``, the network's output
+        at this token and every block's state after it (module docstring). Errors as in :meth:`run`."""
+        if not isinstance(state, tuple) or len(state) != len(self.blocks):
+            raise ShapeError(f"a state of this network is a tuple of {len(self.blocks)} SSM states (initial_state)")
+        if not isinstance(inputs_t, torch.Tensor):
+            raise ShapeError(f"a step reads a tensor of one token per sequence, got {type(inputs_t).__name__}")
+        x = self.embedding(inputs_t.unsqueeze(1))[:, 0]  # the embedding's own checks, on a sequence of one
+        if self.pre_fnn is not None:
+            x = _in_range(self.pre_fnn(x), "the pre-FNN")
+        after = []
+        for m, (block, h) in enumerate(zip(self.blocks, state)):
+            y, h = block.ssm.step(x, h)
+            x = _in_range(block.fnn(y), f"the FNN of block {m}")
+            after.append(h)
+        if self.clip is not None:
+            x = x.clamp(*self.clip)
+        return x, tuple(after)
+
+    def prefill(self, inputs: torch.Tensor, mode: Mode = "auto") -> tuple[torch.Tensor, tuple]:
+        """Read a whole prompt at once: ``(network(inputs, mode), state)`` with every block's state after
+        the last token (``SSM_m.state_after`` of that layer's inputs), equal to :meth:`steps` from the
+        initial state; decoding goes on with :meth:`step`."""
+        self.initial_state(1)  # a two-sided layer has no step mode: refused before the pass
+        trace = self.run(inputs, mode)
+        if inputs.shape[1] == 0:
+            return trace.block_outputs[-1], self.initial_state(inputs.shape[0])
+        x = trace.embedded if self.pre_fnn is None else self.pre_fnn(trace.embedded)
+        layer_inputs = [x] + trace.block_outputs[:-1]  # the last block output may be clipped; no SSM reads it
+        state = tuple(block.ssm.state_after(x) for block, x in zip(self.blocks, layer_inputs))
+        return trace.block_outputs[-1], state
+
+    def steps(self, inputs: torch.Tensor, state: tuple | None = None) -> tuple[torch.Tensor, tuple]:
+        """:meth:`step` over every token of ``inputs`` (``(batch, L)`` ids or ``(batch, L, d_0)``
+        features), from ``state`` (the initial one if ``None``): ``(outputs (batch, L, d_out), state)``."""
+        if not isinstance(inputs, torch.Tensor) or inputs.dim() < 2:
+            shape = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
+            raise ShapeError(f"inputs must have shape (batch, length[, features]), got {shape}")
+        state = self.initial_state(inputs.shape[0]) if state is None else state
+        outputs = []
+        for t in range(inputs.shape[1]):
+            out, state = self.step(inputs[:, t], state)
+            outputs.append(out)
+        if not outputs:
+            return torch.zeros(inputs.shape[0], 0, self.out_features, dtype=self.dtype, device=self.device), state
+        return torch.stack(outputs, dim=1), state
 
 
 def _in_range(x: torch.Tensor, where: str) -> torch.Tensor:

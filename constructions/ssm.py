@@ -41,11 +41,22 @@ Every mode refuses non-finite inputs (:class:`NonFiniteInputError`) and raises
 
 A layer may look ahead: with ``lookahead = F`` it returns ``y_t = z_{t+F}`` where ``z`` is the
 causal output, which makes a two-sided window ``[t-U+1+F, t+F]``.
+
+**Step mode** (recurrent inference): ``state = layer.initial_state(batch)`` gives ``h_{-1} = 0`` and
+``y_t, state = layer.step(x_t, state)`` reads one token ``x_t: (batch, D)``, one step of the recurrence
+above: ``O(D N)`` work per token whatever the length (a shift layer keeps its last ``N`` inputs in a
+ring buffer and reads only its non-zero taps: ``O(D + nnz(taps))``). It equals the convolutional modes
+(claim ``model.step-mode``), refuses a non-finite ``x_t`` (:class:`NonFiniteInputError`, before the
+state is touched) and raises :class:`NumericalRangeError` when an output overflows. A state is a
+decoding cache: ``step`` may update it in place (the ring buffer), so use the state it returns and
+not the one passed in. A two-sided layer has no step mode (:class:`NonCausalError`): its output at
+``t`` needs inputs after ``t``. ``state_vector(state)`` gives ``h_t`` as :meth:`SSMLayer.states` does.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from typing import Iterable, Literal, Sequence
 
 import torch
@@ -56,6 +67,7 @@ from .errors import (
     DeviceMismatchError,
     DTypeMismatchError,
     IllConditionedModeError,
+    NonCausalError,
     NonFiniteInputError,
     NumericalRangeError,
     ShapeError,
@@ -165,8 +177,7 @@ class SSMLayer(nn.Module):
         """
         self.check_input(x)
         require_finite_input("SSM input", x)  # what a state is read from
-        if self.lookahead:
-            raise ShapeError("a two-sided layer (lookahead > 0) has no causal state to read")
+        self._require_causal("a causal state to read")
         S = self.state_kernel(x.shape[1])  # (D, N, L)
         return torch.einsum("dns,bsd->bdn", S, x.flip(1).to(S.dtype))
 
@@ -181,8 +192,7 @@ class SSMLayer(nn.Module):
         """
         self.check_input(x)
         require_finite_input("SSM input", x)  # what a state is read from
-        if self.lookahead:
-            raise ShapeError("a two-sided layer (lookahead > 0) has no causal state to read")
+        self._require_causal("a causal state to read")
         batch, L, D = x.shape
         N = self.state_size
         S = self.state_kernel(min(L, N + 1))  # (D, N, K)
@@ -344,15 +354,71 @@ class SSMLayer(nn.Module):
         return torch.cumsum(x * w, dim=1) + self.skip * x
 
     def _recurrence(self, x: torch.Tensor) -> torch.Tensor:
-        """The reference: one step of ``h_t = A h_{t-1} + B x_t`` per token."""
+        """The reference: one step of ``h_t = A h_{t-1} + B x_t`` per token (the dense state, for
+        every parameterization: the slow twin of the shift layer's ring buffer too)."""
         batch, L, D = x.shape
         h = torch.zeros(batch, D, self.state_size, dtype=self.C.dtype, device=x.device)
         ys = []
         for t in range(L):
-            xt = x[:, t, :]  # (batch, D)
-            h = self._transition(h) + self.B * xt.unsqueeze(-1)
-            ys.append((self.C * h).sum(-1).real + self.skip * xt)
+            y, h = self._advance(x[:, t, :], h)
+            ys.append(y)
         return torch.stack(ys, dim=1) if ys else x.new_zeros(batch, 0, D)
+
+    def _advance(self, x_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step on the dense state: ``h_t = A h_{t-1} + B x_t``, ``y_t = Re(C h_t) + skip x_t``.
+        ``x_t: (batch, D)``, ``h: (batch, D, N)``."""
+        h = self._transition(h) + self.B * x_t.unsqueeze(-1)
+        return (self.C * h).sum(-1).real + self.skip * x_t, h
+
+    # -------------------------------------------------------------- step mode
+    def _require_causal(self, what: str) -> None:
+        if self.lookahead:
+            raise NonCausalError(f"this {type(self).__name__} looks ahead (lookahead = {self.lookahead}, two-sided): its "
+                                 f"output at t needs inputs up to t + {self.lookahead}, so it has no {what}")
+
+    def initial_state(self, batch: int):
+        """``h_{-1} = 0`` for ``batch`` sequences: ``(batch, D, N)``, complex for complex layers."""
+        self._require_causal("step mode")
+        return torch.zeros(_batch_size(batch), self.channels, self.state_size, dtype=self.C.dtype, device=self.device)
+
+    def step(self, x_t: torch.Tensor, state):
+        """Read one token: ``h_t = A h_{t-1} + B x_t``, ``y_t = Re(C h_t) + skip x_t``.
+
+        ``x_t: (batch, D)``; returns ``(y_t: (batch, D), h_t)``. A non-finite ``x_t`` raises
+        :class:`NonFiniteInputError` before the state is touched, an output beyond the dtype's range
+        :class:`NumericalRangeError` (a state that overflowed reaches the output as inf or NaN)."""
+        self._require_causal("step mode")
+        self.check_input(_one_token(x_t))
+        require_finite_input("SSM input", x_t)
+        self._check_state(state, x_t.shape[0])
+        y, state = self._step(x_t, state)
+        if not _all_finite(y):
+            raise NumericalRangeError(
+                f"{type(self).__name__} output overflows {y.dtype} in step mode (largest finite value "
+                f"{torch.finfo(y.dtype).max:.3g}): its state grows like rho^t with rho = {self.spectral_radius():.6g}")
+        return y, state
+
+    def _step(self, x_t: torch.Tensor, state):
+        return self._advance(x_t, state)
+
+    def _check_state(self, state, batch: int) -> None:
+        """``state`` is one of this layer's (:meth:`initial_state`'s type and shape) for ``batch`` sequences."""
+        kind = ShiftState if isinstance(self, ShiftSSM) else torch.Tensor
+        tensor = state.window if isinstance(state, ShiftState) else state
+        shape = (batch, self.channels) + ((2,) if kind is ShiftState else ()) + (self.state_size,)
+        if not isinstance(state, kind) or tuple(tensor.shape) != shape:
+            got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(state).__name__
+            raise ShapeError(f"not a step-mode state of this {type(self).__name__} for {batch} sequences: expected "
+                             f"{kind.__name__} of shape {shape}, got {type(state).__name__} {got}")
+
+    def state_vector(self, state) -> torch.Tensor:
+        """``h_t`` of a step-mode state as :meth:`states` gives it: ``(batch, D, N)``."""
+        return state
+
+    def state_after(self, x: torch.Tensor):
+        """The step-mode state after reading all of ``x`` (``(batch, L, D)``, ``L >= 1``), computed at once
+        (:meth:`final_state`): a prompt read by a convolutional mode, then decoded by :meth:`step`."""
+        return self.final_state(x).to(self.C.dtype)
 
 
 class ShiftSSM(SSMLayer):
@@ -395,11 +461,51 @@ class ShiftSSM(SSMLayer):
         """The state is the last ``N`` inputs, ``h_t[n] = x_{t-n}`` (0 before the start): read off directly."""
         self.check_input(x)
         require_finite_input("SSM input", x)  # what a state is read from
-        if self.lookahead:
-            raise ShapeError("a two-sided layer (lookahead > 0) has no causal state to read")
+        self._require_causal("a causal state to read")
         N = self.state_size
         padded = F.pad(x, (0, 0, N - 1, 0))  # (batch, N - 1 + L, D)
         return padded.unfold(1, N, 1).flip(-1)  # (batch, L, D, N): entry n is x_{t-n}
+
+    def initial_state(self, batch):
+        """The last ``N`` inputs, all 0, in a ring buffer held twice, ``(batch, D, 2, N)``; the non-zero
+        taps listed once."""
+        self._require_causal("step mode")
+        C = self.C.detach()
+        D, N = C.shape
+        channel, lag = C.nonzero(as_tuple=True)
+        one_per_channel = bool(torch.equal(channel, torch.arange(D, device=self.device)))
+        window = torch.zeros(_batch_size(batch), D, 2, N, dtype=self.dtype, device=self.device)
+        return ShiftState(window, 0, channel, channel * 2 * N + N - lag, C[channel, lag], one_per_channel)
+
+    def _step(self, x_t, state):
+        """``x_t`` into slot ``p`` of both copies (the oldest input's), then ``y_t = sum_{taps s} c_s x_{t-s}
+        + skip x_t`` with ``x_{t-s}`` in slot ``N + p - s`` of the doubled buffer (no wrap-around):
+        ``O(D + nnz)`` per token, the buffer written in place."""
+        p = state.position
+        state.window[..., p] = x_t.unsqueeze(-1)
+        terms = state.window.view(x_t.shape[0], -1)[:, state.read + p] * state.taps  # (batch, nnz)
+        if state.one_per_channel:  # shift layers: one tap per channel, in channel order
+            y = terms + self.skip * x_t
+        else:
+            y = (self.skip * x_t).index_add(1, state.channel, terms)
+        return y, replace(state, position=(p + 1) % self.state_size)
+
+    def state_after(self, x):
+        """The last ``N`` inputs of ``x`` in their slots: ``x_{L-1-n}`` in slot ``(L - 1 - n) mod N``."""
+        self.check_input(x)
+        require_finite_input("SSM input", x)
+        state = self.initial_state(x.shape[0])
+        L, N = x.shape[1], self.state_size
+        last = min(L, N)
+        slots = torch.arange(L - last, L, device=self.device) % N
+        state.window[..., slots] = x[:, L - last :].transpose(1, 2).unsqueeze(2)
+        return replace(state, position=L % N)
+
+    def state_vector(self, state):
+        """``h_t[n] = x_{t-n}``, read from slot ``(p - 1 - n) mod N``."""
+        N = self.state_size
+        order = (state.position - 1 - torch.arange(N, device=self.device)) % N
+        return state.window[:, :, 0, order]
 
     def kernel(self, length):
         k = self.C.detach()[:, :length]
@@ -442,6 +548,14 @@ class DiagonalSSM(SSMLayer):
         self.check_input(x)
         require_finite_input("SSM input", x)  # what a state is read from
         return torch.cumsum(x.unsqueeze(-1).to(self.B.dtype) * self.B, dim=1)
+
+    def final_state(self, x):
+        """Accumulators (every ``lam = 1``): ``h_L = B sum_t x_t``, one sum; otherwise the generic contraction."""
+        if not bool((self.lam == 1).all()) or self.lookahead:
+            return super().final_state(x)
+        self.check_input(x)
+        require_finite_input("SSM input", x)
+        return x.sum(1).unsqueeze(-1).to(self.B.dtype) * self.B
 
     def state_matrix(self):
         return torch.diag_embed(self.lam.detach())
@@ -555,6 +669,32 @@ class SSMBank(nn.Module):
         dtype = torch.complex128 if any(s.is_complex() for s in states) else states[0].dtype
         return torch.cat([s.reshape(*s.shape[:2], -1).to(dtype) for s in states], dim=2)
 
+    def initial_state(self, batch: int) -> tuple:
+        """Every group's initial state, in group order."""
+        return tuple(g.initial_state(batch) for g in self.groups)
+
+    def step(self, x_t: torch.Tensor, state: tuple):
+        """Every group reads its channels of ``x_t: (batch, channels)``; outputs concatenated in order."""
+        self.check_input(_one_token(x_t))
+        if not isinstance(state, tuple) or len(state) != len(self.groups):
+            raise ShapeError(f"a state of this SSMBank is a tuple of {len(self.groups)} group states")
+        require_finite_input("SSM input", x_t)  # named at the bank's own index
+        parts = torch.split(x_t, [g.channels for g in self.groups], dim=-1)
+        stepped = [g.step(part, h) for g, part, h in zip(self.groups, parts, state)]
+        return torch.cat([y for y, _ in stepped], dim=-1), tuple(h for _, h in stepped)
+
+    def state_after(self, x: torch.Tensor) -> tuple:
+        """Every group's step-mode state after reading its channels of ``x``."""
+        self.check_input(x)
+        parts = torch.split(x, [g.channels for g in self.groups], dim=-1)
+        return tuple(g.state_after(part) for g, part in zip(self.groups, parts))
+
+    def state_vector(self, state: tuple) -> torch.Tensor:
+        """Every group's ``h_t``, flattened and concatenated as :meth:`states` does: ``(batch, state_size)``."""
+        parts = [g.state_vector(h) for g, h in zip(self.groups, state)]
+        dtype = torch.complex128 if any(s.is_complex() for s in parts) else parts[0].dtype
+        return torch.cat([s.reshape(s.shape[0], -1).to(dtype) for s in parts], dim=1)
+
     def check_input(self, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor) or x.dim() != 3:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -575,6 +715,35 @@ class SSMBank(nn.Module):
         for i, g in enumerate(self.groups):
             for name, t in g.parameter_tensors().items():
                 yield f"group{i}.{type(g).__name__}.{name}", t
+
+
+@dataclass(frozen=True)
+class ShiftState:
+    """A shift layer's step-mode state: ``window[b, d, k, (position - 1 - n) mod N] = x_{t-n}`` for both
+    copies ``k`` (the ring buffer, written in place), and the layer's non-zero taps
+    ``taps[i] = C[channel[i], lag[i]]``, read at flat index ``read[i] + position`` once ``x_t`` is written
+    (``read[i] = channel[i] 2N + N - lag[i]``: copy 1 at slot ``p - lag``, copy 0 where that wraps)."""
+
+    window: torch.Tensor  # (batch, D, 2, N)
+    position: int  # the slot the next input goes to: tokens read, mod N
+    channel: torch.Tensor  # (nnz,)
+    read: torch.Tensor  # (nnz,)
+    taps: torch.Tensor  # (nnz,)
+    one_per_channel: bool  # channel == arange(D): the output is the gathered terms
+
+
+def _batch_size(batch) -> int:
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ShapeError(f"a step-mode state is for batch >= 1 sequences, got {batch!r}")
+    return batch
+
+
+def _one_token(x_t) -> torch.Tensor:
+    """``x_t: (batch, D)`` as a sequence of one token, for the layers' input checks."""
+    if not isinstance(x_t, torch.Tensor) or x_t.dim() != 2:
+        shape = tuple(x_t.shape) if isinstance(x_t, torch.Tensor) else type(x_t).__name__
+        raise ShapeError(f"a step reads one token per sequence, shape (batch, channels), got {shape}")
+    return x_t.unsqueeze(1)
 
 
 def _all_finite(t: torch.Tensor) -> bool:

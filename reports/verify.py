@@ -7,7 +7,8 @@
 network's resources (weights) and, on the random batch, what it stores while it runs (SSM state
 bits, or a Transformer's KV cache), and runs three checks on the file's task format: a seeded random batch,
 hypothesis-drawn instances (a failure is shrunk to a minimal counterexample) and, when the format
-is small enough, every instance. It prints a summary, writes ``verify.json`` and ``verify.md``
+is small enough, every instance; for copying, also free-running greedy decoding of the random batch's
+prompts in step mode (each layer carrying its state: one step per generated token). It prints a summary, writes ``verify.json`` and ``verify.md``
 (atomically) and exits 0 if every check passed, 1 if one failed, 2 on a bad file or command line.
 
 The file is untrusted: every size in it is checked against the limits of
@@ -31,6 +32,7 @@ from checks.strategies import packed_ar_instances, packed_ints
 from claims.evidence import jsonable
 from constructions.errors import InfeasibleTaskError, ModelFileError, ModelFileMetadataError, SuiteError
 from constructions.model_file.limits import limit, ssm_layers
+from constructions.copying import greedy_decode
 from constructions.serialization import TASKS, load, save
 from constructions.tasks import associative_recall as ar
 from constructions.tasks import copying
@@ -113,6 +115,24 @@ def _record(name: str, result) -> dict:
             "first_failure": result.first_failure}
 
 
+def _free_running(construction, tokens: torch.Tensor, exact: bool) -> dict:
+    """Copying: the random batch's prompts ``BOS s SEP`` decoded free-running in step mode
+    (:func:`~constructions.copying.greedy_decode`); passes when every generated copy equals ``s EOS``."""
+    name = f"free-running greedy decoding of the random batch ({len(tokens)}, step mode)"
+    if exact:
+        return {"check": name, "passed": None, "skipped": "--exact checks the teacher-forced answers in rational "
+                "arithmetic; free-running decoding runs in the file's dtype"}
+    s = construction.config.length
+    generated = greedy_decode(construction, tokens[:, : s + 2], s + 1)
+    wrong = (generated != tokens[:, s + 2 :]).any(-1)
+    first = None
+    if bool(wrong.any()):
+        row = int(wrong.nonzero()[0])
+        first = {"tokens": tokens[row].tolist(), "generated": generated[row].tolist()}
+    return {"check": name, "passed": not bool(wrong.any()), "instances": len(tokens), "wrong_answers": int(wrong.sum()),
+            "first_failure": first}
+
+
 def _state_entries(network) -> int:
     """Real state entries per token of the largest SSM layer (complex entries count twice)."""
     return max((sum(g.channels * g.state_size * (2 if g.C.is_complex() else 1) for g in ssm_layers(b.ssm))
@@ -173,6 +193,8 @@ def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, 
     else:
         checks = [{"check": f"random batch of {batch} (seed {seed})", "passed": None,
                    "skipped": f"none of the {batch} random strings is free of repeated {ngram}-grams"}]
+    if task == "copying" and len(tokens):
+        checks.append(_free_running(construction, tokens, exact))
     memory = _memory(construction, tokens, rows)
 
     @settings(max_examples=examples, derandomize=True, database=None, deadline=None,

@@ -7,6 +7,6 @@
 """
 
 from . import fixed_length, ngram
-from .decoding import greedy_decode, teacher_forced
+from .decoding import greedy_decode, greedy_decode_rerunning, teacher_forced
 
-__all__ = ["fixed_length", "ngram", "greedy_decode", "teacher_forced"]
+__all__ = ["fixed_length", "ngram", "greedy_decode", "greedy_decode_rerunning", "teacher_forced"]

@@ -1,4 +1,5 @@
-"""Reading a copying construction two ways: teacher forcing and free-running greedy decoding."""
+"""Reading a copying construction two ways: teacher forcing and free-running greedy decoding (in step
+mode, and its slow reference twin that re-runs the prefix)."""
 
 from __future__ import annotations
 
@@ -37,38 +38,81 @@ def copy_error_run(construction: Construction, n: int, strings: int, seed: int, 
 NO_TOKEN = -1
 
 
-def greedy_decode(construction: Construction, prompts: torch.Tensor, steps: int, mode: Mode = "auto", *,
-                  on_no_token: str = "stop") -> torch.Tensor:
+def greedy_decode(construction: Construction, prompts: torch.Tensor, steps: int, *, on_no_token: str = "stop",
+                  prefill: Mode = "auto") -> torch.Tensor:
     """Feed ``prompts`` (``BOS s SEP``), append the network's prediction at the last position,
-    ``steps`` times; returns the ``(B, steps)`` generated tokens. Each step reruns the network on
-    the whole prefix (batched over instances): ``O(steps x length)`` work, a reference, not a
-    fast decoder.
+    ``steps`` times; returns the ``(B, steps)`` generated tokens.
+
+    SSM networks decode in step mode (:meth:`~constructions.network.SSMNetwork.step`): the prompt is
+    read at once in the convolutional mode ``prefill`` (:meth:`~constructions.network.SSMNetwork.prefill`),
+    then each generated token is one step of every layer's recurrence, ``O(1)`` work per token in the
+    length (a shift layer's ring buffer, an accumulator's sum). Networks without a step mode
+    (Transformers) re-run the prefix per token, as :func:`greedy_decode_rerunning`, the slow
+    reference twin, does for every network (tested equal).
 
     A prediction that decodes to no token of the vocabulary (``-1``: an output code no token has, as
     a +-1 code averaged between two symbols) cannot be fed back. ``on_no_token="stop"``: that prompt
     stops, its step and every later one hold :data:`NO_TOKEN` (a failed step, never equal to a
     target); ``"raise"``: :class:`~constructions.errors.DecodingError` saying at which step, for how
     many prompts, and the first of them."""
+    network = construction.network
+    if not hasattr(network, "step"):
+        return greedy_decode_rerunning(construction, prompts, steps, prefill, on_no_token=on_no_token)
+    _check_option(on_no_token)
+    state = None
+
+    def next_outputs(column: torch.Tensor | None) -> torch.Tensor:
+        nonlocal state
+        if column is None:
+            out, state = network.prefill(prompts, prefill)
+            return out[:, -1:]
+        out, state = network.step(column[:, 0], state)
+        return out.unsqueeze(1)
+
+    return _decode(construction, prompts, steps, next_outputs, on_no_token)
+
+
+def greedy_decode_rerunning(construction: Construction, prompts: torch.Tensor, steps: int, mode: Mode = "auto", *,
+                            on_no_token: str = "stop") -> torch.Tensor:
+    """:func:`greedy_decode` by re-running the network on the whole prefix for every token (batched over
+    instances) in the convolutional ``mode``: ``O(steps x length)`` work, the slow reference twin of
+    step-mode decoding (and the decoder of networks without a step mode)."""
+    _check_option(on_no_token)
+    sequence = prompts
+
+    def next_outputs(column: torch.Tensor | None) -> torch.Tensor:
+        nonlocal sequence
+        if column is not None:
+            sequence = torch.cat([sequence, column], dim=1)
+        return construction.network(sequence, mode)[:, -1:]
+
+    return _decode(construction, prompts, steps, next_outputs, on_no_token)
+
+
+def _check_option(on_no_token: str) -> None:
     if on_no_token not in ("stop", "raise"):
         raise UnknownOptionError(f"on_no_token must be 'stop' or 'raise', got {on_no_token!r}")
+
+
+def _decode(construction: Construction, prompts: torch.Tensor, steps: int, next_outputs, on_no_token: str) -> torch.Tensor:
+    """The greedy loop shared by both decoders: ``next_outputs(None)`` gives the outputs ``(B, 1, d)`` after
+    the prompts, ``next_outputs(column)`` those after feeding one more token per prompt (``(B, 1)``)."""
     vocabulary = construction.config.vocabulary().size if hasattr(construction.config, "vocabulary") else None
-    sequence = prompts
     stopped = torch.zeros(prompts.shape[0], 1, dtype=torch.bool, device=prompts.device)
     generated = []
     with torch.no_grad():
         for step in range(steps):
-            out = construction.network(sequence, mode)[:, -1:]
+            out = next_outputs(None if step == 0 else torch.where(stopped, prompts[:, -1:], generated[-1]))  # stopped: any valid token
             nxt = construction.code.decode(out)
             none = (nxt < 0) | (nxt >= vocabulary) if vocabulary is not None else nxt < 0
             if on_no_token == "raise" and bool((none & ~stopped).any()):
                 rows = (none & ~stopped).nonzero()[:, 0]
                 first = int(rows[0])
+                prefix = prompts[first].tolist() + [int(g[first, 0]) for g in generated]
                 raise DecodingError(
-                    f"step {step} (position {sequence.shape[1]}): the output decodes to no token ({int(nxt[first, 0])}) "
+                    f"step {step} (position {len(prefix)}): the output decodes to no token ({int(nxt[first, 0])}) "
                     f"for {len(rows)} of {len(prompts)} prompts, the first #{first} "
-                    f"{sequence[first].tolist()}; a free-running decoder cannot feed it back")
+                    f"{prefix}; a free-running decoder cannot feed it back")
             stopped |= none
-            nxt = torch.where(stopped, torch.full_like(nxt, NO_TOKEN), nxt)
-            generated.append(nxt)
-            sequence = torch.cat([sequence, torch.where(stopped, prompts[:, -1:], nxt)], dim=1)  # stopped: any valid token
+            generated.append(torch.where(stopped, torch.full_like(nxt, NO_TOKEN), nxt))
     return torch.cat(generated, dim=1) if generated else prompts.new_zeros(prompts.shape[0], 0)
