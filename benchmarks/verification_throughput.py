@@ -59,7 +59,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -69,17 +68,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from constructions.associative_recall import BUILDERS, precision_route  # noqa: E402
+from constructions import sparse_path  # noqa: E402
 from constructions.copying import fixed_length, greedy_decode, ngram  # noqa: E402
 from constructions.errors import InfeasibleTaskError  # noqa: E402
 from constructions.mutation import FAULTS_ENV  # noqa: E402
 from constructions.tasks.associative_recall import ARConfig  # noqa: E402
 from constructions.tasks.associative_recall import generate as generate_recall  # noqa: E402
-from constructions.tasks.copying import CopyConfig, assemble, repeated_ngram  # noqa: E402
+from constructions.tasks.copying import CopyConfig, assemble, distinct_ngram_strings, repeated_ngram  # noqa: E402
 from constructions.tasks.copying import generate as generate_copies  # noqa: E402
-from constructions.tasks.sampling import as_generator, sample_distinct  # noqa: E402
 from constructions.verification import EXACT_TOLERANCE, verify  # noqa: E402
 
 OVERHEAD_TARGET = 1.5
+#: the wide constructions and the lengths where 4b compares the fast path with the dense one (the dense
+#: path's longest exact lengths before the fast path: 4096 and 2047)
+WIDE = {"outer-product": (1024, 4096), "ngram-lookup": (1024, 2048)}
 QUICK_PROFILE_TARGET_S = 300.0
 
 
@@ -153,18 +155,10 @@ def copy_for_length(L: int, dtype) -> Format:
 
 
 def ngram_for_length(L: int, dtype) -> Format:
-    """The narrowest n-gram copier (width ``(D+2)^n (D+1)``) whose strings of length ``|s|`` can
-    avoid repeating an n-gram (``D^n + n - 1 >= |s|``; the strings are de Bruijn windows)."""
+    """The narrowest n-gram copier whose strings of length ``|s| = (L - 3) / 2`` can avoid repeating an
+    n-gram (:func:`constructions.copying.ngram.narrowest_format`; the strings are de Bruijn windows)."""
     s = max(1, (L - 3) // 2)
-    options = []
-    for n in range(1, 13):
-        D = max(2, math.ceil(max(1, s - n + 1) ** (1 / n)))
-        while D**n + n - 1 < s:
-            D += 1
-        while D > 2 and (D - 1) ** n + n - 1 >= s:
-            D -= 1
-        options.append(((D + 2) ** n * (D + 1), D, n))
-    _, D, n = min(options)
+    D, n = ngram.narrowest_format(s)
     return Format(CopyConfig(D, s), n)
 
 
@@ -175,40 +169,6 @@ def recall_tokens(fmt: Format, instances: int, seed: int) -> torch.Tensor:
 
 def copy_tokens(fmt: Format, instances: int, seed: int) -> torch.Tensor:
     return generate_copies(fmt.config, instances, seed).tokens
-
-
-@lru_cache(maxsize=16)
-def de_bruijn(k: int, n: int) -> torch.Tensor:
-    """The lexicographically least de Bruijn sequence B(k, n) (FKM algorithm): every n-gram over
-    ``k`` symbols occurs exactly once cyclically. Built once per (k, n), not on a hot path."""
-    a, seq = [0] * (n + 1), []
-    t = 1
-    while True:  # generate Lyndon words of length dividing n, in order
-        if n % t == 0:
-            seq.extend(a[1 : t + 1])
-        t = n
-        while t > 0 and a[t] == k - 1:
-            t -= 1
-        if t == 0:
-            return torch.tensor(seq, dtype=torch.long)
-        a[t] += 1
-        for j in range(t + 1, n + 1):
-            a[j] = a[j - t]
-
-
-def distinct_ngram_strings(alphabet: int, n: int, length: int, instances: int, seed: int) -> torch.Tensor:
-    """``(instances, length)`` strings without a repeated n-gram: distinct symbols when the alphabet
-    allows, else random windows of a de Bruijn sequence with the symbols randomly relabelled."""
-    gen = as_generator(seed)
-    if alphabet >= length:
-        return sample_distinct(instances, length, alphabet, gen)
-    seq = de_bruijn(alphabet, n)
-    if length - n + 1 > len(seq):
-        raise InfeasibleTaskError(f"strings of length {length} over {alphabet} symbols must repeat a {n}-gram")
-    start = torch.randint(0, len(seq), (instances, 1), generator=gen)
-    windows = seq[(start + torch.arange(length)) % len(seq)]
-    relabel = torch.rand(instances, alphabet, generator=gen).argsort(dim=1)
-    return torch.gather(relabel, 1, windows)
 
 
 def ngram_tokens(fmt: Format, instances: int, seed: int) -> torch.Tensor:
@@ -241,6 +201,8 @@ class Case:
     length_exponent: float
     vocab_exponent: float
     copier: bool = False
+    #: the growth exponent of a step on the structured fast path (wide constructions): about L log L
+    fast_exponent: float | None = None
     limit: Callable[[Format, torch.dtype], str | None] = lambda fmt, dtype: None
 
 
@@ -252,7 +214,8 @@ CASES: dict[str, Case] = {
     c.name: c
     for c in (
         Case("outer-product", "ar.outer-product.exact", _recall_builder("outer-product"), outer_product_for_length,
-             lambda v, dt: Format(ARConfig(v, v, min(v, 4), num_queries=min(v, 4))), recall_tokens, 2.0, 2.0),
+             lambda v, dt: Format(ARConfig(v, v, min(v, 4), num_queries=min(v, 4))), recall_tokens, 2.0, 2.0,
+             fast_exponent=1.2),
         Case("binary-query-first", "ar.query-first.exact", _recall_builder("binary-query-first"), query_first_for_length(1),
              lambda v, dt: Format(ARConfig(v, v, min(v, 8), query="first")), recall_tokens, 1.1, 0.3),
         Case("binary-query-first n=3", "ar.ngram-keys.exact", _recall_builder("binary-query-first"), query_first_for_length(3),
@@ -265,7 +228,7 @@ CASES: dict[str, Case] = {
         Case("ngram-lookup", "copy.ngram.exact",
              lambda fmt, dtype, device: ngram.build(fmt.config, fmt.n, dtype=dtype, device=device),
              ngram_for_length, lambda v, dt: Format(CopyConfig(v, min(16, v * v + 1)), 2), ngram_tokens, 2.3, 3.0,
-             copier=True),
+             copier=True, fast_exponent=1.2),
     )
 }
 
@@ -370,8 +333,11 @@ def probe(construction, tokens: torch.Tensor, device, fraction: int = 16) -> tup
     ell = min(L, max(64, L // fraction))
     reset_step_peak(device)
     base = step_peak_gib(device)
+    fast = sparse_path.worth_it(construction.network, tokens[:1])  # the path verify will take
+    forward = (lambda: sparse_path.forward(construction.network, tokens[:1, :ell])) if fast else (
+        lambda: construction.network(tokens[:1, :ell]))
     with torch.no_grad():
-        seconds, _ = timed(lambda: construction.network(tokens[:1, :ell]), device, 1)
+        seconds, _ = timed(forward, device, 1)
     memory = max(0.0, step_peak_gib(device) - base)
     scale = (L / ell) * math.log2(max(2, L)) / math.log2(max(2, ell))
     return PREDICTED_OVERHEAD * seconds * scale, memory * L / ell
@@ -468,6 +434,7 @@ class Step:
     verify_s: float
     memory_gib: float  # the step's peak (resident on CPU, allocated on CUDA)
     ok: bool
+    path: str = "dense"  # the forward pass verify took: "dense" or "sparse" (the structured fast path)
 
 
 @dataclass
@@ -519,6 +486,8 @@ def search_largest(case: Case, axis: str, *, device="cpu", dtype=torch.float64, 
             return Search(case.name, axis, steps, f"format limit at {axis} = 2^{e}: {why}")
         if steps:
             last = steps[-1]
+            if last.path == "sparse" and case.fast_exponent is not None:
+                declared = case.fast_exponent
             t_next = predict(last.seconds, last.x, x, growth_exponent(steps, declared))
             base = rss_gib() if torch.device(device).type == "cpu" else 0.0
             extra = max(0.0, last.memory_gib - base)
@@ -533,19 +502,22 @@ def search_largest(case: Case, axis: str, *, device="cpu", dtype=torch.float64, 
             construction = case.build(fmt, dtype, device)
             tokens = case.tokens(fmt, instances, seed).to(device)
             built_s, built_gib = time.perf_counter() - start_t, step_peak_gib(device)
-            if axis == "L" and fmt.length >= 1024:  # a probe of the built network, as in the throughput table
+            fast = sparse_path.worth_it(construction.network, tokens)
+            if axis == "L" and fmt.length >= 1024 and not fast:  # a probe of the built network, as in the throughput table
+                # (not on the fast path: its fixed per-call costs make a short prefix a poor predictor; the growth rule decides)
                 p_s, p_gib = probe(construction, tokens, device)
                 p_s, p_gib = built_s + instances * p_s, built_gib + instances * p_gib
                 if p_s > budget or p_gib > max_memory_gib:
                     return Search(case.name, axis, steps, f"next step (2^{e}) probed: predicted {p_s:.0f} s, {p_gib:.1f} GiB")
                 reset_step_peak(device)
+            path = "sparse" if fast else "dense"
             verify_s, result = timed(lambda: verify(construction, tokens), device, 1)
             seconds = built_s + verify_s
             memory = max(built_gib, step_peak_gib(device))
             construction = tokens = None  # free the step's tensors before the next one
         except (RuntimeError, MemoryError, InfeasibleTaskError) as err:
             return Search(case.name, axis, steps, f"error at 2^{e}: {type(err).__name__}: {str(err)[:80]}")
-        steps.append(Step(x, fmt, seconds, verify_s, memory, result.ok))
+        steps.append(Step(x, fmt, seconds, verify_s, memory, result.ok, path))
         if not result.ok:
             return Search(case.name, axis, steps, f"verification failed at 2^{e} (max |error| {result.max_abs_error:.1e})")
     return Search(case.name, axis, steps, f"cap 2^{max_exp} reached (--max-{'length' if axis == 'L' else 'vocab'}-exp)")
@@ -756,8 +728,9 @@ def main(argv=None) -> int:
     if not args.skip_search:
         for device in devices:
             print(f"\n== 4. largest L and |V| that verify exactly on {device} (1 instance per step) ==")
+            print("(verify takes the structured fast path for the wide constructions on long inputs: the 'path' column)")
             print(f"{'construction':<24} {'axis':<4} {'largest':>8} {'|vocab|':>8} {'format':<30} {'step s':>7} "
-                  f"{'peak GiB':>8}  stopped because")
+                  f"{'verify s':>8} {'peak GiB':>8} {'path':>6}  stopped because")
             for case in cases:
                 for axis in ("L", "|V|"):
                     s = search_largest(case, axis, device=device, dtype=dtype, budget=args.budget,
@@ -765,11 +738,31 @@ def main(argv=None) -> int:
                                        max_exp=args.max_length_exp if axis == "L" else args.max_vocab_exp)
                     best = s.largest
                     if best is None:
-                        print(f"{case.name:<24} {axis:<4} {'-':>8} {'-':>8} {'-':<30} {'-':>7} {'-':>8}  {s.stopped}")
+                        print(f"{case.name:<24} {axis:<4} {'-':>8} {'-':>8} {'-':<30} {'-':>7} {'-':>8} {'-':>8} {'-':>6}  {s.stopped}")
                         continue
                     size = best.fmt.length if axis == "L" else best.fmt.vocab
                     print(f"{case.name:<24} {axis:<4} {size:>8} {best.fmt.vocab_size:>8} {best.fmt.label:<30} "
-                          f"{best.seconds:7.2f} {best.memory_gib:8.2f}  {s.stopped}", flush=True)
+                          f"{best.seconds:7.2f} {best.verify_s:8.2f} {best.memory_gib:8.2f} {best.path:>6}  {s.stopped}", flush=True)
+
+    # ---------------------------------------------------------------- 4b: structured fast path vs dense
+    if not args.skip_search:
+        for device in devices:
+            print(f"\n== 4b. structured fast path (constructions/sparse_path.py) vs dense forward on {device}, "
+                  "verify of 1 instance (build excluded) ==")
+            print(f"{'construction':<24} {'used':>6} {'format':<30} {'dense s':>8} {'fast s':>8} {'dense/fast':>10} "
+                  f"{'exact d/f':>9}")
+            for case in cases:
+                if case.name not in WIDE:
+                    continue
+                for L in WIDE[case.name]:
+                    fmt = case.for_length(L, dtype)
+                    construction = case.build(fmt, dtype, device)
+                    tokens = case.tokens(fmt, 1, 0).to(device)
+                    d, rd = timed(lambda: verify(construction, tokens, path="dense"), device, args.repeats)
+                    f, rf = timed(lambda: verify(construction, tokens, path="sparse"), device, args.repeats)
+                    print(f"{case.name:<24} {fmt.length:>6} {fmt.label:<30} {d:8.3f} {f:8.3f} {d / f:9.1f}x "
+                          f"{('yes' if rd.ok else 'NO') + '/' + ('yes' if rf.ok else 'NO'):>9}", flush=True)
+                    construction = tokens = None
 
     # ---------------------------------------------------------------- 5: report profiles
     if args.profiles:

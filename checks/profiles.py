@@ -36,14 +36,17 @@ class Sizes:
     copy_length_max: int
     #: Monte Carlo of the n-gram copier's error: (alphabet D, string length L, n-gram n, strings)
     copy_error_run: tuple[int, int, int, int]
+    #: sequence length of the wide constructions' long-length checks (outer product, n-gram lookup;
+    #: the structured fast path, constructions/sparse_path.py)
+    wide_length: int = 256
 
 
 PROFILES: dict[str, Sizes] = {
     "tiny": Sizes("tiny", 5, 16, 64, 4, 8, tuple(range(2, 17)), (2, 3, 4), 20_000, 16, (8, 8, 3, 64)),
     "quick": Sizes("quick", 25, 1 << 12, 1 << 10, 12, 32, tuple(range(2, 21)), (2, 3, 4, 5, 6), 50_000, 1 << 10,
-                   (8, 10, 3, 512)),
+                   (8, 10, 3, 512), wide_length=1 << 12),
     "thorough": Sizes("thorough", 250, 1 << 20, 1 << 14, 24, 128, tuple(range(2, 31)), (2, 3, 4, 5, 6, 7), 500_000,
-                      1 << 16, (8, 12, 3, 4096)),
+                      1 << 16, (8, 12, 3, 4096), wide_length=1 << 16),
 }
 
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]

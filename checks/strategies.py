@@ -89,6 +89,16 @@ def ar_instances(draw, configs: st.SearchStrategy[ARConfig]):
     return config, batch
 
 
+@st.composite
+def token_sequences(draw, vocabulary: int, *, max_batch: int = 3, max_length: int = 40) -> torch.Tensor:
+    """``(batch, length)`` token ids in ``[0, vocabulary)`` in any order, not only a task's layout: for
+    comparing two ways of running one network on everything it accepts."""
+    B = draw(st.integers(1, max_batch))
+    L = draw(st.integers(1, max_length))
+    ids = draw(st.lists(st.integers(0, vocabulary - 1), min_size=B * L, max_size=B * L))
+    return torch.tensor(ids, dtype=torch.long).reshape(B, L)
+
+
 # ----------------------------------------------------------------------------- long instances, packed draws
 #: bits of one integer draw of :func:`packed_ints`: one draw carries many small symbols
 PACKED_BITS = 256

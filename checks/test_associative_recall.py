@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import pytest
+import torch
 import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
@@ -368,3 +369,29 @@ def test_a_two_layer_polylog_construction_solves_recall(evidence, device):
     if verdict.verdict == "inconclusive":
         evidence.inconclusive(verdict.reason)
     assert verdict.verdict == "holds", verdict.reason
+
+
+@pytest.mark.claim("ar.outer-product.exact")
+def test_outer_product_exact_at_the_profiles_long_length(evidence, device):
+    """MQAR of ``L = wide_length`` tokens (``N = ceil(L/3)`` pairs over as many keys, 4 values, the rest
+    queries; width ``5 N``): verified on the structured fast path, which ``verify`` takes for such
+    inputs, and the dense twin agrees on the outputs at a sixteenth of the length."""
+    import time
+
+    from constructions import sparse_path
+
+    def config_for(L):
+        N = -(-L // 3)
+        return ARConfig(N, 4, N, num_queries=L - 2 * N)
+
+    config = config_for(SIZES.wide_length)
+    construction = outer_product.build(config, device=device)
+    tokens = generate(config, 1, SIZES.wide_length).tokens.to(device)
+    start = time.perf_counter()
+    assert_exact(construction, tokens, evidence)
+    evidence.record(long_length=config.length, long_length_format=str(config), long_length_seconds=round(time.perf_counter() - start, 2),
+                    long_length_path="sparse" if sparse_path.worth_it(construction.network, tokens) else "dense")
+    small = config_for(SIZES.wide_length // 16)
+    twin = outer_product.build(small, device=device)
+    tokens = generate(small, 2, 1).tokens.to(device)
+    assert torch.equal(twin.outputs(tokens, path="sparse"), twin.outputs(tokens, path="dense"))

@@ -9,13 +9,19 @@ must produce. Verification compares both with the task's reference answers
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import torch
 
+from . import sparse_path
+from .errors import SparsePathUnavailableError, UnknownOptionError
 from .network import SSMNetwork
 from .resources import Resources, measure, measure_state
 from .ssm import Mode
+
+#: how :meth:`Construction.outputs` runs the network: its dense forward pass, the structured fast path, or the choice
+Path = Literal["auto", "dense", "sparse"]
+PATHS: tuple[str, ...] = ("auto", "dense", "sparse")
 
 
 @dataclass(frozen=True)
@@ -102,16 +108,33 @@ class Construction:
         if check is not None:
             check(tokens)
 
-    def outputs(self, tokens: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
+    def outputs(self, tokens: torch.Tensor, mode: Mode = "auto", path: Path = "auto") -> torch.Tensor:
         """Raw network outputs at the answer positions: ``(B, Q, d_out)``; ``tokens`` must have the
-        format's length and layout (:meth:`check_tokens`)."""
+        format's length and layout (:meth:`check_tokens`).
+
+        ``path``: ``"dense"`` runs the network's own forward pass (in SSM ``mode``); ``"sparse"`` the
+        structured fast path on the same weights (:mod:`constructions.sparse_path`: one-hot rows and
+        prefix-sum memories, for the wide constructions at long lengths); ``"auto"`` takes the fast
+        path where it applies and pays (``mode="auto"``, a supported network and a dense pass of at
+        least ``sparse_path.AUTO_MIN_VALUES`` values), else the dense one, which also computes
+        anything the fast path declines (:class:`~constructions.errors.SparsePathUnavailableError`)."""
+        if path not in PATHS:
+            raise UnknownOptionError(f"unknown forward path {path!r}; choose one of {PATHS}")
         self.check_tokens(tokens)
-        out = self.network(tokens, mode)
+        out = None
+        if path == "sparse" or (path == "auto" and mode == "auto" and sparse_path.worth_it(self.network, tokens)):
+            try:
+                out = sparse_path.forward(self.network, tokens)
+            except SparsePathUnavailableError:
+                if path == "sparse":
+                    raise
+        if out is None:
+            out = self.network(tokens, mode)
         return out[:, self.answer_positions.to(out.device)]
 
-    def answer(self, tokens: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
+    def answer(self, tokens: torch.Tensor, mode: Mode = "auto", path: Path = "auto") -> torch.Tensor:
         """Decoded answer token ids ``(B, Q)``."""
-        return self.code.decode(self.outputs(tokens, mode))
+        return self.code.decode(self.outputs(tokens, mode, path))
 
     def target(self, answers: torch.Tensor) -> torch.Tensor:
         return self.code.target(answers, self.network.dtype)

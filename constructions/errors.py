@@ -45,6 +45,11 @@ class SequenceLayoutError(ShapeError):
     """A token sequence's length or layout differs from the task format it is read in."""
 
 
+class SparsePathUnavailableError(SuiteError):
+    """The structured fast path (:mod:`constructions.sparse_path`) cannot run this network or these
+    inputs within its caps; the dense path computes the same outputs."""
+
+
 class DecodingError(SuiteError):
     """Free-running decoding produced something it cannot feed back (a decoded "no token")."""
 

@@ -10,6 +10,7 @@ Weights may be dense or sparse (COO); both compute the same map.
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import torch
@@ -76,8 +77,10 @@ class FNN(nn.Module):
             raise ShapeError(f"cannot chain an FNN giving {self.out_features} features into one taking {after.in_features}")
         W1, b1 = self.weights[-1].detach(), self.biases[-1].detach()
         W2, b2 = after.weights[0].detach(), after.biases[0].detach()
-        if W2.is_sparse:
-            W = torch.sparse.mm(W2, W1 if W1.is_sparse else W1)
+        if W2.is_sparse:  # sparse x sparse stays sparse (a wide sparse map times a small dense one would be dense)
+            with warnings.catch_warnings():  # torch's "sparse CSR support is in beta", raised inside the product
+                warnings.simplefilter("ignore", UserWarning)
+                W = torch.sparse.mm(W2, W1 if W1.is_sparse else W1.to_sparse())
             b = torch.sparse.mm(W2, b1.unsqueeze(1)).squeeze(1) + b2
         else:
             W = W2 @ (W1.to_dense() if W1.is_sparse else W1)

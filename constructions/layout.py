@@ -73,7 +73,7 @@ class AffineMap:
     one) or a column (``source`` of width one); anything else must be a matrix of the block's shape,
     dense or sparse (COO). Entries are collected as (row, column, value) triplets, so very large,
     very sparse maps (outer-product memories) never exist as dense matrices: ``build`` returns a
-    sparse COO weight when the map has more than :data:`SPARSE_MIN_ENTRIES` entries and at most 1%
+    sparse COO weight when the map has more than :data:`SPARSE_MIN_ENTRIES` entries and at most 10%
     of them are non-zero (``sparse=True/False`` forces the choice).
     """
 
@@ -111,7 +111,7 @@ class AffineMap:
         W = torch.sparse_coo_tensor(idx, vals, shape, check_invariants=True).coalesce()
         if sparse is None:
             entries = shape[0] * shape[1]
-            sparse = entries > SPARSE_MIN_ENTRIES and W._nnz() <= entries // 100
+            sparse = entries > SPARSE_MIN_ENTRIES and W._nnz() <= entries // 10
         return (W if sparse else W.to_dense()), self.bias
 
 

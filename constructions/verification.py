@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .construction import Construction
+from .construction import Construction, Path
 from .ssm import Mode
 
 #: Absolute tolerance on the outputs of exact constructions (targets are 0/1 codes). float64 runs
@@ -52,17 +52,19 @@ MAX_TOKENS_PER_CHUNK = 1 << 21
 
 
 def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "auto", tolerance: float | None = None,
-           rows_per_chunk: int | None = None) -> Verification:
+           rows_per_chunk: int | None = None, path: Path = "auto") -> Verification:
     """``rows_per_chunk`` lowers the rows run at once below :data:`MAX_TOKENS_PER_CHUNK` tokens (for
-    wide networks, whose activations per token are many)."""
+    wide networks, whose activations per token are many). ``path`` chooses the forward pass
+    (:meth:`Construction.outputs`: ``"auto"`` takes the structured fast path for wide networks on long
+    inputs, ``"dense"`` the network's own)."""
     dtype = construction.network.dtype
     tol = EXACT_TOLERANCE.get(dtype, 1e-4) if tolerance is None else tolerance
     if tokens.dim() != 2 or tokens.shape[0] == 0:
-        parts = [_run(construction, tokens, mode)]  # the network names what is wrong with the shape
+        parts = [_run(construction, tokens, mode, path)]  # the network names what is wrong with the shape
     else:
         rows = max(1, MAX_TOKENS_PER_CHUNK // max(1, tokens.shape[1]))
         rows = min(rows, rows_per_chunk) if rows_per_chunk else rows
-        parts = [_run(construction, chunk, mode) for chunk in torch.split(tokens, rows)]
+        parts = [_run(construction, chunk, mode, path) for chunk in torch.split(tokens, rows)]
     outputs, expected, got, error = parts[0] if len(parts) == 1 else (torch.cat(p) for p in zip(*parts))
     bad = (got != expected) | ~(error <= tol)  # (B, Q); a NaN output is off target, never within it
     first = None
@@ -99,10 +101,10 @@ def _precision_note(construction: Construction) -> str | None:
             "rational twin (constructions.exact_arithmetic.verify_exact; for a file: python -m reports verify ... --exact)")
 
 
-def _run(construction: Construction, tokens: torch.Tensor, mode: Mode):
+def _run(construction: Construction, tokens: torch.Tensor, mode: Mode, path: Path):
     """Outputs ``(B, Q, d)``, expected and decoded answers ``(B, Q)``, deviation from target ``(B, Q)``."""
     with torch.no_grad():
-        outputs = construction.outputs(tokens, mode)
+        outputs = construction.outputs(tokens, mode, path)
         expected = construction.reference(tokens).to(outputs.device)
         got = construction.code.decode(outputs)
         error = (outputs - construction.target(expected)).abs().amax(-1)

@@ -80,13 +80,13 @@ def test_formats_take_the_nearest_length_the_task_allows(bench):
 
 
 def test_ngram_strings_never_repeat_an_ngram(bench):
-    from constructions.tasks.copying import repeated_ngram
+    from constructions.tasks.copying import de_bruijn, distinct_ngram_strings, repeated_ngram
 
-    seq = bench.de_bruijn(3, 3)
+    seq = de_bruijn(3, 3)
     assert len(seq) == 27
     grams = {tuple(g) for g in torch.cat([seq, seq[:2]]).unfold(0, 3, 1).tolist()}
     assert len(grams) == 27  # every 3-gram once, cyclically
-    strings = bench.distinct_ngram_strings(3, 3, 29, 16, seed=1)
+    strings = distinct_ngram_strings(3, 3, 29, 16, seed=1)
     assert strings.shape == (16, 29) and not bool(repeated_ngram(strings, 3, 3).any())
 
 

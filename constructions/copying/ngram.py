@@ -131,6 +131,24 @@ def build(config: CopyConfig, n: int = 2, *, dtype=torch.float64, device=None) -
     return copy_construction(NAME, network, config, SOURCE, ngram=n)
 
 
+def narrowest_format(length: int, max_n: int = 12) -> tuple[int, int]:
+    """``(D, n)`` of the narrowest copier (fewest memory cells ``(D+2)^n (D+1)``) whose strings of
+    ``length`` symbols can avoid repeating an n-gram (``D^n + n - 1 >= length``, ``D >= 2``): the
+    format of the long-length checks and benchmark."""
+    import math
+
+    options = []
+    for n in range(1, max_n + 1):
+        D = max(2, math.ceil(max(1, length - n + 1) ** (1 / n)))
+        while D**n + n - 1 < length:
+            D += 1
+        while D > 2 and (D - 1) ** n + n - 1 >= length:
+            D -= 1
+        options.append(((D + 2) ** n * (D + 1), D, n))
+    _, D, n = min(options)
+    return D, n
+
+
 def closed_form() -> dict[str, sp.Expr]:
     """Headline resources in terms of the alphabet size ``D`` and the n-gram length ``n``."""
     D, n = sp.symbols("D n", positive=True, integer=True)

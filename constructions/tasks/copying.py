@@ -22,12 +22,13 @@ Worked example, ``CopyConfig(alphabet=3, length=2)``, ``s = (2, 0)``::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
-from ..errors import ShapeError, require_positive_int, require_rank
+from ..errors import InfeasibleTaskError, ShapeError, require_positive_int, require_rank
 from ..vocabulary import Vocabulary
-from .sampling import as_generator
+from .sampling import as_generator, sample_distinct
 
 
 @dataclass(frozen=True)
@@ -161,3 +162,36 @@ def longest_without_repeated_ngram(alphabet: int, n: int) -> int:
     """``D^n + n - 1``: a string with ``D^n + 1`` n-grams repeats one (a de Bruijn sequence attains it)."""
     return alphabet**n + n - 1
 
+
+@lru_cache(maxsize=16)
+def de_bruijn(k: int, n: int) -> torch.Tensor:
+    """The lexicographically least de Bruijn sequence B(k, n) (FKM algorithm): every n-gram over
+    ``k`` symbols occurs exactly once cyclically. Built once per (k, n), not on a hot path."""
+    a, seq = [0] * (n + 1), []
+    t = 1
+    while True:  # generate Lyndon words of length dividing n, in order
+        if n % t == 0:
+            seq.extend(a[1 : t + 1])
+        t = n
+        while t > 0 and a[t] == k - 1:
+            t -= 1
+        if t == 0:
+            return torch.tensor(seq, dtype=torch.long)
+        a[t] += 1
+        for j in range(t + 1, n + 1):
+            a[j] = a[j - t]
+
+
+def distinct_ngram_strings(alphabet: int, n: int, length: int, instances: int, seed: int) -> torch.Tensor:
+    """``(instances, length)`` strings without a repeated n-gram: distinct symbols when the alphabet
+    allows, else random windows of a de Bruijn sequence with the symbols randomly relabelled."""
+    gen = as_generator(seed)
+    if alphabet >= length:
+        return sample_distinct(instances, length, alphabet, gen)
+    seq = de_bruijn(alphabet, n)
+    if length - n + 1 > len(seq):
+        raise InfeasibleTaskError(f"strings of length {length} over {alphabet} symbols must repeat a {n}-gram")
+    start = torch.randint(0, len(seq), (instances, 1), generator=gen)
+    windows = seq[(start + torch.arange(length)) % len(seq)]
+    relabel = torch.rand(instances, alphabet, generator=gen).argsort(dim=1)
+    return torch.gather(relabel, 1, windows)
