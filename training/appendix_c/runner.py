@@ -29,7 +29,8 @@ from ..models import (
     require_int,
     require_option,
 )
-from ..trainer import TrainConfig, set_seed, train
+from ..plateau import Plateau
+from ..trainer import TrainConfig, TrainResult, set_seed, train
 from .metrics import accuracies
 from .models import FIG_C1_MODELS, MATCHED_TO, ModelSpec
 from .tasks import (
@@ -88,6 +89,11 @@ class SweepSetup:
     #: the Transformer's learning rate (None: ``lr``); Transformers diverge at rates SSMs train well with
     transformer_lr: float | None = None
     autocast: bool = False
+    #: the plateau stopping rule (:mod:`training.plateau`) on the monitored accuracy, the same for every
+    #: model; ``steps`` is then the cap. ``None``: every model trains ``steps`` steps.
+    plateau: Plateau | None = None
+    #: steps between curve records (monitored accuracy, plateau rule); ``None``: a quarter of ``steps``
+    eval_every: int | None = None
 
     def __post_init__(self):
         require_option("task", self.task, TASKS)
@@ -102,6 +108,10 @@ class SweepSetup:
             raise ConfigError(f"models repeat: {[m.name for m in self.models]}")
         for name in ("train_instances", "test_instances", "steps", "batch_size", "width", "state_size", "fnn_hidden"):
             require_int(name, getattr(self, name), 1)
+        if self.eval_every is not None:
+            require_int("eval_every", self.eval_every, 1)
+        if self.plateau is not None and not isinstance(self.plateau, Plateau):
+            raise ConfigError(f"plateau must be a training.plateau.Plateau or None, got {type(self.plateau).__name__}")
         for size in self.sizes:
             self.task_config(size)  # InfeasibleTaskError (a ValueError) for impossible sizes
 
@@ -129,8 +139,8 @@ class SweepSetup:
         lr = self.transformer_lr if spec is not None and spec.family == "transformer" and self.transformer_lr else self.lr
         return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=lr, weight_decay=0.0, seed=seed,
                            loss="cross_entropy", positions=answer_mask, warmup_steps=min(50, self.steps // 10),
-                           eval_every=max(1, self.steps // 4), autocast=self.autocast,
-                           final_train_examples=FINAL_TRAIN_INSTANCES)
+                           eval_every=self.eval_every or max(1, self.steps // 4), autocast=self.autocast,
+                           final_train_examples=FINAL_TRAIN_INSTANCES, plateau=self.plateau)
 
     def data(self, size: int, seed: int) -> tuple[TaskTensors, TaskTensors, TaskTensors]:
         """Training, (fresh) test and (fresh) monitoring instances of one size and seed; the same for
@@ -157,10 +167,14 @@ class SweepPoint:
     final_train_loss: float
     wall_time_s: float
     #: the training-loss curve (step, mean loss since the previous record), the accuracy on the
-    #: monitoring instances at the same steps, and :func:`is_still_improving` of the latter
+    #: monitoring instances at the same steps, and whether the model was still improving at the end
+    #: (:func:`still_improving`)
     curve: list = field(default_factory=list)
     accuracy_curve: list = field(default_factory=list)
     still_improving: bool = False
+    #: optimizer steps taken and why training stopped (``"max-steps"``, ``"plateau"``, ``"target"``)
+    steps_used: int = 0
+    stop_reason: str = "max-steps"
 
 
 @dataclass
@@ -180,6 +194,16 @@ class Sweep:
         return {p.model for p in self.points if p.still_improving}
 
 
+def still_improving(result: TrainResult, rule: Plateau | None) -> bool:
+    """Was the model still improving when its training ended? Without a plateau rule:
+    :func:`is_still_improving` of the monitored accuracy (a new best at the end). With one: the run
+    hit the step cap before the rule judged it plateaued (a run the rule stopped, or that reached the
+    target accuracy, is by definition not still improving; :mod:`training.plateau`)."""
+    if rule is None:
+        return is_still_improving(result.monitored)
+    return result.stop_reason == "max-steps"
+
+
 def train_one(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, device: torch.device,
               data: tuple[TaskTensors, TaskTensors, TaskTensors]) -> tuple[SweepPoint, nn.Module]:
     """Initialise ``spec`` from ``seed``, train it on ``data[0]``, measure it on ``data[1]``; its
@@ -193,7 +217,7 @@ def train_one(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, device: 
     curve = [(step, loss) for step, loss, _ in result.curve]
     point = SweepPoint(setup.task, size, spec.name, seed, token, instance, count_parameters(model),
                        result.final_train_loss, time.perf_counter() - start, curve, result.monitored,
-                       is_still_improving(result.monitored))
+                       still_improving(result, setup.plateau), result.steps_used, result.stop_reason)
     return point, model
 
 
