@@ -10,7 +10,7 @@ thread, deterministically, and returns a :class:`Sweep` of :class:`SweepPoint` r
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 from torch import nn
@@ -29,7 +29,8 @@ from ..models import (
     require_int,
     require_option,
 )
-from ..plateau import Plateau
+from ..plateau import STOP_REASONS, Plateau
+from ..result_cache import ResultCache, code_version, decode_state, encode_state, settings_hash
 from ..trainer import TrainConfig, TrainResult, set_seed, train
 from .metrics import accuracies
 from .models import FIG_C1_MODELS, MATCHED_TO, ModelSpec
@@ -221,14 +222,74 @@ def train_one(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, device: 
     return point, model
 
 
+def cache_key(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, device: torch.device) -> dict:
+    """The disk-cache key of one trained model (:mod:`training.result_cache`): its task, size, model,
+    seed, the hash of the setup's other settings (its lists of sizes, seeds and models aside: another
+    size or seed does not change this model), the device and the code version."""
+    settings = {k: v for k, v in asdict(setup).items() if k not in ("sizes", "seeds", "models")}
+    return {"experiment": "appendix-c", "task": setup.task, "size": size, "model": asdict(spec), "seed": seed,
+            "settings": settings_hash(settings), "device": str(device), "code": code_version()}
+
+
+_POINT_TYPES = {"task": str, "model": str, "size": int, "seed": int, "token_accuracy": float,
+                "instance_accuracy": float, "parameters": int, "final_train_loss": float, "wall_time_s": float,
+                "curve": list, "accuracy_curve": list, "still_improving": bool, "steps_used": int, "stop_reason": str}
+
+
+def point_from_dict(record: dict, setup: SweepSetup, spec: ModelSpec, size: int, seed: int) -> SweepPoint:
+    """A :class:`SweepPoint` from a cached record, checked field by field against the expected model
+    (``ValueError`` naming the problem)."""
+    names = {f.name for f in fields(SweepPoint)}
+    if not isinstance(record, dict) or set(record) != names:
+        raise ValueError(f"a cached point needs exactly the fields {sorted(names)}")
+    for name, kind in _POINT_TYPES.items():
+        value = record[name]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else (
+            isinstance(value, kind) and (kind is bool or not isinstance(value, bool)))
+        if not ok:
+            raise ValueError(f"cached field {name!r} is {value!r}, expected {kind.__name__}")
+    if (record["task"], record["size"], record["model"], record["seed"]) != (setup.task, size, spec.name, seed):
+        raise ValueError("the cached point is of another task, size, model or seed")
+    if record["stop_reason"] not in STOP_REASONS:
+        raise ValueError(f"cached stop_reason {record['stop_reason']!r} is not one of {STOP_REASONS}")
+    curves = {name: [tuple(entry) for entry in record[name]] for name in ("curve", "accuracy_curve")}
+    return SweepPoint(**{**record, **curves})
+
+
+def load_cached(store: ResultCache, key: dict, setup: SweepSetup, spec: ModelSpec, size: int, seed: int,
+                device: torch.device) -> tuple[SweepPoint, nn.Module] | None:
+    """The cached (point, model) of ``key``, or ``None`` (a miss, or an entry that does not fit: noted)."""
+    payload = store.load(key)
+    if payload is None:
+        return None
+    try:
+        point = point_from_dict(payload.get("point"), setup, spec, size, seed)
+        set_seed(seed)
+        model = setup.build(spec, size).to(device)
+        decode_state(payload.get("weights"), model)
+    except (ValueError, TypeError, RuntimeError) as error:
+        store.reject(key, f"unusable payload ({error})")
+        return None
+    return point, model
+
+
+def progress_line(point: SweepPoint, origin: str) -> str:
+    return (f"{point.task} size {point.size} seed {point.seed} {point.model}: {origin}, {point.steps_used} steps "
+            f"({point.stop_reason}), token accuracy {point.token_accuracy:.3f}, {point.wall_time_s:.1f} s")
+
+
 def run_sweep(setup: SweepSetup, device: torch.device | str = "cpu", models: tuple[ModelSpec, ...] | None = None,
-              cache: dict | None = None) -> Sweep:
+              cache: dict | None = None, store: ResultCache | None = None, progress=None) -> Sweep:
     """Train and measure every (size, seed, model) of ``setup`` (or only ``models``): the protocol of
     :mod:`training.appendix_c`.
 
     ``cache``: a dict reused across calls with the same setup and device; a (model, size, seed)
     already trained is taken from it (training is deterministic, so this changes nothing but the
-    time). On the CPU torch runs on one thread (tiny models: more threads only contend).
+    time). ``store``: a disk cache (:class:`~training.result_cache.ResultCache`): a model found there
+    (same settings and code, validated) is loaded instead of trained, every model trained is written
+    there as soon as it is done, so an interrupted sweep resumes with the next model.
+    ``progress(line)``: called with one line per model trained or loaded. On the CPU torch runs on
+    one thread (tiny models: more threads only contend).
     """
     device = torch.device(device)
     wanted = setup.models if models is None else models
@@ -244,8 +305,17 @@ def run_sweep(setup: SweepSetup, device: torch.device | str = "cpu", models: tup
                 for spec in wanted:
                     key = (setup, spec, size, seed, str(device))
                     if key not in cache:
-                        data = data or setup.data(size, seed)
-                        cache[key] = train_one(setup, spec, size, seed, device, data)
+                        disk_key = None if store is None else cache_key(setup, spec, size, seed, device)
+                        found = None if store is None else load_cached(store, disk_key, setup, spec, size, seed, device)
+                        origin = "from the disk cache"
+                        if found is None:
+                            data = data or setup.data(size, seed)
+                            found, origin = train_one(setup, spec, size, seed, device, data), "trained"
+                            if store is not None:
+                                store.store(disk_key, {"point": asdict(found[0]), "weights": encode_state(found[1])})
+                        cache[key] = found
+                        if progress is not None:
+                            progress(progress_line(found[0], origin))
                     point, model = cache[key]
                     sweep.points.append(point)
                     sweep.models[(spec.name, size, seed)] = model
