@@ -96,3 +96,20 @@ def test_bad_ensembles_are_refused_naming_the_problem():
         train_ensemble([models[0], other[0]], datas, [config(0), config(1)])
     with pytest.raises(ConfigError, match="needs a monitor"):
         train_ensemble(models, datas, [config(s, plateau=Plateau()) for s in (0, 1)])
+
+
+def test_a_sweep_trained_as_ensembles_gives_the_points_of_the_one_by_one_sweep_to_rounding(tmp_path):
+    from training.appendix_c import run_sweep
+    from training.result_cache import ResultCache
+
+    setup = replace(SETUP, models=(ssm(1, 1), TRANSFORMER), seeds=(0, 1), steps=8)
+    alone = run_sweep(setup)
+    lines = []
+    batched = run_sweep(replace(setup, ensemble=True), store=ResultCache(tmp_path), progress=lines.append)
+    assert [(p.model, p.seed, p.steps_used) for p in alone.points] == [(p.model, p.seed, p.steps_used) for p in batched.points]
+    for a, b in zip(alone.points, batched.points):
+        assert b.final_train_loss == pytest.approx(a.final_train_loss, rel=1e-4)
+        assert b.token_accuracy == pytest.approx(a.token_accuracy, abs=0.02)
+    assert sum("in an ensemble" in line for line in lines) == 4 and len(list(tmp_path.glob("*.json"))) == 4
+    again = run_sweep(replace(setup, ensemble=True), store=ResultCache(tmp_path))
+    assert [p.final_train_loss for p in again.points] == [p.final_train_loss for p in batched.points]

@@ -31,6 +31,7 @@ from ..models import (
 )
 from ..plateau import STOP_REASONS, Plateau
 from ..result_cache import ResultCache, code_version, decode_state, encode_state, settings_hash
+from ..ensemble import train_ensemble
 from ..trainer import TrainConfig, TrainResult, set_seed, train
 from .metrics import accuracies
 from .models import FIG_C1_MODELS, MATCHED_TO, ModelSpec
@@ -95,6 +96,9 @@ class SweepSetup:
     plateau: Plateau | None = None
     #: steps between curve records (monitored accuracy, plateau rule); ``None``: a quarter of ``steps``
     eval_every: int | None = None
+    #: train the seeds of one (size, model) as one batched ensemble (:mod:`training.ensemble`): the same
+    #: results as one by one up to float rounding (tests/test_ensemble.py); off: one model at a time
+    ensemble: bool = False
 
     def __post_init__(self):
         require_option("task", self.task, TASKS)
@@ -205,6 +209,16 @@ def still_improving(result: TrainResult, rule: Plateau | None) -> bool:
     return result.stop_reason == "max-steps"
 
 
+def measure(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, model: nn.Module, result: TrainResult,
+            data: tuple[TaskTensors, TaskTensors, TaskTensors], seconds: float) -> SweepPoint:
+    """The :class:`SweepPoint` of a trained model: its accuracies on the test instances ``data[1]``."""
+    token, instance = accuracies(model, data[1])
+    curve = [(step, loss) for step, loss, _ in result.curve]
+    return SweepPoint(setup.task, size, spec.name, seed, token, instance, count_parameters(model),
+                      result.final_train_loss, seconds, curve, result.monitored,
+                      still_improving(result, setup.plateau), result.steps_used, result.stop_reason)
+
+
 def train_one(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, device: torch.device,
               data: tuple[TaskTensors, TaskTensors, TaskTensors]) -> tuple[SweepPoint, nn.Module]:
     """Initialise ``spec`` from ``seed``, train it on ``data[0]``, measure it on ``data[1]``; its
@@ -214,12 +228,25 @@ def train_one(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, device: 
     monitored = data[2]
     start = time.perf_counter()
     result = train(model, data[0].data, setup.train_config(seed, spec), monitor=lambda m: accuracies(m, monitored)[0])
-    token, instance = accuracies(model, data[1])
-    curve = [(step, loss) for step, loss, _ in result.curve]
-    point = SweepPoint(setup.task, size, spec.name, seed, token, instance, count_parameters(model),
-                       result.final_train_loss, time.perf_counter() - start, curve, result.monitored,
-                       still_improving(result, setup.plateau), result.steps_used, result.stop_reason)
-    return point, model
+    return measure(setup, spec, size, seed, model, result, data, time.perf_counter() - start), model
+
+
+def train_seeds(setup: SweepSetup, spec: ModelSpec, size: int, seeds: list[int], device: torch.device,
+                datas: dict) -> dict[int, tuple[SweepPoint, nn.Module]]:
+    """:func:`train_one` for every seed of ``seeds`` at once, as one batched ensemble
+    (:func:`~training.ensemble.train_ensemble`); each point's ``wall_time_s`` is its share of the
+    ensemble's time."""
+    models = []
+    for seed in seeds:
+        set_seed(seed)
+        models.append(setup.build(spec, size).to(device))
+    monitors = [(lambda tensors: (lambda m: accuracies(m, tensors)[0]))(datas[seed][2]) for seed in seeds]
+    start = time.perf_counter()
+    results = train_ensemble(models, [datas[seed][0].data for seed in seeds],
+                             [setup.train_config(seed, spec) for seed in seeds], monitors)
+    share = (time.perf_counter() - start) / len(seeds)
+    return {seed: (measure(setup, spec, size, seed, model, result, datas[seed], share), model)
+            for seed, model, result in zip(seeds, models, results)}
 
 
 def cache_key(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, device: torch.device) -> dict:
@@ -287,7 +314,8 @@ def run_sweep(setup: SweepSetup, device: torch.device | str = "cpu", models: tup
     already trained is taken from it (training is deterministic, so this changes nothing but the
     time). ``store``: a disk cache (:class:`~training.result_cache.ResultCache`): a model found there
     (same settings and code, validated) is loaded instead of trained, every model trained is written
-    there as soon as it is done, so an interrupted sweep resumes with the next model.
+    there as soon as it is done, so an interrupted sweep resumes with the next model (with
+    ``setup.ensemble``, the seeds of one size and model are trained together and stored together).
     ``progress(line)``: called with one line per model trained or loaded. On the CPU torch runs on
     one thread (tiny models: more threads only contend).
     """
@@ -300,23 +328,49 @@ def run_sweep(setup: SweepSetup, device: torch.device | str = "cpu", models: tup
     with one_thread(device):
         sweep = Sweep(setup, [])
         for size in setup.sizes:
-            for seed in setup.seeds:
-                data = None
-                for spec in wanted:
+            datas: dict[int, tuple] = {}
+
+            def data(seed: int) -> tuple:
+                if seed not in datas:
+                    datas[seed] = setup.data(size, seed)
+                return datas[seed]
+
+            def obtain(spec: ModelSpec, seeds: list[int]) -> None:
+                """Every (spec, seed) not in ``cache``: from the disk cache, or trained (as an ensemble)."""
+                todo = []
+                for seed in seeds:
                     key = (setup, spec, size, seed, str(device))
-                    if key not in cache:
-                        disk_key = None if store is None else cache_key(setup, spec, size, seed, device)
-                        found = None if store is None else load_cached(store, disk_key, setup, spec, size, seed, device)
-                        origin = "from the disk cache"
-                        if found is None:
-                            data = data or setup.data(size, seed)
-                            found, origin = train_one(setup, spec, size, seed, device, data), "trained"
-                            if store is not None:
-                                store.store(disk_key, {"point": asdict(found[0]), "weights": encode_state(found[1])})
-                        cache[key] = found
-                        if progress is not None:
-                            progress(progress_line(found[0], origin))
-                    point, model = cache[key]
+                    if key in cache:
+                        continue
+                    found = None if store is None else load_cached(
+                        store, cache_key(setup, spec, size, seed, device), setup, spec, size, seed, device)
+                    if found is None:
+                        todo.append(seed)
+                        continue
+                    cache[key] = found
+                    if progress is not None:
+                        progress(progress_line(found[0], "from the disk cache"))
+                if not todo:
+                    return
+                if setup.ensemble:
+                    trained = train_seeds(setup, spec, size, todo, device, {seed: data(seed) for seed in todo})
+                else:
+                    trained = {seed: train_one(setup, spec, size, seed, device, data(seed)) for seed in todo}
+                for seed, found in trained.items():
+                    cache[(setup, spec, size, seed, str(device))] = found
+                    if store is not None:
+                        store.store(cache_key(setup, spec, size, seed, device),
+                                    {"point": asdict(found[0]), "weights": encode_state(found[1])})
+                    if progress is not None:
+                        progress(progress_line(found[0], "trained" + (" in an ensemble" if setup.ensemble else "")))
+
+            if setup.ensemble:
+                for spec in wanted:
+                    obtain(spec, list(setup.seeds))
+            for seed in setup.seeds:
+                for spec in wanted:
+                    obtain(spec, [seed])
+                    point, model = cache[(setup, spec, size, seed, str(device))]
                     sweep.points.append(point)
                     sweep.models[(spec.name, size, seed)] = model
         return sweep
