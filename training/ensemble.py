@@ -85,7 +85,7 @@ def decayed_names(model: nn.Module) -> set[str]:
 def clip_per_member(grads: list[torch.Tensor], max_norm: float) -> None:
     """``clip_grad_norm_`` for each member: the global 2-norm of member ``s``'s gradients (index ``s``
     of every stacked gradient), and its gradients scaled by ``min(1, max_norm / (norm + 1e-6))``."""
-    norms = torch.stack([g.flatten(1).norm(dim=1) for g in grads]).norm(dim=0)  # (S,)
+    norms = torch.stack([g.reshape(g.shape[0], -1).norm(dim=1) for g in grads]).norm(dim=0)  # (S,)
     factor = (max_norm / (norms + 1e-6)).clamp(max=1.0)
     for g in grads:
         g.mul_(factor.view(-1, *([1] * (g.dim() - 1))).to(g.dtype))
