@@ -104,6 +104,14 @@ def token_sequences(draw, vocabulary: int, *, max_batch: int = 3, max_length: in
 PACKED_BITS = 256
 
 
+def accuracy_curves(max_records: int = 30) -> st.SearchStrategy[list[float]]:
+    """Held-out accuracies of a training run, one per record, oldest first: values on a grid of 1/1024
+    (the monitored accuracies are counts over instances), with runs of equal values (plateaus) likely."""
+    grid = st.integers(0, 1024).map(lambda k: k / 1024)
+    return st.lists(st.tuples(grid, st.integers(1, 4)), min_size=1, max_size=max_records).map(
+        lambda runs: [v for v, times in runs for _ in range(times)])
+
+
 def packed_ints(count: int, base: int) -> st.SearchStrategy[list[int]]:
     """``count`` integers in ``[0, base)``, drawn as base-``base`` digits of ``PACKED_BITS``-bit
     integers: 4096 symbols take ~5 ms a draw where one draw per symbol takes ~1 s (and shrinking a

@@ -72,6 +72,7 @@ from training.appendix_c import (
     ssm,
     summary,
 )
+from training.result_cache import cache_from_environment
 from training.trainer import set_seed
 
 ONE_LAYER, NONLINEAR, LINEAR, DENSE = ssm(1, 2), ssm(2, 2), ssm(2, 0), ssm(2, 2, "dense")
@@ -96,6 +97,20 @@ SETUPS: dict[str, dict[str, SweepSetup]] = {
 }
 #: trained models, reused by the tests of one process (training is deterministic: only time is saved)
 _RUNS: dict = {}
+#: the disk cache of trained models (training/result_cache.py), when SSM_SUITE_TRAINING_CACHE names one
+#: (``python -m reports --training-cache DIR``); read once per process
+_STORE: dict = {}
+
+
+def _store():
+    if "store" not in _STORE:
+        _STORE["store"] = cache_from_environment()
+    return _STORE["store"]
+
+
+def _cache_evidence() -> dict:
+    store = _store()
+    return {} if store is None else {"training_cache": store.summary()}
 
 
 #: one xdist worker runs this module (``--dist loadgroup``, pyproject.toml), so ``_RUNS`` is shared
@@ -113,7 +128,7 @@ def _setup(sizes, task: str) -> SweepSetup:
 def _sweep(sizes, task: str, device, models):
     setup = _setup(sizes, task)
     return run_sweep(setup, device, tuple(m for m in models if m in setup.models),
-                     _RUNS.setdefault((sizes.name, task, str(device)), {}))
+                     _RUNS.setdefault((sizes.name, task, str(device)), {}), store=_store())
 
 
 def _format_size(config) -> int:
@@ -181,7 +196,8 @@ def test_two_layer_ssm_fnn_matches_the_transformer_and_beats_one_layer(task, siz
     probe = {"previous_key_probe": _layer_one_probe(sizes, device, sweep)} if task == "recall" else {}
     evidence.record(**{task: summary(sweep), f"{task}_verdict": asdict(verdict),
                        f"{task}_verdict_on_instance_accuracy": asdict(by_instance), "scale": _scale_note(setup)},
-                    **probe, **figure_spec(sweep), **(figure_spec(sweep, "instance_accuracy") if task == "copy" else {}))
+                    **probe, **figure_spec(sweep), **(figure_spec(sweep, "instance_accuracy") if task == "copy" else {}),
+                    **_cache_evidence())
     _decide(evidence, verdict)
 
 

@@ -55,6 +55,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--inject-fault", action="append", default=[], metavar="NAME:INDEX",
                    help="break a construction on purpose (one weight changed) to see its claims fail; see --list-faults")
     p.add_argument("--list-faults", action="store_true", help="list the faults --inject-fault accepts and exit")
+    p.add_argument("--training-cache", type=arguments.output_directory, default=None, metavar="DIR",
+                   help="cache trained models and their results in DIR: a rerun with the same code and settings "
+                        "reuses them, an interrupted one resumes (default: no cache)")
     return p
 
 
@@ -99,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --device cuda was requested but CUDA is not available", file=sys.stderr)
             return 2
     options = RunOptions(profile=args.profile, device=args.device, claims=ids, seed=args.seed,
-                         workers=args.workers, quiet=args.quiet, faults=faults)
+                         workers=args.workers, quiet=args.quiet, faults=faults,
+                         training_cache=None if args.training_cache is None else str(args.training_cache.resolve()))
     try:
         with lock.held(out) as held:
             for note in (held.warning, held.stale_message(), *recover(out)):

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import pytest
 
 from constructions.mutation import FAULTS_ENV
+from training.result_cache import CACHE_ENV
 
 from .collect import CheckResult, Collector
 from .locations import CHECKS_DIR, ROOT as REPO_ROOT
@@ -31,6 +32,7 @@ class RunOptions:
     workers: str = "auto"
     quiet: bool = False
     faults: dict[str, int] = field(default_factory=dict)  # constructions broken on purpose
+    training_cache: str | None = None  # directory of the trained-results cache (training/result_cache.py); None: none
 
     def pytest_args(self) -> list[str]:
         """The whole pytest configuration of a report run, on the command line: the same in a source
@@ -73,16 +75,20 @@ def run_checks(options: RunOptions) -> RunResult:
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.monotonic()
     pytest_output = io.StringIO()
-    old_faults = os.environ.get(FAULTS_ENV)
-    os.environ[FAULTS_ENV] = ",".join(f"{name}:{index}" for name, index in options.faults.items())
+    settings = {FAULTS_ENV: ",".join(f"{name}:{index}" for name, index in options.faults.items())}
+    if options.training_cache:  # else the caller's SSM_SUITE_TRAINING_CACHE, if any, holds
+        settings[CACHE_ENV] = options.training_cache
+    old = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     try:  # every path is absolute: the run stays in the current folder (never inside site-packages)
         with contextlib.redirect_stdout(pytest_output):
             code = int(pytest.main(options.pytest_args(), plugins=[collector]))
     finally:
-        if old_faults is None:
-            os.environ.pop(FAULTS_ENV, None)
-        else:
-            os.environ[FAULTS_ENV] = old_faults
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     errors = collector.collection_errors + collector.internal_errors
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED) and not errors:
         errors.append(f"pytest stopped with exit code {code}:\n{pytest_output.getvalue()[-3000:]}")

@@ -91,6 +91,12 @@ def test_a_fault_index_beyond_the_constructions_faults_exits_2_naming_the_range(
     assert not list(tmp_path.iterdir())
 
 
+def test_an_empty_training_cache_directory_exits_2(capsys, tmp_path):
+    assert exit_code(["--training-cache", " ", "--claims", "model.shift-kernel", "--out", str(tmp_path)]) == 2
+    assert "argument --training-cache" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("name", sorted(INJECTABLE))
 def test_every_listed_fault_index_is_accepted_and_the_next_one_refused(name):
     count = len(example_faults(name))

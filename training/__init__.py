@@ -20,6 +20,12 @@ Modules:
   :func:`~training.trainer.set_seed`; the measurement helpers every experiment shares,
   :func:`~training.trainer.eval_mode` (eval mode, restored after) and
   :func:`~training.trainer.eval_batches` (a model's outputs chunk by chunk).
+* :mod:`training.plateau` -- the plateau early-stopping rule (:class:`~training.plateau.Plateau`), the
+  same for every model; :class:`~training.trainer.TrainConfig` takes it, the result records the steps used.
+* :mod:`training.ensemble` -- :func:`~training.ensemble.train_ensemble`: models of one shape trained as
+  one batched ensemble (``vmap`` over stacked parameters), equal to training each alone up to rounding.
+* :mod:`training.result_cache` -- trained models and results cached on disk as validated JSON, keyed by
+  task, size, model, seed, settings and code version (resume and reuse).
 * :mod:`training.regression_estimation` -- the estimation-rate experiment.
 * :mod:`training.appendix_c` -- Fig. C.1 (copying and recall, ablations, probe), a package with one
   module per concept: tasks, models, metrics, runner, verdicts, probe, figures.

@@ -36,6 +36,7 @@ from torch import nn
 from constructions.errors import ShapeError
 
 from .models import ConfigError, count_parameters, require_int, require_option
+from .plateau import Plateau, plateau_stop
 
 PositionMask = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Positions = str | PositionMask
@@ -62,6 +63,10 @@ class TrainConfig:
     examples per forward pass in :func:`evaluate`. ``final_train_examples``: the final training loss
     (and accuracy) are measured on the first this many training examples, ``None``: on all of them
     (:func:`finish`); for i.i.d. examples the first ones are a uniform sample of the set.
+    ``plateau``: a :class:`~training.plateau.Plateau` stopping rule applied to :func:`train`'s
+    ``monitor`` (a held-out accuracy) at every record, ``eval_every`` steps apart; ``steps`` is then
+    the cap (``None``: always ``steps`` steps). The learning-rate schedule is laid out over the cap
+    either way, so a run stopped early has the schedule's rate at its stopping step.
 
     ``autocast``: bfloat16 autocast of the training forward pass, **on CUDA only** (ignored on the
     CPU; :attr:`TrainResult.autocast` records whether it was used). bfloat16 keeps 8 significant
@@ -84,6 +89,7 @@ class TrainConfig:
     eval_batch_size: int = 1024
     autocast: bool = False
     final_train_examples: int | None = None
+    plateau: Plateau | None = None
 
     def __post_init__(self):
         for name in ("steps", "eval_every", "eval_batch_size"):
@@ -103,6 +109,8 @@ class TrainConfig:
         require_option("loss", self.loss, LOSSES)
         require_option("schedule", self.schedule, SCHEDULES)
         check_positions(self.positions)
+        if self.plateau is not None and not isinstance(self.plateau, Plateau):
+            raise ConfigError(f"plateau must be a training.plateau.Plateau or None, got {type(self.plateau).__name__}")
 
     def as_dict(self) -> dict:
         """JSON-friendly copy; a ``positions`` callback is recorded by its qualified name."""
@@ -130,7 +138,9 @@ class TrainResult:
     ``wall_time_s``: the whole call, evaluations included.
     ``config``: :meth:`TrainConfig.as_dict`. ``autocast``: whether bf16 autocast was used.
     ``monitored``: ``(step, value)`` of :func:`train`'s ``monitor`` at every curve record (empty
-    without one). ``extra``: free-form metadata the caller may attach (task config, sample size ...).
+    without one). ``steps_used``: optimizer steps taken; ``stop_reason``: ``"max-steps"`` (the
+    configured ``steps``), or ``"plateau"`` / ``"target"`` when ``config.plateau`` stopped the run
+    (:mod:`training.plateau`). ``extra``: free-form metadata the caller may attach (task config, sample size ...).
     """
 
     curve: list[tuple[int, float, float | None]]
@@ -144,6 +154,8 @@ class TrainResult:
     final_train_accuracy: float | None = None
     final_eval_accuracy: float | None = None
     monitored: list[tuple[int, float]] = field(default_factory=list)
+    steps_used: int = 0
+    stop_reason: str = "max-steps"
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -344,8 +356,12 @@ def train(model: nn.Module, train_data: Data, config: TrainConfig, eval_data: Da
     final losses (see :class:`TrainResult`). ``monitor(model)``, if given, is called at every curve
     record (e.g. an accuracy, to tell whether the model was still improving at the end); it must
     not change the model's parameters or draw from the global RNG, so training is unchanged.
+    With ``config.plateau`` the monitor is required: its values decide when training stops
+    (:func:`training.plateau.plateau_stop`), and the steps used and the reason are recorded.
     """
     check_data("train_data", train_data)
+    if config.plateau is not None and monitor is None:
+        raise ConfigError("a plateau stopping rule needs a monitor (the held-out accuracy it watches)")
     if eval_data is not None:
         check_data("eval_data", eval_data)
     start, device = time.perf_counter(), model_device(model)
@@ -360,6 +376,7 @@ def train(model: nn.Module, train_data: Data, config: TrainConfig, eval_data: Da
     model.train()
     curve, monitored, running, since = [], [], torch.zeros((), device=device, dtype=torch.float64), 0
     indices = batch_indices(train_data[0].shape[0], config.batch_size, config.steps, generator)
+    step, stop = 0, None
     for step, idx in enumerate(indices, start=1):
         batch = (train_data[0][idx].to(device), train_data[1][idx].to(device))
         running, since = running + train_step(model, optimizer, scheduler, batch, config, use_autocast), since + 1
@@ -369,8 +386,10 @@ def train(model: nn.Module, train_data: Data, config: TrainConfig, eval_data: Da
                 monitored.append((step, float(monitor(model))))
                 model.train()
             running, since = torch.zeros_like(running), 0
+            if config.plateau is not None and (stop := plateau_stop([v for _, v in monitored], config.plateau)):
+                break
     result = finish(model, train_data, eval_data, config, curve, start, use_autocast)
-    result.monitored = monitored
+    result.monitored, result.steps_used, result.stop_reason = monitored, step, stop or "max-steps"
     return result
 
 

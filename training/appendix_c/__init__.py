@@ -32,7 +32,8 @@ matched (:func:`~training.models.matched_transformer_config`) to the two-layer S
 **Protocol** (:func:`run_sweep`): for every task size, seed and model, a model initialised from the
 seed is trained by AdamW on ``train_instances`` seeded instances and measured on
 ``test_instances`` fresh ones (another seed); its accuracy on a third, fresh set is monitored
-during training (:data:`STILL_IMPROVING`); its final training loss is measured on the first
+during training (:data:`STILL_IMPROVING`) and, with ``SweepSetup.plateau``, stops it by the plateau
+rule of :mod:`training.plateau` (the same for every model; steps used and the reason recorded); its final training loss is measured on the first
 :data:`FINAL_TRAIN_INSTANCES` training instances. The sets depend on (size, seed) only, so all models of
 one seed see the same data (paired comparisons). One CPU thread, deterministic.
 
