@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import torch
 
+from .errors import ShapeError
 from .network import SSMNetwork
 from .resources import Resources, measure, measure_state
 from .ssm import Mode
@@ -84,16 +85,22 @@ class BinaryCode:
 
 @dataclass
 class Construction:
-    """``network`` solves ``config`` exactly; ``reference(tokens) -> (B, Q)`` gives the right answers."""
+    """``network`` solves ``config`` exactly; ``reference(tokens) -> (B, Q)`` gives the right answers.
+
+    Formats whose answer positions differ per instance (queries anywhere:
+    :class:`~constructions.tasks.scattered_recall.ScatteredARConfig`) have ``answer_positions = None``
+    and ``reference = None``; they are read with :meth:`outputs_at` / :meth:`answer_at` and
+    ``reference_at(tokens, positions)``."""
 
     name: str
     network: SSMNetwork
     config: Any
     code: OneHotCode | BinaryCode | SignCode
-    answer_positions: torch.Tensor
-    reference: Callable[[torch.Tensor], torch.Tensor]
+    answer_positions: torch.Tensor | None
+    reference: Callable[[torch.Tensor], torch.Tensor] | None
     source: str
     notes: dict = field(default_factory=dict)
+    reference_at: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
     def check_tokens(self, tokens: torch.Tensor) -> None:
         """The format's own check (``config.check_tokens``: length and layout), where it has one: a
@@ -105,9 +112,29 @@ class Construction:
     def outputs(self, tokens: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
         """Raw network outputs at the answer positions: ``(B, Q, d_out)``; ``tokens`` must have the
         format's length and layout (:meth:`check_tokens`)."""
+        if self.answer_positions is None:
+            raise ShapeError(f"{self.name}: the format {self.config} has answer positions per instance; read it "
+                             "with outputs_at(tokens, positions)")
         self.check_tokens(tokens)
         out = self.network(tokens, mode)
         return out[:, self.answer_positions.to(out.device)]
+
+    def outputs_at(self, tokens: torch.Tensor, positions: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
+        """Raw network outputs at per-instance positions ``positions: (B, Q)``: ``(B, Q, d_out)``; the
+        tokens are checked as in :meth:`outputs`, the positions by the format (``check_positions``)."""
+        self.check_tokens(tokens)
+        check = getattr(self.config, "check_positions", None)
+        if check is not None:
+            check(positions, tokens.shape[0])
+        elif positions.dim() != 2 or positions.shape[0] != tokens.shape[0]:
+            raise ShapeError(f"positions must have shape (B, Q) with B = {tokens.shape[0]}, got {tuple(positions.shape)}")
+        out = self.network(tokens, mode)
+        index = positions.to(out.device).unsqueeze(-1).expand(-1, -1, out.shape[-1])
+        return torch.gather(out, 1, index)
+
+    def answer_at(self, tokens: torch.Tensor, positions: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
+        """Decoded answer token ids ``(B, Q)`` at ``positions: (B, Q)``."""
+        return self.code.decode(self.outputs_at(tokens, positions, mode))
 
     def answer(self, tokens: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
         """Decoded answer token ids ``(B, Q)``."""

@@ -24,14 +24,18 @@ pairs region: the value after the *first* occurrence of ``q``. A random filler m
 in the query region, followed by some token ``u``; that occurrence is not a pair and does not change
 the answer. Which constructions deliver it (``reference_answers_at`` is the rule; tests check each):
 
-* selecting the **first** match (hardmax attention, ties to the earliest position: the Zoology
-  attention with ``kind="hardmax"``, the binary-code attention): always;
-* **summing** the matches (the outer-product memory, clipped: ``min(count, 1)``): exactly where no
-  occurrence of ``q`` before ``t`` is followed by a value token other than the answer
-  (:func:`foreign_value_after_query`); unclipped, also only where no (key, value) cell of the memory
-  was written twice (a count of 2 leaks into every query's answer);
-* the linear Zoology attention (no softmax, the proposition's form) returns the *count* of each
-  value after ``q``: exact where ``q`` is followed by a value token only once before ``t``.
+* selecting the **first** match: the binary-code attention (hardmax, ties to the earliest position,
+  key positions ruled out by its value bonus) answers every instance exactly;
+* **summing** the matches: the outer-product memory with ``clip_counts=True`` (``min(count, 1)``) is
+  exact exactly where no occurrence of ``q`` before ``t`` is followed by a value token other than the
+  answer (:func:`foreign_value_after_query`); unclipped, exactly where moreover no (key, value) cell
+  was written twice before ``t`` (:func:`repeated_cells`: a count of 2 leaks into every answer);
+* the linear Zoology attention (no softmax, the proposition's form) returns the *count* of each value
+  after ``q``: exact exactly where ``q`` is followed by a value token once before ``t``
+  (:func:`values_after_query`).
+
+No SSM+FNN construction of the suite delivers the answer where a filler repeats ``q`` with another
+value: that needs a write gate closed after the pairs region (not built).
 
 Keys within the pairs are distinct; values may repeat. The generator is a pure function of
 (config, batch size, seed).
@@ -146,6 +150,16 @@ def foreign_value_after_query(config: ScatteredARConfig, tokens: torch.Tensor, p
     is_value = (cur >= K) & (cur < K + V)
     foreign = (prev == asked.unsqueeze(-1)) & is_value & (cur != answers.unsqueeze(-1)) & before
     return foreign.any(-1)
+
+
+def values_after_query(config: ScatteredARConfig, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """``(B, Q)``: how often, before query position ``t`` (key ``q``), ``q`` is followed by a value token."""
+    K, V = config.num_keys, config.num_values
+    asked = torch.gather(tokens, 1, positions)
+    prev, cur = tokens[:, :-1].unsqueeze(1), tokens[:, 1:].unsqueeze(1)
+    s = torch.arange(1, tokens.shape[1], device=tokens.device)
+    hit = (prev == asked.unsqueeze(-1)) & (cur >= K) & (cur < K + V) & (s.view(1, 1, -1) < positions.unsqueeze(-1))
+    return hit.sum(-1)
 
 
 def repeated_cells(config: ScatteredARConfig, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
