@@ -221,7 +221,7 @@ def _fail(bad: torch.Tensor, origin: torch.Tensor, unit: str, message) -> None:
 
 
 def _batch(first, unit, inputs_np, labels_np, vocab_size, shape, num_passes, mapping) -> External:
-    inputs, labels = torch.from_numpy(np.asarray(inputs_np, dtype=np.int64)), torch.from_numpy(np.asarray(labels_np, dtype=np.int64))
+    inputs, labels = (torch.from_numpy(np.array(a, dtype=np.int64)) for a in (inputs_np, labels_np))  # copies: views may be read-only
     B, T = inputs.shape
     origin = torch.as_tensor(first) if unit == "line" else first + torch.arange(B)
     H = vocab_size // 2
