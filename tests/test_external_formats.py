@@ -273,3 +273,17 @@ def test_copiers_on_the_jelassi_file_fail_only_on_repeated_ngrams():
             failed_total += int(wrong.sum())
         repeated_total += int(repeated.sum())
     assert repeated_total > 0 and failed_total > 0  # the four-letter lines repeat 2-grams, and copiers miss some
+
+
+@pytest.mark.parametrize("K, V", [(3, 4), (5, 2), (16, 16)])
+def test_clipped_outer_product_resources_equal_its_closed_form(K, V):
+    import sympy as sp
+
+    from constructions.resources import measure
+    from constructions.tasks.associative_recall import ARConfig
+
+    measured = measure(outer_product.build(ARConfig(K, V, 2, 1), clip_counts=True).network).summary()
+    symbols = {sp.Symbol("K", positive=True, integer=True): K, sp.Symbol("V", positive=True, integer=True): V}
+    for name, form in outer_product.closed_form(clip_counts=True).items():
+        if name != "window":
+            assert measured[name] == form.subs(symbols), name
