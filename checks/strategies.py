@@ -378,3 +378,55 @@ def trivial_share(strategy: st.SearchStrategy, trivial, examples: int, seeds_: r
     profile's ``max_examples``), averaged over the draws of ``len(seeds_)`` seeds."""
     drawn = [example for s in seeds_ for example in sample_examples(strategy, examples, s)]
     return sum(map(trivial, drawn)) / len(drawn)
+
+
+# -- external formats (constructions/tasks/external): records drawn in the file's own terms ---------------
+
+
+@st.composite
+def zoology_mqar_arrays(draw, *, max_rows: int = 4, max_pairs: int = 4, max_length: int = 40, passes: int = 1):
+    """``(inputs, labels, vocab_size)`` as Zoology writes them: distinct keys ``1..H-1`` and values
+    ``H..vocab-1`` (``H = vocab // 2``), the pairs ``passes`` times, each key queried once at a distinct
+    position of the query region (label = its value, -100 elsewhere), fillers 0 or random ids."""
+    import numpy as np
+
+    pairs = draw(st.integers(1, max_pairs))
+    vocab = draw(st.integers(2 * pairs + 2, 200))
+    half = vocab // 2
+    context = 2 * pairs * passes
+    length = draw(st.integers(context + pairs, max(context + pairs, max_length)))
+    rows = draw(st.integers(1, max_rows))
+    random_fillers = draw(st.booleans())
+    inputs = np.zeros((rows, length), dtype=np.int64)
+    labels = np.full((rows, length), -100, dtype=np.int64)
+    for r in range(rows):
+        keys = draw(st.lists(st.integers(1, half - 1), min_size=pairs, max_size=pairs, unique=True))
+        values = draw(st.lists(st.integers(half, vocab - 1), min_size=pairs, max_size=pairs))
+        where = draw(st.lists(st.integers(context, length - 1), min_size=pairs, max_size=pairs, unique=True))
+        if random_fillers:
+            inputs[r] = draw(st.lists(st.integers(0, vocab - 1), min_size=length, max_size=length))
+        inputs[r, :context] = np.tile(np.stack([keys, values], 1).reshape(-1), passes)
+        inputs[r, where], labels[r, where] = keys, values
+    return inputs, labels, vocab
+
+
+@st.composite
+def jelassi_copy_lines(draw, *, max_lines: int = 6, max_length: int = 30):
+    """``(lines, alphabet)``: ``$s|s.`` over the first ``alphabet`` letters, sometimes ``*``-padded."""
+    alphabet = draw(st.integers(1, 26))
+    letters = "abcdefghijklmnopqrstuvwxyz"[:alphabet]
+    strings = draw(st.lists(st.text(letters, min_size=1, max_size=max_length), min_size=1, max_size=max_lines))
+    pads = draw(st.lists(st.integers(0, 3), min_size=len(strings), max_size=len(strings)))
+    return [f"${s}|{s}." + "*" * p for s, p in zip(strings, pads)], alphabet
+
+
+@st.composite
+def ar_text_lines(draw, *, max_lines: int = 6, max_pairs: int = 12):
+    """Lines ``k1v1..kNvN q a``: distinct letters as keys, digits as values, the query among the keys."""
+    lines = []
+    for _ in range(draw(st.integers(1, max_lines))):
+        keys = draw(st.lists(st.sampled_from("abcdefghijklmnopqrstuvwxyz"), min_size=1, max_size=max_pairs, unique=True))
+        values = draw(st.lists(st.sampled_from("0123456789"), min_size=len(keys), max_size=len(keys)))
+        q = draw(st.integers(0, len(keys) - 1))
+        lines.append("".join(k + v for k, v in zip(keys, values)) + keys[q] + values[q])
+    return lines

@@ -14,7 +14,7 @@ from typing import Any, Callable, Literal
 import torch
 
 from . import sparse_path
-from .errors import SparsePathUnavailableError, UnknownOptionError
+from .errors import ShapeError, SparsePathUnavailableError, UnknownOptionError
 from .network import SSMNetwork
 from .resources import Resources, measure, measure_state
 from .ssm import Mode
@@ -90,16 +90,22 @@ class BinaryCode:
 
 @dataclass
 class Construction:
-    """``network`` solves ``config`` exactly; ``reference(tokens) -> (B, Q)`` gives the right answers."""
+    """``network`` solves ``config`` exactly; ``reference(tokens) -> (B, Q)`` gives the right answers.
+
+    Formats whose answer positions differ per instance (queries anywhere:
+    :class:`~constructions.tasks.scattered_recall.ScatteredARConfig`) have ``answer_positions = None``
+    and ``reference = None``; they are read with :meth:`outputs_at` / :meth:`answer_at` and
+    ``reference_at(tokens, positions)``."""
 
     name: str
     network: SSMNetwork
     config: Any
     code: OneHotCode | BinaryCode | SignCode
-    answer_positions: torch.Tensor
-    reference: Callable[[torch.Tensor], torch.Tensor]
+    answer_positions: torch.Tensor | None
+    reference: Callable[[torch.Tensor], torch.Tensor] | None
     source: str
     notes: dict = field(default_factory=dict)
+    reference_at: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
     def check_tokens(self, tokens: torch.Tensor) -> None:
         """The format's own check (``config.check_tokens``: length and layout), where it has one: a
@@ -118,19 +124,41 @@ class Construction:
         path where it applies and pays (``mode="auto"``, a supported network and a dense pass of at
         least ``sparse_path.AUTO_MIN_VALUES`` values), else the dense one, which also computes
         anything the fast path declines (:class:`~constructions.errors.SparsePathUnavailableError`)."""
+        if self.answer_positions is None:
+            raise ShapeError(f"{self.name}: the format {self.config} has answer positions per instance; read it "
+                             "with outputs_at(tokens, positions)")
+        self.check_tokens(tokens)
+        out = self._forward(tokens, mode, path)
+        return out[:, self.answer_positions.to(out.device)]
+
+    def _forward(self, tokens: torch.Tensor, mode: Mode, path: Path) -> torch.Tensor:
+        """The network's outputs at every position, by the ``path`` :meth:`outputs` describes."""
         if path not in PATHS:
             raise UnknownOptionError(f"unknown forward path {path!r}; choose one of {PATHS}")
-        self.check_tokens(tokens)
-        out = None
         if path == "sparse" or (path == "auto" and mode == "auto" and sparse_path.worth_it(self.network, tokens)):
             try:
-                out = sparse_path.forward(self.network, tokens)
+                return sparse_path.forward(self.network, tokens)
             except SparsePathUnavailableError:
                 if path == "sparse":
                     raise
-        if out is None:
-            out = self.network(tokens, mode)
-        return out[:, self.answer_positions.to(out.device)]
+        return self.network(tokens, mode)
+
+    def outputs_at(self, tokens: torch.Tensor, positions: torch.Tensor, mode: Mode = "auto", path: Path = "auto") -> torch.Tensor:
+        """Raw network outputs at per-instance positions ``positions: (B, Q)``: ``(B, Q, d_out)``; the
+        tokens are checked as in :meth:`outputs`, the positions by the format (``check_positions``)."""
+        self.check_tokens(tokens)
+        check = getattr(self.config, "check_positions", None)
+        if check is not None:
+            check(positions, tokens.shape[0])
+        elif positions.dim() != 2 or positions.shape[0] != tokens.shape[0]:
+            raise ShapeError(f"positions must have shape (B, Q) with B = {tokens.shape[0]}, got {tuple(positions.shape)}")
+        out = self._forward(tokens, mode, path)
+        index = positions.to(out.device).unsqueeze(-1).expand(-1, -1, out.shape[-1])
+        return torch.gather(out, 1, index)
+
+    def answer_at(self, tokens: torch.Tensor, positions: torch.Tensor, mode: Mode = "auto", path: Path = "auto") -> torch.Tensor:
+        """Decoded answer token ids ``(B, Q)`` at ``positions: (B, Q)``."""
+        return self.code.decode(self.outputs_at(tokens, positions, mode, path))
 
     def answer(self, tokens: torch.Tensor, mode: Mode = "auto", path: Path = "auto") -> torch.Tensor:
         """Decoded answer token ids ``(B, Q)``."""

@@ -106,6 +106,22 @@ class ModelFileTensorError(ModelFileError):
     """A tensor is missing, surplus, or does not fit the architecture (rank, shape, non-finite)."""
 
 
+class ExternalFormatError(SuiteError):
+    """A record of an external data format (Zoology MQAR arrays, Jelassi copy strings, AR text lines)
+    does not follow the format: the message names the file, the line (text) or row (arrays), and what
+    is wrong (``constructions/tasks/external/``). ``where`` holds e.g. ``"line 12"`` or ``"row 3"``."""
+
+    def __init__(self, message: str, where: str | None = None):
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
+
+
+class ExternalFormatLimitError(ExternalFormatError):
+    """A size an external data file declares or implies (rows, sequence length, vocabulary, bytes of a
+    line or of an array) is over the readers' limits (``constructions.tasks.external.common.LIMITS``),
+    checked before anything of that size is allocated."""
+
+
 class UnknownClaimError(SuiteError):
     """A claim id is not in the registry."""
 

@@ -52,19 +52,21 @@ MAX_TOKENS_PER_CHUNK = 1 << 21
 
 
 def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "auto", tolerance: float | None = None,
-           rows_per_chunk: int | None = None, path: Path = "auto") -> Verification:
+           rows_per_chunk: int | None = None, path: Path = "auto", positions: torch.Tensor | None = None) -> Verification:
     """``rows_per_chunk`` lowers the rows run at once below :data:`MAX_TOKENS_PER_CHUNK` tokens (for
     wide networks, whose activations per token are many). ``path`` chooses the forward pass
     (:meth:`Construction.outputs`: ``"auto"`` takes the structured fast path for wide networks on long
-    inputs, ``"dense"`` the network's own)."""
+    inputs, ``"dense"`` the network's own). ``positions: (B, Q)``: the answer positions of each
+    instance, for formats that have them per instance (read with ``outputs_at`` and ``reference_at``)."""
     dtype = construction.network.dtype
     tol = EXACT_TOLERANCE.get(dtype, 1e-4) if tolerance is None else tolerance
     if tokens.dim() != 2 or tokens.shape[0] == 0:
-        parts = [_run(construction, tokens, mode, path)]  # the network names what is wrong with the shape
+        parts = [_run(construction, tokens, mode, path, positions)]  # the network names what is wrong with the shape
     else:
         rows = max(1, MAX_TOKENS_PER_CHUNK // max(1, tokens.shape[1]))
         rows = min(rows, rows_per_chunk) if rows_per_chunk else rows
-        parts = [_run(construction, chunk, mode, path) for chunk in torch.split(tokens, rows)]
+        where = [None] * len(range(0, tokens.shape[0], rows)) if positions is None else torch.split(positions, rows)
+        parts = [_run(construction, chunk, mode, path, at) for chunk, at in zip(torch.split(tokens, rows), where)]
     outputs, expected, got, error = parts[0] if len(parts) == 1 else (torch.cat(p) for p in zip(*parts))
     bad = (got != expected) | ~(error <= tol)  # (B, Q); a NaN output is off target, never within it
     first = None
@@ -77,6 +79,8 @@ def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "au
             "got": got[i].tolist(),
             "outputs": [[round(v, 6) for v in row] for row in outputs[i].tolist()],
         }
+        if positions is not None:
+            first["positions"] = positions[i].tolist()
     return Verification(
         instances=tokens.shape[0],
         answers=bad.numel(),
@@ -86,6 +90,15 @@ def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "au
         first_failure=first,
         note=_precision_note(construction) if first is not None else None,
     )
+
+
+def exact_answers(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "auto",
+                  tolerance: float | None = None, positions: torch.Tensor | None = None) -> torch.Tensor:
+    """``(B, Q)`` bool: which answers are exact (decoded right and within ``tolerance`` of the target
+    code), for reports of which instances fail (one chunk: the caller bounds ``B``)."""
+    tol = EXACT_TOLERANCE.get(construction.network.dtype, 1e-4) if tolerance is None else tolerance
+    _, expected, got, error = _run(construction, tokens, mode, positions)
+    return (got == expected) & (error <= tol)
 
 
 def _precision_note(construction: Construction) -> str | None:
@@ -101,11 +114,15 @@ def _precision_note(construction: Construction) -> str | None:
             "rational twin (constructions.exact_arithmetic.verify_exact; for a file: python -m reports verify ... --exact)")
 
 
-def _run(construction: Construction, tokens: torch.Tensor, mode: Mode, path: Path):
+def _run(construction: Construction, tokens: torch.Tensor, mode: Mode, path: Path, positions: torch.Tensor | None = None):
     """Outputs ``(B, Q, d)``, expected and decoded answers ``(B, Q)``, deviation from target ``(B, Q)``."""
     with torch.no_grad():
-        outputs = construction.outputs(tokens, mode, path)
-        expected = construction.reference(tokens).to(outputs.device)
+        if positions is None:
+            outputs = construction.outputs(tokens, mode, path)
+            expected = construction.reference(tokens).to(outputs.device)
+        else:
+            outputs = construction.outputs_at(tokens, positions, mode, path)
+            expected = construction.reference_at(tokens, positions).to(outputs.device)
         got = construction.code.decode(outputs)
         error = (outputs - construction.target(expected)).abs().amax(-1)
     return outputs, expected, got, error

@@ -29,7 +29,6 @@ import torch
 
 from ..construction import Construction, OneHotCode
 from ..embedding import OneHotEmbedding
-from ..errors import InfeasibleTaskError
 from ..fnn import FNN
 from ..layout import AffineMap, Layout
 from ..mutation import injectable
@@ -37,18 +36,20 @@ from ..network import SSMNetwork
 from .. import selection  # looked up at build time: breaking the shared builder breaks every user
 from ..ssm import SSMBank, accumulator, shifts
 from ..tasks.associative_recall import ARConfig
-from .common import recall_construction
+from ..tasks.scattered_recall import ScatteredARConfig
+from .common import check_query_last, recall_construction
 
 NAME = "outer-product"
 SOURCE = "PAPER.md §4 G2 (H3/MultiHyena outer-product memory); reconstructed"
 
 
 @injectable(NAME)
-def build(config: ARConfig, *, dtype=torch.float64, device=None) -> Construction:
-    if config.query != "last" or config.key_length != 1:
-        raise InfeasibleTaskError(
-            f"the outer-product construction needs query='last' and key_length=1, got {config.query!r}, {config.key_length}"
-        )
+def build(config: ARConfig | ScatteredARConfig, *, clip_counts: bool = False, dtype=torch.float64, device=None) -> Construction:
+    """``clip_counts``: the read-out takes ``min(M, 1)`` (one more FNN layer, :func:`closed_form`), so a
+    (key, value) pair written twice (repeated passes, a random filler repeating a pair) counts once;
+    without it a count of 2 leaks into every query's answer. Filler tokens (a ``ScatteredARConfig``'s
+    filler segment) get no channel beyond the embedding's and write nothing."""
+    check_query_last("outer-product", config)
     K, V = config.num_keys, config.num_values
     kw = dict(dtype=dtype, device=device)
     vocab = config.vocabulary()
@@ -62,15 +63,23 @@ def build(config: ARConfig, *, dtype=torch.float64, device=None) -> Construction
 
     fnn1 = selection.memory_write_fnn(routed, ["prev_key"], "value", carry=["key"], **kw)  # Z_ij = key_i (x) value_j
     ssm2 = SSMBank([accumulator(K * V, **kw), shifts([0] * K, **kw)])  # memory M; query key passes
-    fnn2 = selection.memory_read_fnn(Layout.of(memory=K * V, key=K), "memory", ["key"], V, **kw)  # out_j = M_{q j}
+    fnn2 = selection.memory_read_fnn(Layout.of(memory=K * V, key=K), "memory", ["key"], V, clip_counts=clip_counts, **kw)
 
     network = SSMNetwork(embedding, [(ssm1, fnn1), (ssm2, fnn2)], pre_fnn=FNN.from_maps(pre))
     return recall_construction(NAME, network, config, OneHotCode.range(vocab.offset("value"), V), SOURCE)
 
 
-def closed_form() -> dict[str, sp.Expr]:
-    """Resource counts as functions of the numbers of keys ``K`` and values ``V`` (N, Q free)."""
+def closed_form(clip_counts: bool = False) -> dict[str, sp.Expr]:
+    """Resource counts as functions of the numbers of keys ``K`` and values ``V`` (N, Q free). With
+    ``clip_counts`` the read-out FNN has one more layer, ``unseen = relu(1 - M)`` (``K V`` weights -1 and
+    ``K V`` biases +1, the query key passed on: ``K``), and reads ``relu(q - unseen)`` without biases:
+    ``K V + K`` more parameters and depth 3; weights still in {0, +-1} (biases in {0, +-1})."""
     K, V = sp.symbols("K V", positive=True, integer=True)
+    if clip_counts:
+        counts = closed_form()
+        extra = K * V + K
+        return {**counts, "fnn_depth": sp.Integer(3), "fnn_nonzeros": counts["fnn_nonzeros"] + extra,
+                "parameters": counts["parameters"] + extra}
     return {
         "num_layers": sp.Integer(2),
         "window": sp.oo,

@@ -46,11 +46,12 @@ import torch
 
 from ..construction import BinaryCode, Construction
 from ..embedding import BinaryEmbedding, code_bits
-from ..errors import InfeasibleTaskError
 from ..fnn import FNN
 from ..layout import AffineMap, Layout
 from ..mutation import injectable
-from ..tasks.associative_recall import ARConfig, reference_answers
+from ..associative_recall.common import check_query_last, recall_construction
+from ..tasks.associative_recall import ARConfig
+from ..tasks.scattered_recall import ScatteredARConfig
 from .model import Block, Head, Transformer
 
 NAME = "binary-attention"
@@ -76,12 +77,8 @@ def sign_code(block: str, flag: str, target: str, width: int) -> list:
     return [(target, block, 2), (target, flag, -torch.ones(width))]
 
 
-def check_format(config: ARConfig) -> None:
-    if not isinstance(config, ARConfig):
-        raise InfeasibleTaskError(f"the binary attention construction needs an ARConfig, got {type(config).__name__}")
-    if config.query != "last" or config.key_length != 1:
-        raise InfeasibleTaskError(
-            f"the binary attention construction needs query='last' and key_length=1, got {config.query!r}, {config.key_length}")
+def check_format(config: ARConfig | ScatteredARConfig) -> None:
+    check_query_last("binary attention", config)
 
 
 @injectable(NAME)
@@ -106,8 +103,7 @@ def build(config: ARConfig, *, dtype=torch.float64, device=None) -> Construction
     )
     readout = FNN([(matrix(stream, bits, [("v", "answer", 1)], **kw), torch.zeros(b, **kw))], origin="transformer.readout")
     network = Transformer(embedding, stream.width, [Block([previous]), Block([recall])], readout)
-    return Construction(NAME, network, config, BinaryCode(vocab.offset("value"), b), config.answer_positions(),
-                        lambda tokens: reference_answers(config, tokens), SOURCE)
+    return recall_construction(NAME, network, config, BinaryCode(vocab.offset("value"), b), SOURCE)
 
 
 def closed_form() -> dict[str, sp.Expr]:

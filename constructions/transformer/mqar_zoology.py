@@ -27,11 +27,12 @@ import torch
 
 from ..construction import Construction, OneHotCode
 from ..embedding import OneHotEmbedding
-from ..errors import InfeasibleTaskError
 from ..fnn import FNN
 from ..layout import AffineMap, Layout
 from ..mutation import injectable
-from ..tasks.associative_recall import ARConfig, reference_answers
+from ..associative_recall.common import check_query_last, recall_construction
+from ..tasks.associative_recall import ARConfig
+from ..tasks.scattered_recall import ScatteredARConfig
 from .model import Block, Head, Transformer
 
 NAME = "zoology-attention"
@@ -46,14 +47,16 @@ def _selector(stream: Layout, target: Layout, pairs, **kw) -> torch.Tensor:
 
 
 @injectable(NAME)
-def build(config: ARConfig, *, kind: str = "linear", dtype=torch.float64, device=None) -> Construction:
-    if config.query != "last" or config.key_length != 1:
-        raise InfeasibleTaskError("the Zoology attention construction needs query='last' and key_length=1")
+def build(config: ARConfig | ScatteredARConfig, *, kind: str = "linear", dtype=torch.float64, device=None) -> Construction:
+    """``kind="linear"`` is the proposition's attention without softmax: at a query it returns the sum of
+    the values that followed the query key, so a key met again before its query (a random filler of
+    :class:`ScatteredARConfig`) adds its value (``constructions.tasks.scattered_recall``)."""
+    check_query_last("Zoology attention", config)
     K, V = config.num_keys, config.num_values
     kw = dict(dtype=dtype, device=device)
     vocab = config.vocabulary()
     embedding = OneHotEmbedding(vocab, **kw)
-    stream = Layout.of(key=K, value=V, prev_key=K, answer=V)
+    stream = Layout((*embedding.layout.blocks, ("prev_key", K), ("answer", V)))  # key | value [| filler] | ...
     keys, values = Layout.of(k=K), Layout.of(v=V)
     zero_qk = torch.zeros(1, stream.width, **kw)
     previous = Head(zero_qk, zero_qk, _selector(stream, keys, [("k", "key")], **kw),
@@ -63,8 +66,7 @@ def build(config: ARConfig, *, kind: str = "linear", dtype=torch.float64, device
                   kind=kind)
     readout = FNN([(_selector(stream, values, [("v", "answer")], **kw), torch.zeros(V, **kw))], origin="transformer.readout")
     network = Transformer(embedding, stream.width, [Block([previous]), Block([recall])], readout)
-    return Construction(NAME, network, config, OneHotCode.range(vocab.offset("value"), V),
-                        config.answer_positions(), lambda tokens: reference_answers(config, tokens), SOURCE)
+    return recall_construction(NAME, network, config, OneHotCode.range(vocab.offset("value"), V), SOURCE)
 
 
 def closed_form() -> dict:
