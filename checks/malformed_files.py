@@ -265,7 +265,7 @@ def _apply(m: Mutation, metadata: dict, tensors: dict, wrap: dict) -> None:
 
 
 def _wrap(content: dict, wrap: dict):
-    for how, name in wrap.items():
+    for how, name in sorted(wrap.items(), key=lambda item: item[0] == "top-list"):  # the list around it last
         tensors = content["tensors"]
         if how in ("list", "int", "str") and name in tensors:
             tensors[name] = {"list": [1.0, 2.0], "int": 3, "str": "weights"}[how]

@@ -93,11 +93,11 @@ def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "au
 
 
 def exact_answers(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "auto",
-                  tolerance: float | None = None, positions: torch.Tensor | None = None) -> torch.Tensor:
+                  tolerance: float | None = None, positions: torch.Tensor | None = None, path: Path = "auto") -> torch.Tensor:
     """``(B, Q)`` bool: which answers are exact (decoded right and within ``tolerance`` of the target
     code), for reports of which instances fail (one chunk: the caller bounds ``B``)."""
     tol = EXACT_TOLERANCE.get(construction.network.dtype, 1e-4) if tolerance is None else tolerance
-    _, expected, got, error = _run(construction, tokens, mode, positions)
+    _, expected, got, error = _run(construction, tokens, mode, path, positions)
     return (got == expected) & (error <= tol)
 
 
