@@ -367,12 +367,27 @@ def step_discrepancies(layer, x) -> dict[str, float]:
 STEP_MAX_LENGTH = 96
 
 
+#: the FFT's round-off is a few ulps of sum_s |K_s| max|x| (not of the output, which may cancel to 0): with
+#: a kernel's l1 norm up to 1e6 that is below 1e6 * 2^-52 ~ 2e-10, inside the 1e-9 tolerance; a network with a
+#: larger kernel (a non-normal dense A with 1e12 entries has K_1 = 1e12) is compared with the FFT no tighter
+#: than its conditioning allows, so it is left out of the FFT comparison (counted in the evidence)
+FFT_KERNEL_L1_MAX = 1e6
+
+
+def fft_well_conditioned(network, length: int) -> bool:
+    """Every SSM kernel of ``network`` over ``length`` taps has l1 norm at most :data:`FFT_KERNEL_L1_MAX` per channel."""
+    layers = [g for b in network.blocks for g in (b.ssm.groups if isinstance(b.ssm, SSMBank) else [b.ssm])]
+    return all(float(g.kernel(length).abs().sum(-1).max()) <= FFT_KERNEL_L1_MAX for g in layers)
+
+
 def network_step_discrepancy(network, tokens, split: int) -> float:
-    """``network.steps(tokens)`` against ``network(tokens, mode)`` for 'recurrence', 'direct', 'fft' and 'auto', and
-    against ``prefill(tokens[:, :split])`` continued by ``steps``; relative to max(1, largest |output|)."""
+    """``network.steps(tokens)`` against ``network(tokens, mode)`` for 'recurrence', 'direct', 'auto' and (where
+    :func:`fft_well_conditioned`) 'fft', and against ``prefill(tokens[:, :split])`` continued by ``steps``;
+    relative to max(1, largest |output|)."""
     y, _ = network.steps(tokens)
     scale = max(1.0, float(network(tokens, "recurrence").abs().max()))
-    gaps = [float((network(tokens, m) - y).abs().max()) for m in ("recurrence", "direct", "fft", "auto")]
+    modes = ("recurrence", "direct", "auto") + (("fft",) if fft_well_conditioned(network, tokens.shape[1]) else ())
+    gaps = [float((network(tokens, m) - y).abs().max()) for m in modes]
     head, state = network.prefill(tokens[:, :split])
     tail, _ = network.steps(tokens[:, split:], state)
     gaps.append(float((torch.cat([head, tail], dim=1) - y).abs().max()))
@@ -412,6 +427,7 @@ def test_a_network_in_step_mode_equals_its_convolutional_modes(data, evidence):
     split = data.draw(st.integers(0, tokens.shape[1]), label="prefill")
     gap = network_step_discrepancy(network, tokens, split)
     evidence.count("networks_stepped")
+    evidence.count("networks_left_out_of_the_fft_comparison", int(not fft_well_conditioned(network, tokens.shape[1])))
     evidence.note_max("max_relative_network_step_discrepancy", gap)
     evidence.note_max("most_blocks", len(network.blocks))
     assert gap <= TOLERANCE[torch.float64], f"network step mode differs by {gap:.3e}"

@@ -101,7 +101,8 @@ CATALOGUE = [
         "read at once) within 1e-9 of max(1, largest |state entry|); a layer that looks ahead has no step mode "
         "(NonCausalError). On the networks ssm_networks draws (1-3 blocks of stable or marginal layers, pre-FNN and "
         "clip sometimes, tokens of length 1-60) SSMNetwork.steps equals network(tokens, mode) for 'recurrence', "
-        "'direct', 'fft' and 'auto', and prefill of a prefix followed by steps equals steps, within 1e-9 of "
+        "'direct' and 'auto', and for 'fft' where every kernel's l1 norm is at most 1e6 (the FFT's round-off is a few "
+        "ulps of sum |K_s| max |x|, not of the output; networks left out are counted), and prefill of a prefix followed by steps equals steps, within 1e-9 of "
         "max(1, largest |output|). Free-running greedy_decode (step mode) returns exactly the tokens of "
         "greedy_decode_rerunning on both copiers and on copiers with perturbed weights (wrong and no-token "
         "predictions included).",
