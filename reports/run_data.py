@@ -391,7 +391,7 @@ def to_markdown(result: dict) -> str:
     t = result["totals"]
     verdict = "PASS" if result["passed"] else "FAIL"
     lines += [f"Result: **{verdict}** (exit {result['exit_code']}): {t['exact']}/{t['instances']} instances exact "
-              f"({t['exact_answers']}/{t['answers']} answers), {t["batches"]} batches (one per chunk and shape) of at most {result["chunk_rows"]} instances.", ""]
+              f"({t['exact_answers']}/{t['answers']} answers), {t['batches']} batches (one per chunk and shape) of at most {result['chunk_rows']} instances.", ""]
     if result["scope"]:
         s = result["scope"]
         lines += [f"Outside the construction's scope ({s['predicate']}): {t['outside_scope_instances']} instances, "
