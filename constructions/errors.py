@@ -122,6 +122,17 @@ class ExternalFormatLimitError(ExternalFormatError):
     checked before anything of that size is allocated."""
 
 
+class RunDataError(SuiteError):
+    """``python -m reports run-data`` cannot run as asked: a construction that does not take the
+    format, an option it does not have, a memory too large to build for the data
+    (``reports/run_data.py``)."""
+
+
+class DataMismatchError(RunDataError):
+    """A network read from a file does not fit the data: another task, or a task config (vocabulary,
+    pairs, queries, length) other than the one the data's line or row needs; the message names both."""
+
+
 class UnknownClaimError(SuiteError):
     """A claim id is not in the registry."""
 

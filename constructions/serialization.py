@@ -22,8 +22,9 @@ Two containers, neither of which executes code when read:
         | {"kind": "dense", "lookahead": F}      tensors <p>.A, <p>.B, <p>.C, <p>.skip
         | {"kind": "bank", "groups": [LAYER, ...]} tensors <p>.groups.<i>....  (LAYER: shift, diagonal or dense)
 
-``task`` (JSON): ``{"name": "associative-recall", "config": {ARConfig fields}}`` or
-``{"name": "copying", "config": {CopyConfig fields}}``. Complex SSM tensors (``lam``, ``B``, ``C`` of a
+``task`` (JSON): ``{"name": "associative-recall", "config": {ARConfig fields}}``,
+``{"name": "copying", "config": {CopyConfig fields}}`` or ``{"name": "scattered-recall", "config":
+{ScatteredARConfig fields}}`` (queries anywhere, answer positions per instance: Zoology's MQAR). Complex SSM tensors (``lam``, ``B``, ``C`` of a
 diagonal layer, ``A``, ``B``, ``C`` of a dense one; shift taps are real) are stored as real tensors
 with a trailing dimension of 2 and the suffix ``.complex``; sparse
 weights are stored dense. ``pre_fnn`` and ``clip`` may be left out (null); ``lookahead`` defaults to 0.
@@ -63,9 +64,13 @@ from .network import SSMNetwork
 from .ssm import DenseSSM, DiagonalSSM, ShiftSSM, SSMBank
 from .tasks.associative_recall import ARConfig, reference_answers
 from .tasks.copying import CopyConfig, reference_next_tokens
+from .tasks.scattered_recall import ScatteredARConfig, reference_answers_at
 from .vocabulary import Vocabulary
 
 FORMAT = "ssm-suite-network/1"
+
+#: task name in the file -> its config type (``scattered-recall``: queries anywhere, Zoology's MQAR layout)
+CONFIG_TYPES = {"associative-recall": ARConfig, "copying": CopyConfig, "scattered-recall": ScatteredARConfig}
 
 
 # ----------------------------------------------------------------------------- writing
@@ -127,7 +132,7 @@ def describe(construction: Construction) -> tuple[dict, dict, dict[str, torch.Te
         "code": _code(construction.code),
     }
     config = construction.config
-    name = "associative-recall" if isinstance(config, ARConfig) else "copying" if isinstance(config, CopyConfig) else None
+    name = next((n for n, t in CONFIG_TYPES.items() if isinstance(config, t)), None)
     if name is None:
         raise ModelFileError(f"no task format for a config of type {type(config).__name__}")
     task = {"name": name, "config": asdict(config)}
@@ -237,7 +242,7 @@ def _read_ssm(prefix: str, spec: dict, tensors: _Tensors):
 
 def _answer_tokens(config) -> list[range]:
     """The token ids the task's reference answers take: recall answers values, copying the symbols and EOS."""
-    if isinstance(config, ARConfig):
+    if isinstance(config, (ARConfig, ScatteredARConfig)):
         return [range(config.num_keys, config.num_keys + config.num_values)]
     return [range(config.alphabet), range(config.eos, config.eos + 1)]
 
@@ -286,7 +291,7 @@ def _embedding(spec: dict, vocabulary: Vocabulary, tensors: _Tensors, dtype):
 
 def _config(name: str, fields: dict):
     try:
-        return (ARConfig if name == "associative-recall" else CopyConfig)(**fields)
+        return CONFIG_TYPES[name](**fields)
     except SuiteError as err:
         raise ModelFileMetadataError(f"task.config: {err}") from None
 
@@ -296,6 +301,9 @@ def task_construction(name: str, network, config, code, source: str) -> Construc
     if name == "associative-recall":
         return Construction(name, network, config, code, config.answer_positions(),
                             lambda tokens: reference_answers(config, tokens), source)
+    if name == "scattered-recall":  # answer positions per instance: read with outputs_at / reference_at
+        return Construction(name, network, config, code, None, None, source,
+                            reference_at=lambda tokens, positions: reference_answers_at(config, tokens, positions))
     return Construction(name, network, config, code, config.answer_positions(),
                         lambda tokens: reference_next_tokens(config, tokens), source)
 

@@ -96,9 +96,16 @@ def exact_answers(construction: Construction, tokens: torch.Tensor, *, mode: Mod
                   tolerance: float | None = None, positions: torch.Tensor | None = None, path: Path = "auto") -> torch.Tensor:
     """``(B, Q)`` bool: which answers are exact (decoded right and within ``tolerance`` of the target
     code), for reports of which instances fail (one chunk: the caller bounds ``B``)."""
+    return checked_answers(construction, tokens, mode=mode, tolerance=tolerance, positions=positions, path=path)[2]
+
+
+def checked_answers(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "auto", tolerance: float | None = None,
+                    positions: torch.Tensor | None = None, path: Path = "auto") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(expected, got, exact)``, each ``(B, Q)``: the reference answers, the decoded ones, and which are
+    exact as in :func:`exact_answers` (one chunk: the caller bounds ``B``)."""
     tol = EXACT_TOLERANCE.get(construction.network.dtype, 1e-4) if tolerance is None else tolerance
     _, expected, got, error = _run(construction, tokens, mode, path, positions)
-    return (got == expected) & (error <= tol)
+    return expected, got, (got == expected) & (error <= tol)
 
 
 def _precision_note(construction: Construction) -> str | None:

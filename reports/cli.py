@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         from .verify import export_main, verify_main
 
         return (verify_main if argv[0] == "verify" else export_main)(argv[1:])
+    if argv and argv[0] == "run-data":
+        from .run_data import main as run_data_main
+
+        return run_data_main(argv[1:])
     args = parser().parse_args(argv)
     registry = load()
     if args.list:

@@ -33,9 +33,10 @@ from claims.evidence import jsonable
 from constructions.errors import InfeasibleTaskError, ModelFileError, ModelFileMetadataError, SuiteError
 from constructions.model_file.limits import limit, ssm_layers
 from constructions.copying import greedy_decode
-from constructions.serialization import TASKS, load, save
+from constructions.serialization import load, save
 from constructions.tasks import associative_recall as ar
 from constructions.tasks import copying
+from constructions.tasks.scattered_recall import ScatteredARConfig
 from constructions.verification import verify
 
 from . import arguments
@@ -43,6 +44,8 @@ from .locations import DEFAULT_OUT, describe_default_out
 from .output import OutputError, prepare_directory, write_atomic
 
 EXHAUSTIVE_LIMIT = limit("exhaustive_instances")
+#: the tasks verify draws instances of (a ``scattered-recall`` file is run on data: ``python -m reports run-data``)
+VERIFY_TASKS = ("associative-recall", "copying")
 
 
 def _strings(config: copying.CopyConfig, ngram: int | None):
@@ -172,7 +175,7 @@ def verify_file(path: Path, task: str, *, examples: int, batch: int, seed: int, 
     """The checks on the network in ``path``; ``exact``: in rational arithmetic
     (:func:`~constructions.exact_arithmetic.verify_exact`, zero tolerance, slow) instead of the file's dtype."""
     construction = load(path)
-    file_task = "associative-recall" if isinstance(construction.config, ar.ARConfig) else "copying"
+    file_task = construction.name  # the file's task name (load names the construction by it)
     if file_task != task:
         raise ModelFileMetadataError(f"{path} holds a network for {file_task!r}, but --task says {task!r}")
     config = construction.config
@@ -289,7 +292,7 @@ def to_markdown(result: dict) -> str:
 def verify_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m reports verify", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--task", required=True, choices=VERIFY_TASKS)
     p.add_argument("--weights", required=True, type=Path, help="model file (.safetensors or .pt, suite format)")
     p.add_argument("--examples", type=arguments.positive_int, default=200, help="hypothesis-drawn instances (default 200)")
     p.add_argument("--batch", type=arguments.positive_int, default=1000, help="random instances (default 1000)")
@@ -374,7 +377,7 @@ def export_main(argv: list[str]) -> int:
     module = importlib.import_module(exportable[args.construction])
     try:
         fields = _parse_assignments(args.config)
-        config_type = ar.ARConfig if "num_keys" in fields else copying.CopyConfig
+        config_type = (ScatteredARConfig if "length" in fields else ar.ARConfig) if "num_keys" in fields else copying.CopyConfig
         construction = module.build(config_type(**fields), **_parse_assignments(args.option))
         save(construction, args.out)
     except (TypeError, ValueError, SuiteError, OSError) as err:

@@ -14,13 +14,16 @@ import math
 from ..errors import ModelFileMetadataError
 from .limits import check
 
-TASKS = ("associative-recall", "copying")
+TASKS = ("associative-recall", "copying", "scattered-recall")
 LAYER_KINDS = ("shift", "diagonal", "dense")
 
 #: task config fields: (required, optional with defaults); int fields and the limit bounding each
 AR_FIELDS = {"num_keys": "vocabulary", "num_values": "vocabulary", "num_pairs": "sequence_length",
              "num_queries": "sequence_length", "key_length": "sequence_length"}
 COPY_FIELDS = {"alphabet": "vocabulary", "length": "sequence_length"}
+SCATTERED_FIELDS = {"num_keys": "vocabulary", "num_values": "vocabulary", "num_pairs": "sequence_length",
+                    "num_queries": "sequence_length", "length": "sequence_length", "num_passes": "sequence_length",
+                    "fillers": "vocabulary"}
 
 
 def _type_name(value) -> str:
@@ -85,9 +88,10 @@ def task(value) -> tuple[str, dict, int]:
     name = string(spec["name"], "task.name")
     if name not in TASKS:
         raise ModelFileMetadataError(f"unknown task {name!r}; use one of {TASKS}")
-    fields = AR_FIELDS if name == "associative-recall" else COPY_FIELDS
-    required = ("num_keys", "num_values", "num_pairs") if name == "associative-recall" else tuple(fields)
-    optional = (*fields, "query") if name == "associative-recall" else ()
+    fields = {"associative-recall": AR_FIELDS, "copying": COPY_FIELDS, "scattered-recall": SCATTERED_FIELDS}[name]
+    required = {"associative-recall": ("num_keys", "num_values", "num_pairs"), "copying": tuple(fields),
+                "scattered-recall": ("num_keys", "num_values", "num_pairs", "num_queries", "length")}[name]
+    optional = {"associative-recall": (*fields, "query"), "copying": (), "scattered-recall": ("num_passes", "fillers")}[name]
     config = dict(obj(spec["config"], "task.config", required, optional))
     for key, limit_name in fields.items():
         if key in config:
@@ -97,6 +101,8 @@ def task(value) -> tuple[str, dict, int]:
         n, N, Q = config.get("key_length", 1), config["num_pairs"], config.get("num_queries", 1)
         length = N * (n + 1) + Q * n
         vocabulary = config["num_keys"] + config["num_values"] + (n * config["num_keys"] if query == "first" else 0)
+    elif name == "scattered-recall":
+        length, vocabulary = config["length"], config["num_keys"] + config["num_values"] + config.get("fillers", 1)
     else:
         length, vocabulary = 2 * config["length"] + 3, config["alphabet"] + 3
     check("sequence_length", length, f"tokens per instance of the task {name!r}")
