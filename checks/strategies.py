@@ -430,3 +430,25 @@ def ar_text_lines(draw, *, max_lines: int = 6, max_pairs: int = 12):
         q = draw(st.integers(0, len(keys) - 1))
         lines.append("".join(k + v for k, v in zip(keys, values)) + keys[q] + values[q])
     return lines
+
+
+# -- n-gram lookup (constructions/tasks/ngram_lookup.py) ---------------------------------------------------
+@st.composite
+def ngram_lookup_instances(draw, *, key: str, max_alphabet: int = 4, max_n: int = 3, max_length: int = 16,
+                           unambiguous: bool = True):
+    """``(config, strings (1, L), grams (1, n))``: a lookup instance with key ``key``; with ``unambiguous`` the
+    string has no repeated n-gram (so every continuation is unambiguous), else any string."""
+    from constructions.tasks.ngram_lookup import NgramLookupConfig
+
+    alphabet = draw(vocab_sizes(1, max_alphabet), label="alphabet")
+    n = draw(st.integers(1, max_n), label="n")
+    if unambiguous:
+        string = draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=max_length), label="string")
+    else:
+        string = draw(st.lists(st.integers(0, alphabet - 1), min_size=1, max_size=max_length), label="string")
+    n = min(n, len(string))  # a drawn string may stop short
+    start = draw(st.integers(0, len(string) - n), label="start")
+    answer = draw(st.integers(0, len(string) - n - start), label="answer_length")
+    config = NgramLookupConfig(alphabet, len(string), n, answer, key)
+    strings = torch.tensor([string])
+    return config, strings, strings[:, start : start + n]

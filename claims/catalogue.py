@@ -333,6 +333,33 @@ CATALOGUE = [
         paper_claims=["C2"],
     ),
     claim(
+        id="lookup.suffix.exact",
+        title="n-gram lookup, suffix key: exact where the continuation is unambiguous",
+        stated="An SSM+FNN built from the n-gram copier's memory answers Jelassi et al.'s suffix n-gram lookup "
+        "($ s | g answer .: the symbols after the first occurrence of the n-gram g in s) exactly wherever every "
+        "n-gram of the continuation has one follower in s; in particular on every string without a repeated n-gram.",
+        checked_as="NgramLookupConfig(key='suffix') (answer of A symbols, then EOS, next-token predictions): exact on "
+        "drawn strings without a repeated n-gram and drawn g, A; on seeded uniform batches the failing instances are "
+        "exactly those continuation_ambiguous marks (both directions), each of which has a repeated n-gram.",
+        provenance="reconstructed",
+        source=f"{_JELASSI}, lookup tasks (§4) and the n-gram mechanism of Theorem 2.3; issue #18 §2",
+        kind="exact",
+        paper_claims=["C2"],
+    ),
+    claim(
+        id="lookup.prefix.exact",
+        title="n-gram lookup, prefix key: exact where the continuation is unambiguous",
+        stated="An SSM+FNN that broadcasts the query n-gram given before the string and matches it against the "
+        "n-gram memory over the string answers Jelassi et al.'s prefix n-gram lookup ($ g | s | answer .) exactly "
+        "wherever every n-gram of the continuation has one follower in s.",
+        checked_as="NgramLookupConfig(key='prefix'): as lookup.suffix.exact (drawn strings without a repeated n-gram "
+        "exact; on seeded batches failures exactly where continuation_ambiguous holds).",
+        provenance="reconstructed",
+        source=f"{_JELASSI}, lookup tasks (§4); query broadcast of PAPER.md §4 G3; issue #18 §2",
+        kind="exact",
+        paper_claims=["C2"],
+    ),
+    claim(
         id="copy.polylog.length",
         title="Theorem 3.1: copying with poly-log parameters (window counted)",
         stated="Theorem 3.1 as third-party summaries report it: input copying is hard for a single SSM layer, and a "

@@ -146,13 +146,15 @@ def memory_read_fnn(
     value_size: int,
     *,
     clip_counts: bool = False,
+    carry: Sequence[str] = (),
     out_name: str = "answer",
     dtype=torch.float64,
     device=None,
 ) -> FNN:
     """``out_j = sum_a relu(M_{a, j} + sum_i query_i[a_i] - n)``: the memory cells of the query's
     key. ``memory`` must be laid out as :func:`memory_write_fnn` writes it. Depth 2, or 3 with
-    ``clip_counts`` (``M`` replaced by ``min(M, 1)``)."""
+    ``clip_counts`` (``M`` replaced by ``min(M, 1)``); the ``carry`` blocks (non-negative) pass through
+    after the answer."""
     sizes = [source.size(q) for q in query_slots]
     digits, j, cells = _cell_reads(sizes, value_size, device)
     if source.size(memory) != cells:
@@ -161,19 +163,22 @@ def memory_read_fnn(
     rows = torch.arange(cells, device=device)
     maps = []
     if clip_counts:  # unseen = relu(1 - M); then min(M, 1) = 1 - unseen
-        unseen = Layout((("unseen", cells), *[(q, source.size(q)) for q in query_slots]))
+        unseen = Layout((("unseen", cells), *[(q, source.size(q)) for q in (*query_slots, *carry)]))
         clip = AffineMap(source, unseen, **kw).connect("unseen", memory, -1).add_bias("unseen", 1)
-        for q in query_slots:
+        for q in (*query_slots, *carry):
             clip.connect(q, q, 1)
         maps.append(clip)
         source, memory, sign, offset = unseen, "unseen", -1, 1
     else:
         sign, offset = 1, 0
-    reads = Layout.of(read=cells)
+    reads = Layout((("read", cells), *[(c, source.size(c)) for c in carry]))
     read = AffineMap(source, reads, **kw).connect("read", memory, sign)
     for slot, digit, size in zip(query_slots, digits, sizes):
         read.connect("read", slot, _selector(rows, digit, (cells, size), dtype))
     read.add_bias("read", offset - len(query_slots))
-    collect = AffineMap(reads, Layout(((out_name, value_size),)), **kw)
+    collect = AffineMap(reads, Layout(((out_name, value_size), *[(c, source.size(c)) for c in carry])), **kw)
     collect.connect(out_name, "read", _selector(j, rows, (value_size, cells), dtype))
+    for c in carry:
+        read.connect(c, c, 1)
+        collect.connect(c, c, 1)
     return FNN.from_maps(*maps, read, collect, origin="selection.memory_read")

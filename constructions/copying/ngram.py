@@ -49,11 +49,13 @@ NAME = "ngram-lookup"
 SOURCE = "Jelassi et al. 2024 n-gram lookup as SSM+FNN (PAPER.md §4 G4); reconstructed"
 
 
-def _slot_encoder(D: int, n: int, lags: Layout, **kw) -> FNN:
-    """From the one-hot tokens at lags ``0..n`` to the cut query/key slots and the value.
+def _slot_encoder(D: int, n: int, lags: Layout, carry: tuple[str, ...] = (), **kw) -> FNN:
+    """From the one-hot tokens at lags ``0..n`` to the cut query/key slots and the value; the ``carry``
+    blocks of ``lags`` (non-negative) pass through, after them.
 
     Slot ``i`` (oldest first) of the query reads lag ``n-1-i``, of the key lag ``n-i``. A lag is
     kept while no START lies at a more recent lag of the same n-gram."""
+    carried = tuple((c, lags.size(c)) for c in carry)
     query_lags = {f"q{i}": n - 1 - i for i in range(n)}
     key_lags = {f"k{i}": n - i for i in range(n)}
     newest = {**{s: 0 for s in query_lags}, **{s: 1 for s in key_lags}}  # most recent lag of each n-gram
@@ -61,7 +63,7 @@ def _slot_encoder(D: int, n: int, lags: Layout, **kw) -> FNN:
 
     # Layer A: every lag's symbols and START flag pass; keep_s = relu(1 - #START more recent than s).
     a = Layout((*[(f"sym{l}", D) for l in range(n + 1)], *[(f"start{l}", 1) for l in range(n + 1)],
-                ("sep0", 1), *[(f"keep_{s}", 1) for s in slots]))
+                ("sep0", 1), *[(f"keep_{s}", 1) for s in slots], *carried))
     A = AffineMap(lags, a, **kw)
     for l in range(n + 1):
         A.connect(f"sym{l}", f"lag{l}_symbol", 1)
@@ -73,7 +75,7 @@ def _slot_encoder(D: int, n: int, lags: Layout, **kw) -> FNN:
             A.connect(f"keep_{s}", f"lag{newer}_bos", -1).connect(f"keep_{s}", f"lag{newer}_sep", -1)
 
     # Layer B: slot symbols and START gated by keep.
-    b = Layout((*[(f"{s}_sym", D) for s in slots], *[(f"{s}_start", 1) for s in slots], ("value_sym", D), ("value_sep", 1)))
+    b = Layout((*[(f"{s}_sym", D) for s in slots], *[(f"{s}_start", 1) for s in slots], ("value_sym", D), ("value_sep", 1), *carried))
     B = AffineMap(a, b, **kw)
     for s, lag in slots.items():
         B.connect(f"{s}_sym", f"sym{lag}", 1).connect(f"{s}_sym", f"keep_{s}", torch.ones(D, **kw)).add_bias(f"{s}_sym", -1)
@@ -88,13 +90,17 @@ def _slot_encoder(D: int, n: int, lags: Layout, **kw) -> FNN:
     for name in b.names:
         C.connect(name, name, 1)
 
-    out = Layout((*[(s, D + 2) for s in slots], ("value", D + 1)))
+    out = Layout((*[(s, D + 2) for s in slots], ("value", D + 1), *carried))
     O = AffineMap(c, out, **kw)
     for s in slots:  # slot one-hot: PAD, START, then the symbols
         O.connect(s, f"{s}_pad", _placed(D + 2, 1, 0, **kw))
         O.connect(s, f"{s}_start", _placed(D + 2, 1, 1, **kw))
         O.connect(s, f"{s}_sym", _placed(D + 2, D, 2, **kw))
     O.connect("value", "value_sym", _placed(D + 1, D, 0, **kw)).connect("value", "value_sep", _placed(D + 1, 1, D, **kw))
+    for c in carry:
+        A.connect(c, c, 1)
+        B.connect(c, c, 1)
+        O.connect(c, c, 1)
     return FNN.from_maps(A, B, C, O, origin="copying.ngram_slots")
 
 

@@ -1,0 +1,91 @@
+"""Checks of n-gram lookup with a suffix or a prefix key (claims ``lookup.suffix.exact``, ``lookup.prefix.exact``).
+
+* drawn strings without a repeated n-gram, drawn n-grams and answer lengths: exact;
+* seeded uniform batches: the failing instances are exactly the ambiguous ones
+  (:func:`~constructions.tasks.ngram_lookup.continuation_ambiguous`), and each has a repeated n-gram;
+* controls: single-weight mutations of the construction (the end flag, a memory gate) are caught.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+
+from checks import profiles
+from checks.assertions import assert_exact, exception_report
+from checks.strategies import ngram_lookup_instances
+from constructions.lookup import ngram_lookup
+from constructions.mutation import mutate
+from constructions.tasks.copying import repeated_ngram
+from constructions.tasks.ngram_lookup import NgramLookupConfig, assemble, continuation_ambiguous, generate
+from constructions.verification import exact_answers
+
+SIZES = profiles.current()
+CLAIM = {"suffix": "lookup.suffix.exact", "prefix": "lookup.prefix.exact"}
+
+
+def by_key(*extra):
+    """Parametrize over the two keys, each test linked to its own claim."""
+    return [pytest.param(key, *e, id="-".join([key, *map(str, e)]), marks=pytest.mark.claim(CLAIM[key]))
+            for key in CLAIM for e in (extra or [()])]
+
+
+@pytest.mark.parametrize("key", by_key())
+def test_lookup_answers_drawn_instances_without_repeats_exactly(key, evidence, device):
+    @given(case=ngram_lookup_instances(key=key, max_length=12))
+    def exact(case):
+        config, strings, grams = case
+        assert_exact(ngram_lookup.build(config, device=device), assemble(config, strings, grams).tokens.to(device), evidence)
+        evidence.note_max("largest_n", config.ngram)
+        evidence.note_max("longest_answer", config.answer_length)
+
+    exact()
+
+
+#: (alphabet, length, n, answer length): n = 3 as in Jelassi et al.'s data; (2, 9, 2, 5) mostly ambiguous
+LOOKUP_FORMATS = [(4, 12, 3, 3), (6, 16, 3, 6), (2, 9, 2, 5)]
+
+
+def failures_match_ambiguity(construction, batch, evidence=None) -> None:
+    """The check of both claims on a batch: an instance fails iff some n-gram read during its answer has
+    two followers in s (``continuation_ambiguous``), and every such instance has a repeated n-gram."""
+    config = batch.config
+    failed = ~exact_answers(construction, batch.tokens.to(construction.network.device)).all(-1).cpu()
+    ambiguous = continuation_ambiguous(config, batch.strings, batch.grams)
+    if evidence is not None:
+        evidence.count("instances_checked", len(batch))
+        evidence.count("ambiguous_instances", int(ambiguous.sum()))
+        evidence.count("failed_instances", int(failed.sum()))
+    assert not bool((failed & ~ambiguous).any()), f"{int((failed & ~ambiguous).sum())} unambiguous instances failed"
+    assert not bool((ambiguous & ~failed).any()), f"{int((ambiguous & ~failed).sum())} ambiguous instances were answered"
+    assert bool(repeated_ngram(batch.strings[ambiguous], config.ngram, config.alphabet).all())
+
+
+#: (alphabet, length, n, answer length): n = 3 as in Jelassi et al.'s data; (2, 9, 2, 5) mostly ambiguous
+LOOKUP_FORMATS = [(4, 12, 3, 3), (6, 16, 3, 6), (2, 9, 2, 5)]
+
+
+@pytest.mark.parametrize("key, alphabet, length, n, answer", [
+    pytest.param(key, *f, id=f"{key}-{'-'.join(map(str, f))}", marks=pytest.mark.claim(CLAIM[key]))
+    for key in CLAIM for f in LOOKUP_FORMATS])
+def test_lookup_fails_exactly_where_the_continuation_is_ambiguous(key, alphabet, length, n, answer, evidence, device):
+    """Uniform strings (repeated n-grams included), seeded."""
+    config = NgramLookupConfig(alphabet, length, n, answer, key)
+    failures_match_ambiguity(ngram_lookup.build(config, device=device), generate(config, SIZES.batch, length + n), evidence)
+
+
+#: the controls' format and batch: both mutations are caught on it (71 and 7 unambiguous instances fail)
+CONTROL_FORMAT, CONTROL_BATCH = (3, 10, 2, 2), 256
+
+
+@pytest.mark.parametrize("key, index", [
+    pytest.param(key, i, id=f"{key}-{i}", marks=pytest.mark.claim(
+        CLAIM[key], role="control", breaks="one weight of the lookup construction (the end flag's route, a memory gate)"))
+    for key in CLAIM for i in range(2)])
+def test_lookup_check_catches_single_weight_mutation(key, index, evidence):
+    config = NgramLookupConfig(*CONTROL_FORMAT, key=key)
+    mutation = ngram_lookup.mutations(config)[index]
+    with pytest.raises(AssertionError) as caught:
+        failures_match_ambiguity(mutate(ngram_lookup.build(config), mutation), generate(config, CONTROL_BATCH, 12))
+    evidence.record(mutation=str(mutation), caught=exception_report(caught.value))
