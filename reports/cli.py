@@ -24,6 +24,7 @@ from constructions.errors import UnknownClaimError
 
 import constructions.associative_recall  # noqa: F401  (registers the injectable constructions)
 import constructions.copying  # noqa: F401
+import constructions.lookup  # noqa: F401
 import constructions.regression.extraction  # noqa: F401
 import constructions.regression.smooth_relu  # noqa: F401
 import constructions.transformer  # noqa: F401

@@ -345,15 +345,16 @@ def _parse_assignments(text: str) -> dict:
 
 
 def exportable_constructions() -> dict[str, str]:
-    """Construction name -> module, for what ``export`` can write: the task constructions (a
-    ``build(config)`` for a recall or copy format; not the regression networks) that are SSM+FNN
-    networks -- the file format holds no Transformer (those under ``constructions.transformer``)."""
-    import importlib
-
+    """Construction name -> module, for what ``export`` can write: the SSM+FNN constructions of the
+    tasks the file format holds (recall and copying, :data:`EXPORTABLE_PACKAGES`); not the
+    Transformers (``constructions.transformer``), the regression networks or the n-gram lookup."""
     from constructions.mutation import INJECTABLE
 
-    return {name: module for name, module in INJECTABLE.items()
-            if not module.startswith("constructions.transformer.") and hasattr(importlib.import_module(module), "build")}
+    return {name: module for name, module in INJECTABLE.items() if module.startswith(EXPORTABLE_PACKAGES)}
+
+
+#: the packages whose constructions solve a task of the model-file format (associative recall, copying)
+EXPORTABLE_PACKAGES = ("constructions.associative_recall.", "constructions.copying.")
 
 
 def export_main(argv: list[str]) -> int:
@@ -369,9 +370,11 @@ def export_main(argv: list[str]) -> int:
     if args.construction not in exportable:
         from constructions.mutation import INJECTABLE
 
-        transformer = INJECTABLE.get(args.construction, "").startswith("constructions.transformer.")
-        what = (f"{args.construction!r} is a Transformer: the file format holds SSM+FNN networks" if transformer
-                else f"unknown construction {args.construction!r}")
+        module = INJECTABLE.get(args.construction, "")
+        what = (f"{args.construction!r} is a Transformer: the file format holds SSM+FNN networks"
+                if module.startswith("constructions.transformer.")
+                else f"{args.construction!r} solves a task the file format does not hold (it holds recall and copying)"
+                if module else f"unknown construction {args.construction!r}")
         print(f"error: {what}; choose one of {sorted(exportable)}", file=sys.stderr)
         return 2
     module = importlib.import_module(exportable[args.construction])

@@ -54,7 +54,7 @@ from .. import selection  # looked up at build time, as the copier does
 from ..ssm import SSMBank, accumulator, shifts
 from ..tasks.ngram_lookup import NgramLookupConfig, reference_next_tokens
 
-NAME = "lookup-ngram"
+NAME = "suffix-prefix-lookup"  # ("ngram-lookup" is the n-gram copier)
 SOURCE = "Jelassi et al. 2024 lookup tasks, n-gram mechanism as SSM+FNN (PAPER.md §4 G3/G4); reconstructed"
 START = 1  # slot one-hot: PAD 0, START 1, symbols 2..
 
