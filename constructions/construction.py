@@ -8,6 +8,7 @@ must produce. Verification compares both with the task's reference answers
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -43,7 +44,13 @@ class OneHotCode:
         return torch.nn.functional.one_hot(channel, len(self.tokens)).to(dtype)
 
     def decode(self, outputs: torch.Tensor) -> torch.Tensor:
-        return torch.tensor(self.tokens, device=outputs.device)[outputs.argmax(-1)]
+        return torch.take(_token_table(self.tokens, outputs.device), outputs.argmax(-1))
+
+
+@functools.lru_cache(maxsize=64)
+def _token_table(tokens: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """``tokens`` as a tensor, made once per code and device (a decoder reads it once per generated token)."""
+    return torch.tensor(tokens, device=device)
 
 
 @dataclass(frozen=True)

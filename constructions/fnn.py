@@ -174,31 +174,49 @@ class FNN(nn.Module):
             raise DTypeMismatchError(f"FNN input dtype {x.dtype} does not match the network's {self.dtype}")
         if x.device != self.device:
             raise DeviceMismatchError(f"FNN input is on {x.device}, the network on {self.device}")
-        last = len(self.weights) - 1
-        # the registered tensors in order: a ParameterList's own iteration costs microseconds per item,
-        # which step-mode decoding pays per token
-        for i, (W, b) in enumerate(zip(self.weights._parameters.values(), self.biases._parameters.values())):
-            x = _sparse_linear(x, W, b) if W.is_sparse else torch.nn.functional.linear(x, W, b)
-            if i < last:
-                x = torch.relu(x)
-        return x
+        return self.tokenwise()(x)
+
+    def tokenwise(self):
+        """This FNN as a function of ``x`` (no input checks), each map's way of applying it (dense product,
+        gather, sparse product: :func:`_linear`) chosen once from the weights as they are now: what
+        :meth:`forward` applies, for a caller that applies it to one token after another."""
+        # the registered tensors in order: a ParameterList's own iteration costs microseconds per item
+        maps = [_linear(W, b) for W, b in zip(self.weights._parameters.values(), self.biases._parameters.values())]
+        last, hidden = maps[-1], maps[:-1]
+
+        def apply(x: torch.Tensor) -> torch.Tensor:
+            for f in hidden:
+                x = torch.relu(f(x))
+            return last(x)
+
+        return apply
 
 
-def _sparse_linear(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``x W^T + b`` for a sparse COO ``W``, on the last dimension of ``x``.
+def _linear(W: torch.Tensor, b: torch.Tensor):
+    """``x -> x W^T + b`` on the last dimension of ``x``; a dense ``W`` by ``torch.nn.functional.linear``.
 
-    A weight with at most one nonzero per row (a scaled selection of inputs: the identities and
-    copies that route channels) is applied as a gather, which is many times faster than a sparse
-    product; any other sparse weight goes through ``torch.sparse.mm``."""
+    A sparse COO weight with at most one nonzero per row (a scaled selection of inputs: the identities
+    and copies that route channels) is applied as a gather, which is many times faster than a sparse
+    product; any other sparse weight as a compressed-row (CSR) product."""
+    if not W.is_sparse:
+        return lambda x: torch.nn.functional.linear(x, W, b)
     W = W.coalesce()
-    rows, cols = W.indices()
+    (rows, cols), values = W.indices(), W.values()
     if rows.numel() == W.shape[0] and bool((rows == torch.arange(W.shape[0], device=rows.device)).all()):
-        return torch.index_select(x, -1, cols) * W.values() + b  # exactly one nonzero in every row
+        return lambda x: torch.index_select(x, -1, cols) * values + b  # exactly one nonzero in every row
     if rows.numel() == 0 or bool((rows[1:] > rows[:-1]).all()):  # coalesced: sorted; strict = one per row
-        y = b.expand(*x.shape[:-1], W.shape[0]).clone()
-        y.index_add_(-1, rows, torch.index_select(x, -1, cols) * W.values())
-        return y
-    flat = x.reshape(-1, x.shape[-1])
-    # contiguous result: a transposed view would make the next dense layer many times slower
-    y = torch.sparse.mm(W, flat.T).T.contiguous() + b
-    return y.reshape(*x.shape[:-1], W.shape[0])
+        def gather(x):
+            y = b.expand(*x.shape[:-1], W.shape[0]).clone()
+            return y.index_add_(-1, rows, torch.index_select(x, -1, cols) * values)
+        return gather
+
+    with warnings.catch_warnings():  # torch's "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        csr = W.to_sparse_csr()  # compressed rows: several times faster than a COO product, whatever the batch
+
+    def product(x):
+        flat = x.reshape(-1, x.shape[-1])
+        # contiguous result: a transposed view would make the next dense layer many times slower
+        y = (csr @ flat.T).T.contiguous() + b
+        return y.reshape(*x.shape[:-1], W.shape[0])
+    return product

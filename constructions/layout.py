@@ -105,14 +105,56 @@ class AffineMap:
 
     def build(self, sparse: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         shape = (self.target.width, self.source.width)
-        empty = torch.zeros(0, dtype=torch.long, device=self.device)
-        idx = torch.stack([torch.cat(self._rows or [empty]), torch.cat(self._cols or [empty])])
-        vals = torch.cat(self._vals or [torch.zeros(0, dtype=self.dtype, device=self.device)])
-        W = torch.sparse_coo_tensor(idx, vals, shape, check_invariants=True).coalesce()
+        W = _coalesced(self._rows, self._cols, self._vals, shape, self.dtype, self.device)
         if sparse is None:
             entries = shape[0] * shape[1]
             sparse = entries > SPARSE_MIN_ENTRIES and W._nnz() <= entries // 10
         return (W if sparse else W.to_dense()), self.bias
+
+
+def _coalesced(rows: list[torch.Tensor], cols: list[torch.Tensor], vals: list[torch.Tensor], shape: tuple[int, int],
+               dtype, device) -> torch.Tensor:
+    """The coalesced sparse COO matrix of the connections' triplets (duplicates summed), in row-major order.
+
+    Without a sort where it can: when each connection touches every row at most once in ascending order
+    (identities, selections), an entry's place is its row's start plus the number of earlier connections
+    in that row (a counting sort, ``O(entries)``); when that order is row-major (each row's columns
+    ascending with the connections: blocks connected in layout order) it is the result. Otherwise one
+    sort by the key ``row x width + column``."""
+    if not rows:
+        return torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long, device=device),
+                                       torch.zeros(0, dtype=dtype, device=device), shape, is_coalesced=True,
+                                       check_invariants=False)
+    r, c, v = torch.cat(rows), torch.cat(cols), torch.cat(vals)
+    if r.numel() and (int(r.min()) < 0 or int(c.min()) < 0 or int(r.max()) >= shape[0] or int(c.max()) >= shape[1]):
+        raise ShapeError(f"sparse entries outside the {shape} weight")
+    placed = _counting_order(rows, shape[0]) if r.numel() else None
+    if placed is not None:
+        r, c, v = (torch.empty_like(t).index_copy_(0, placed, t) for t in (r, c, v))
+    key = r * shape[1] + c
+    if not bool((key[1:] > key[:-1]).all()):
+        key, order = torch.sort(key)
+        v = v[order]
+        if not bool((key[1:] > key[:-1]).all()):  # repeated entries: summed
+            key, inverse = torch.unique_consecutive(key, return_inverse=True)
+            v = torch.zeros(len(key), dtype=v.dtype, device=v.device).index_add_(0, inverse, v)
+        r, c = key // shape[1], key % shape[1]
+    return torch.sparse_coo_tensor(torch.stack([r, c]), v, shape, is_coalesced=True, check_invariants=False)
+
+
+def _counting_order(rows: list[torch.Tensor], height: int) -> torch.Tensor | None:
+    """Where each triplet goes when the triplets are placed row by row, connection by connection within a
+    row; ``None`` unless every connection's rows strictly ascend (a sort is needed then)."""
+    if not all(bool((r[1:] > r[:-1]).all()) for r in rows):
+        return None
+    start = torch.cumsum(torch.bincount(torch.cat(rows), minlength=height), 0)
+    start = torch.cat([start.new_zeros(1), start[:-1]])
+    fill = torch.zeros_like(start)
+    places = []
+    for r in rows:
+        places.append(start[r] + fill[r])
+        fill[r] += 1  # rows distinct within a connection
+    return torch.cat(places)
 
 
 def _triplets(value, shape, what, dtype, device):
@@ -120,8 +162,10 @@ def _triplets(value, shape, what, dtype, device):
     if isinstance(value, torch.Tensor) and value.is_sparse:
         if tuple(value.shape) != shape:
             raise ShapeError(f"{what}: block {shape}, value {tuple(value.shape)}")
-        value = value.coalesce()
-        return value.indices()[0].to(device), value.indices()[1].to(device), value.values().to(dtype=dtype, device=device)
+        indices, values = value._indices(), value._values()  # repeated entries are summed by AffineMap.build
+        if indices.numel() and (bool((indices < 0).any()) or bool((indices >= torch.tensor(shape, device=indices.device).unsqueeze(1)).any())):
+            raise ShapeError(f"{what}: a sparse value has entries outside its {shape} block")
+        return indices[0].to(device), indices[1].to(device), values.to(dtype=dtype, device=device)
     value = torch.as_tensor(value, dtype=dtype, device=device)
     if value.dim() == 0:
         if shape[0] != shape[1]:

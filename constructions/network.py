@@ -26,6 +26,7 @@ layer has no step mode (:class:`~constructions.errors.NonCausalError`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -35,7 +36,7 @@ from torch import nn
 from .embedding import Embedding
 from .errors import DTypeMismatchError, NumericalRangeError, ShapeError
 from .fnn import FNN
-from .ssm import Mode, SSMBank, SSMLayer
+from .ssm import Mode, SSMBank, SSMLayer, step_overflow
 
 
 class Block(nn.Module):
@@ -149,6 +150,13 @@ class SSMNetwork(nn.Module):
             x = x.clamp(*self.clip)
         return x, tuple(after)
 
+    def stepper(self, state: tuple) -> "NetworkStepper":
+        """A :class:`NetworkStepper` continuing from ``state``: :meth:`step` for a decoder that feeds token ids
+        it has checked, with the per-layer checks made once per token instead."""
+        if not isinstance(state, tuple) or len(state) != len(self.blocks):
+            raise ShapeError(f"a state of this network is a tuple of {len(self.blocks)} SSM states (initial_state)")
+        return NetworkStepper(self, state)
+
     def prefill(self, inputs: torch.Tensor, mode: Mode = "auto") -> tuple[torch.Tensor, tuple]:
         """Read a whole prompt at once: ``(network(inputs, mode), state)`` with every block's state after
         the last token (``SSM_m.state_after`` of that layer's inputs), equal to :meth:`steps` from the
@@ -176,6 +184,57 @@ class SSMNetwork(nn.Module):
         if not outputs:
             return torch.zeros(inputs.shape[0], 0, self.out_features, dtype=self.dtype, device=self.device), state
         return torch.stack(outputs, dim=1), state
+
+
+class NetworkStepper:
+    """``out_t = stepper(ids_t)`` is ``network.step(ids_t, state)[0]`` with the state held inside
+    (``stepper.state()`` gives it, as :meth:`SSMNetwork.step` would have returned it), for token ids
+    ``ids_t: (batch,)`` the caller has checked to lie in the vocabulary (a decoder feeding back tokens it
+    decoded). The work per token is the same; what is lean is the bookkeeping: every layer's step
+    function (:meth:`SSMLayer.stepper`, :meth:`FNN.tokenwise`) is made once, from the network's tensors
+    as they are when the stepper is built, and instead of checking every SSM and FNN output apart, one
+    sum over all of them is checked per token. It is finite when they all are; when it is not, each is
+    checked in the order :meth:`SSMNetwork.step` checks them and the same :class:`NumericalRangeError`
+    is raised, naming where (a finite sum of finite outputs that overflows is no error)."""
+
+    def __init__(self, network: SSMNetwork, state: tuple):
+        self.embedding = network.embedding
+        table = getattr(network.embedding, "table", None)
+        self.table = table.detach() if table is not None else None
+        self.pre = network.pre_fnn.tokenwise() if network.pre_fnn is not None else None
+        self.layers = [(block.ssm.stepper(h), block.fnn.tokenwise()) for block, h in zip(network.blocks, state)]
+        self.ssms = [block.ssm for block in network.blocks]
+        self.clip = network.clip
+
+    def __call__(self, ids_t: torch.Tensor) -> torch.Tensor:
+        x = torch.index_select(self.table, 0, ids_t) if self.table is not None else self.embedding.encode(ids_t)
+        outputs = []
+        if self.pre is not None:
+            x = self.pre(x)
+            outputs.append(x)
+        for ssm, fnn in self.layers:
+            y = ssm(x)
+            x = fnn(y)
+            outputs += (y, x)
+        total = outputs[0].sum()
+        for out in outputs[1:]:
+            total = total + out.sum()
+        if not math.isfinite(total.item()):
+            self._name_the_overflow(outputs)
+        return x.clamp(*self.clip) if self.clip is not None else x
+
+    def _name_the_overflow(self, outputs: list) -> None:
+        """The first non-finite output, in :meth:`SSMNetwork.step`'s order, as its error."""
+        if self.pre is not None:
+            _in_range(outputs.pop(0), "the pre-FNN")
+        for m, (y, x) in enumerate(zip(outputs[::2], outputs[1::2])):
+            if not bool(torch.isfinite(y).all()):
+                raise step_overflow(self.ssms[m], y)
+            _in_range(x, f"the FNN of block {m}")
+
+    def state(self) -> tuple:
+        """Every block's SSM state after the tokens read, as :meth:`SSMNetwork.step` returns it."""
+        return tuple(ssm.state() for ssm, _ in self.layers)
 
 
 def _in_range(x: torch.Tensor, where: str) -> torch.Tensor:

@@ -393,13 +393,22 @@ class SSMLayer(nn.Module):
         self._check_state(state, x_t.shape[0])
         y, state = self._step(x_t, state)
         if not _all_finite(y):
-            raise NumericalRangeError(
-                f"{type(self).__name__} output overflows {y.dtype} in step mode (largest finite value "
-                f"{torch.finfo(y.dtype).max:.3g}): its state grows like rho^t with rho = {self.spectral_radius():.6g}")
+            raise step_overflow(self, y)
         return y, state
 
     def _step(self, x_t: torch.Tensor, state):
         return self._advance(x_t, state)
+
+    def stepper(self, state) -> "Stepper":
+        """A :class:`Stepper` continuing from ``state`` (this layer's, checked once here): :meth:`step` without
+        the per-call checks, for a caller that checks its inputs and outputs itself (a network's decoder)."""
+        self._require_causal("step mode")
+        tensor = state.window if isinstance(state, ShiftState) else state
+        self._check_state(state, tensor.shape[0] if isinstance(tensor, torch.Tensor) and tensor.dim() else 0)
+        return self._stepper(state)
+
+    def _stepper(self, state) -> "Stepper":
+        return _AdvanceStepper(self, state)
 
     def _check_state(self, state, batch: int) -> None:
         """``state`` is one of this layer's (:meth:`initial_state`'s type and shape) for ``batch`` sequences."""
@@ -489,6 +498,9 @@ class ShiftSSM(SSMLayer):
         else:
             y = (self.skip * x_t).index_add(1, state.channel, terms)
         return y, replace(state, position=(p + 1) % self.state_size)
+
+    def _stepper(self, state):
+        return _ShiftStepper(self, state)
 
     def state_after(self, x):
         """The last ``N`` inputs of ``x`` in their slots: ``x_{L-1-n}`` in slot ``(L - 1 - n) mod N``."""
@@ -683,6 +695,12 @@ class SSMBank(nn.Module):
         stepped = [g.step(part, h) for g, part, h in zip(self.groups, parts, state)]
         return torch.cat([y for y, _ in stepped], dim=-1), tuple(h for _, h in stepped)
 
+    def stepper(self, state: tuple) -> "Stepper":
+        """Every group's :meth:`SSMLayer.stepper`, on its channels; outputs concatenated in order."""
+        if not isinstance(state, tuple) or len(state) != len(self.groups):
+            raise ShapeError(f"a state of this SSMBank is a tuple of {len(self.groups)} group states")
+        return _BankStepper([g.stepper(h) for g, h in zip(self.groups, state)], [g.channels for g in self.groups])
+
     def state_after(self, x: torch.Tensor) -> tuple:
         """Every group's step-mode state after reading its channels of ``x``."""
         self.check_input(x)
@@ -730,6 +748,91 @@ class ShiftState:
     read: torch.Tensor  # (nnz,)
     taps: torch.Tensor  # (nnz,)
     one_per_channel: bool  # channel == arange(D): the output is the gathered terms
+
+
+class Stepper:
+    """A layer's step mode with the state held inside: ``y_t = stepper(x_t)`` is ``layer.step(x_t, state)``
+    without its per-call checks (input shape, finiteness, state type, output range), which the caller
+    makes instead, once per token for the whole network (:class:`~constructions.network.NetworkStepper`);
+    ``stepper.state()`` is the layer's step-mode state after the tokens read. Built by ``layer.stepper(state)``
+    from the layer's tensors as they are then; the state is updated in place where ``step`` would."""
+
+    def __call__(self, x_t: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def state(self):
+        raise NotImplementedError
+
+
+class _AdvanceStepper(Stepper):
+    """Diagonal and dense layers: one :meth:`SSMLayer._advance` per token."""
+
+    def __init__(self, layer: SSMLayer, h: torch.Tensor):
+        self.advance, self.h = layer._advance, h
+
+    def __call__(self, x_t):
+        y, self.h = self.advance(x_t, self.h)
+        return y
+
+    def state(self):
+        return self.h
+
+
+class _ShiftStepper(Stepper):
+    """A shift layer's ring buffer (:meth:`ShiftSSM._step`), with the write views and read indices of every
+    position made once: per token one copy into the buffer, one gather, one product (plus the skip term
+    where the layer has one)."""
+
+    #: read indices precomputed for every position while they take at most this many entries
+    TABLE_MAX = 1 << 20
+
+    def __init__(self, layer: "ShiftSSM", state: "ShiftState"):
+        self.shift, self.N, self.position = state, layer.state_size, state.position
+        window = state.window
+        self.flat = window.view(window.shape[0], -1)
+        self.slots = window.unbind(-1)  # slot p of both copies: (batch, D, 2) views
+        self.taps, self.channel, self.read = state.taps, state.channel, state.read
+        self.reads = ([state.read + p for p in range(self.N)] if self.N * state.read.numel() <= self.TABLE_MAX else None)
+        skip = layer.skip.detach()
+        self.skip = skip if bool(skip.any()) else None
+        self.one_per_channel = state.one_per_channel
+
+    def __call__(self, x_t):
+        p = self.position
+        self.slots[p].copy_(x_t.unsqueeze(-1))
+        read = self.reads[p] if self.reads is not None else self.read + p
+        terms = torch.index_select(self.flat, 1, read).mul_(self.taps)  # (batch, nnz)
+        self.position = (p + 1) % self.N
+        if self.one_per_channel:
+            return terms if self.skip is None else terms.add_(self.skip * x_t)
+        base = self.skip * x_t if self.skip is not None else x_t.new_zeros(x_t.shape)
+        return base.index_add_(1, self.channel, terms)
+
+    def state(self):
+        return replace(self.shift, position=self.position)
+
+
+class _BankStepper(Stepper):
+    def __init__(self, steppers: list, widths: list[int]):
+        self.steppers, self.widths = steppers, widths
+
+    def __call__(self, x_t):
+        return torch.cat([s(part) for s, part in zip(self.steppers, torch.split(x_t, self.widths, dim=-1))], dim=-1)
+
+    def state(self):
+        return tuple(s.state() for s in self.steppers)
+
+
+def step_overflow(layer: SSMLayer | SSMBank, y: torch.Tensor) -> NumericalRangeError:
+    """The error of a step-mode output ``y: (batch, channels)`` of ``layer`` that is not finite, naming the
+    layer (the group of a bank) of its first non-finite channel."""
+    if isinstance(layer, SSMBank):
+        channel = int((~torch.isfinite(y)).any(0).nonzero()[0])
+        ends = torch.tensor([g.channels for g in layer.groups]).cumsum(0)
+        layer = layer.groups[int((ends <= channel).sum())]
+    return NumericalRangeError(
+        f"{type(layer).__name__} output overflows {y.dtype} in step mode (largest finite value "
+        f"{torch.finfo(y.dtype).max:.3g}): its state grows like rho^t with rho = {layer.spectral_radius():.6g}")
 
 
 def _batch_size(batch) -> int:

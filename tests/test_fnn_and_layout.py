@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from constructions.errors import ShapeError
 from constructions.fnn import FNN
@@ -107,6 +109,42 @@ def test_add_bias_writes_the_target_block_of_the_bias_only():
 def test_affine_map_keeps_the_requested_dtype():
     W, b = AffineMap(SOURCE, TARGET, dtype=torch.float32).connect("p", "u", 1).build()
     assert W.dtype == b.dtype == torch.float32
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_affine_map_build_equals_torch_coalesce_of_its_triplets(data):
+    """``build`` places triplets without a sort where it can (connections touching each row once, in
+    order); whatever the connections, it is torch's coalesce of all of them (duplicates summed)."""
+    source = Layout.of(a=data.draw(st.integers(1, 4)), b=data.draw(st.integers(1, 4)), c=1)
+    target = Layout.of(x=data.draw(st.integers(1, 4)), y=data.draw(st.integers(1, 4)))
+    m = AffineMap(source, target)
+    g = torch.Generator().manual_seed(data.draw(st.integers(0, 2**16)))
+    for _ in range(data.draw(st.integers(0, 6))):
+        t, src = data.draw(st.sampled_from(target.names)), data.draw(st.sampled_from(source.names))
+        shape = (target.size(t), source.size(src))
+        kind = data.draw(st.sampled_from(["dense", "selector", "sparse"]))
+        if kind == "dense":
+            value = torch.randint(-2, 3, shape, generator=g).to(F64)
+        else:  # a selection (each row once, ascending) or any sparse matrix, repeated entries included
+            rows = (torch.arange(shape[0]) if kind == "selector" else torch.randint(0, shape[0], (5,), generator=g))
+            cols = torch.randint(0, shape[1], rows.shape, generator=g)
+            value = torch.sparse_coo_tensor(torch.stack([rows, cols]), torch.randint(1, 3, rows.shape, generator=g).to(F64), shape,
+                                            check_invariants=True)
+        m.connect(t, src, value)
+    W, _ = m.build(sparse=True)
+    expected = torch.sparse_coo_tensor(torch.stack([torch.cat(m._rows), torch.cat(m._cols)]) if m._rows else torch.zeros(2, 0, dtype=torch.long),
+                                       torch.cat(m._vals) if m._vals else torch.zeros(0, dtype=F64),
+                                       (target.width, source.width), check_invariants=True).coalesce()
+    assert W.is_coalesced()
+    assert torch.equal(W.indices(), expected.indices()) and torch.equal(W.values(), expected.values())
+    assert torch.equal(m.weight, expected.to_dense())
+
+
+def test_a_sparse_value_with_entries_outside_its_block_is_refused():
+    bad = torch.sparse_coo_tensor(torch.tensor([[0], [5]]), t64([1.0]), (2, 3), check_invariants=False)
+    with pytest.raises(ShapeError, match="outside"):
+        AffineMap(SOURCE, TARGET).connect("p", "w", bad)
 
 
 # ----------------------------------------------------------------------------- FNN

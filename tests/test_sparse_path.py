@@ -111,6 +111,38 @@ def test_every_listed_fault_changes_both_paths_alike(name, module, config):
     assert changed >= 1, f"no fault of {name} changed the outputs on these tokens: the test would not see a difference"
 
 
+@pytest.mark.parametrize("name, module, config", FAULTED, ids=[f[0] for f in FAULTED])
+def test_a_fault_injected_after_the_plan_was_cached_is_seen(name, module, config):
+    """The fast path keeps its per-network plan between calls; every way of changing the network afterwards
+    -- a listed fault applied in place (and undone), an entry written through ``.data`` (no version bump),
+    a growth fault replacing a module -- is seen: fast equals dense on the changed network each time."""
+    construction = module.build(config)
+    network = construction.network
+    tokens = (generate(config, 64, 3) if isinstance(config, ARConfig)
+              else assemble(config, torch.tensor([[0, 1, 2, 0, 2, 1], [2, 2, 1, 0, 0, 1]]))).tokens
+    intact = network(tokens)
+    assert_same(network, tokens)  # the plan is cached now
+    assert sparse_path._plan(network) is sparse_path._plan(network)
+    changed = 0
+    for fault in module.mutations(config):
+        undo = apply_in_place(network, fault)
+        assert_same(network, tokens)
+        changed += not torch.equal(network(tokens), intact)
+        undo()
+        assert_same(network, tokens)
+    assert changed >= 1, "no listed fault changed the outputs: the test would not see a stale plan"
+    network.blocks[-1].fnn.biases[-1].data[0] += 1  # in place, behind autograd's version counter
+    assert_same(network, tokens)
+    assert not torch.equal(network(tokens), intact)
+    for W in network.blocks[0].fnn.weights:  # every weight, sparse ones through their values
+        (W.data._values() if W.is_sparse else W.data.view(-1))[0] += 1
+        assert_same(network, tokens)
+    growth = getattr(module, "growth_faults", lambda c: [])(config)
+    for fault in growth[:1]:
+        fault.apply(network)
+        assert_same(network, tokens)
+
+
 def test_verify_chooses_the_fast_path_for_long_wide_inputs_and_the_dense_one_stays_selectable(monkeypatch):
     config = ARConfig(40, 4, 40, num_queries=20)
     construction = outer_product.build(config)

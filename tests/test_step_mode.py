@@ -7,11 +7,18 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from checks.strategies import network_tokens, ssm_networks
 from constructions.copying import fixed_length, greedy_decode, greedy_decode_rerunning
 from constructions.errors import NonCausalError, NonFiniteInputError, NumericalRangeError, ShapeError
 from constructions.ssm import DiagonalSSM, SSMBank, ShiftSSM, accumulator, shifts
+from constructions.embedding import TableEmbedding
+from constructions.fnn import FNN
+from constructions.network import SSMNetwork
 from constructions.tasks import copying
+from constructions.vocabulary import Vocabulary
 
 F64 = torch.float64
 
@@ -105,3 +112,46 @@ def test_verify_decodes_a_copier_free_running_in_step_mode(tmp_path):
     assert free["passed"] is False and free["wrong_answers"] > 0 and len(free["first_failure"]["generated"]) == 6
     exact = verify_file(tmp_path / "good.safetensors", "copying", examples=3, batch=8, seed=0, ngram=None, exact=True)
     assert next(c for c in exact["checks"] if c["check"].startswith("free-running"))["passed"] is None
+
+
+# ----------------------------------------------------------------------------- the lean stepper of decoders
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_the_network_stepper_equals_step_token_by_token(data):
+    network = data.draw(ssm_networks(spectrum=data.draw(st.sampled_from(["stable", "marginal"]), label="spectrum")))
+    tokens = data.draw(network_tokens(network.embedding.vocabulary.size, max_length=30))
+    split = data.draw(st.integers(0, tokens.shape[1] - 1), label="prefill")
+    _, state = network.prefill(tokens[:, :split]) if split else (None, network.initial_state(tokens.shape[0]))
+    stepper = network.stepper(tuple(state))
+    for t in range(split, tokens.shape[1]):
+        out, state = network.step(tokens[:, t], state)
+        assert torch.equal(stepper(tokens[:, t]), out), f"token {t}"
+    for block, lean, checked in zip(network.blocks, stepper.state(), state):
+        assert torch.equal(block.ssm.state_vector(lean), block.ssm.state_vector(checked))
+
+
+def test_the_network_stepper_names_an_fnn_overflow_as_step_does():
+    construction = fixed_length.build(copying.CopyConfig(3, 4))
+    network = construction.network
+    network.blocks[0].fnn.weights[0].data *= 1e308
+    stepper = network.stepper(network.initial_state(1))
+    with pytest.raises(NumericalRangeError, match="the FNN of block 0"):
+        for token in copying.generate(construction.config, 1, 0).tokens[0]:
+            stepper(token.view(1))
+
+
+def test_the_network_stepper_names_an_overflowing_ssm_layer():
+    ssm = DiagonalSSM(torch.full((1, 1), 1e100, dtype=F64), torch.ones(1, 1, dtype=F64), torch.ones(1, 1, dtype=F64))
+    network = SSMNetwork(TableEmbedding(Vocabulary.of(token=2), torch.ones(2, 1, dtype=F64)), [(ssm, FNN.identity(1))])
+    stepper = network.stepper(network.initial_state(1))
+    with pytest.raises(NumericalRangeError, match="DiagonalSSM output overflows"):
+        for _ in range(5):
+            stepper(torch.tensor([1]))
+
+
+def test_the_network_stepper_takes_finite_outputs_whose_sum_overflows():
+    big = torch.full((2, 1), 1e308, dtype=F64)
+    network = SSMNetwork(TableEmbedding(Vocabulary.of(token=2), torch.ones(2, 1, dtype=F64)),
+                         [(shifts([0]), FNN([(big, torch.zeros(2, dtype=F64))]))])
+    out = network.stepper(network.initial_state(1))(torch.tensor([1]))
+    assert torch.equal(out, torch.full((1, 2), 1e308, dtype=F64))

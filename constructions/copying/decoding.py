@@ -59,17 +59,37 @@ def greedy_decode(construction: Construction, prompts: torch.Tensor, steps: int,
     if not hasattr(network, "step"):
         return greedy_decode_rerunning(construction, prompts, steps, prefill, on_no_token=on_no_token)
     _check_option(on_no_token)
-    state = None
+    stepper = None
 
     def next_outputs(column: torch.Tensor | None) -> torch.Tensor:
-        nonlocal state
+        nonlocal stepper
         if column is None:
             out, state = network.prefill(prompts, prefill)
+            stepper = network.stepper(state) if _fed_ids_checked(construction) else _Checked(network, state)
             return out[:, -1:]
-        out, state = network.step(column[:, 0], state)
-        return out.unsqueeze(1)
+        return stepper(column.view(-1)).unsqueeze(1)
 
     return _decode(construction, prompts, steps, next_outputs, on_no_token)
+
+
+def _fed_ids_checked(construction: Construction) -> bool:
+    """Whether :func:`_decode` feeds back only ids the network's embedding takes (it stops a prompt at an id
+    outside the task's vocabulary): then the network's lean :meth:`~constructions.network.SSMNetwork.stepper`
+    may read them unchecked."""
+    vocabulary = getattr(construction.network.embedding, "vocabulary", None)
+    task = construction.config.vocabulary().size if hasattr(construction.config, "vocabulary") else None
+    return vocabulary is not None and task is not None and task <= vocabulary.size
+
+
+class _Checked:
+    """:meth:`~constructions.network.SSMNetwork.step` with every check, as a stepper."""
+
+    def __init__(self, network, state):
+        self.network, self.h = network, state
+
+    def __call__(self, ids_t):
+        out, self.h = self.network.step(ids_t, self.h)
+        return out
 
 
 def greedy_decode_rerunning(construction: Construction, prompts: torch.Tensor, steps: int, mode: Mode = "auto", *,
@@ -99,10 +119,11 @@ def _decode(construction: Construction, prompts: torch.Tensor, steps: int, next_
     the prompts, ``next_outputs(column)`` those after feeding one more token per prompt (``(B, 1)``)."""
     vocabulary = construction.config.vocabulary().size if hasattr(construction.config, "vocabulary") else None
     stopped = torch.zeros(prompts.shape[0], 1, dtype=torch.bool, device=prompts.device)
+    last, no_token = prompts[:, -1:], torch.full_like(stopped, NO_TOKEN, dtype=torch.long)
     generated = []
-    with torch.no_grad():
+    with torch.inference_mode():  # no autograd bookkeeping per op; the tokens leave as ordinary tensors (cat below)
         for step in range(steps):
-            out = next_outputs(None if step == 0 else torch.where(stopped, prompts[:, -1:], generated[-1]))  # stopped: any valid token
+            out = next_outputs(None if step == 0 else torch.where(stopped, last, generated[-1]))  # stopped: any valid token
             nxt = construction.code.decode(out)
             none = (nxt < 0) | (nxt >= vocabulary) if vocabulary is not None else nxt < 0
             if on_no_token == "raise" and bool((none & ~stopped).any()):
@@ -114,5 +135,5 @@ def _decode(construction: Construction, prompts: torch.Tensor, steps: int, next_
                     f"for {len(rows)} of {len(prompts)} prompts, the first #{first} "
                     f"{prefix}; a free-running decoder cannot feed it back")
             stopped |= none
-            generated.append(torch.where(stopped, torch.full_like(nxt, NO_TOKEN), nxt))
+            generated.append(torch.where(stopped, no_token, nxt))
     return torch.cat(generated, dim=1) if generated else prompts.new_zeros(prompts.shape[0], 0)
