@@ -13,12 +13,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from checks.strategies import ar_text_lines, jelassi_copy_lines, zoology_mqar_arrays
+from checks.strategies import ar_text_lines, jelassi_copy_lines, jelassi_lookup_lines, zoology_mqar_arrays
 from constructions.associative_recall import outer_product
 from constructions.copying import fixed_length, ngram
 from constructions.errors import ExternalFormatError, ExternalFormatLimitError, SuiteError
 from constructions.tasks.copying import repeated_ngram
-from constructions.tasks.external import FORMATS, ar_text, jelassi_copy, zoology_mqar
+from constructions.tasks.external import FORMATS, ar_text, jelassi_copy, jelassi_prefix, jelassi_suffix, zoology_mqar
 from constructions.tasks.external.common import LIMITS
 from constructions.tasks.scattered_recall import (ScatteredARConfig, foreign_value_after_query, generate,
                                                   repeated_cells, values_after_query)
@@ -65,6 +65,29 @@ def test_jelassi_copy_round_trip_read_write_read(drawn):
         assert [(b.config, b.instances.tokens.tolist()) for b in first] == [(b.config, b.instances.tokens.tolist()) for b in second]
 
 
+LOOKUP_READERS = {"suffix": jelassi_suffix, "prefix": jelassi_prefix}
+
+
+@pytest.mark.parametrize("key", LOOKUP_READERS)
+def test_jelassi_lookup_round_trip_read_write_read(key):
+    reader = LOOKUP_READERS[key]
+
+    @settings(max_examples=40, deadline=None)
+    @given(drawn=jelassi_lookup_lines(key=key))
+    def round_trip(drawn):
+        lines, alphabet, n = drawn
+        for mapping in ("full", "compact"):
+            first = list(reader.read(lines, alphabet=alphabet, ngram=n, mapping=mapping, chunk_rows=4))
+            assert all(b.config.key == key and b.config.ngram == n for b in first)
+            written = lines_of(reader.write, first)
+            assert written == [line.rstrip("*") for line in lines]
+            second = list(reader.read(written, alphabet=alphabet, ngram=n, mapping=mapping, chunk_rows=4))
+            assert [(b.config, b.instances.tokens.tolist(), b.origin.tolist()) for b in first] == \
+                   [(b.config, b.instances.tokens.tolist(), b.origin.tolist()) for b in second]
+
+    round_trip()
+
+
 @settings(max_examples=40, deadline=None)
 @given(lines=ar_text_lines())
 def test_ar_text_round_trip_read_write_read(lines):
@@ -98,6 +121,29 @@ def test_every_format_docstring_states_the_format_with_an_example():
 def test_jelassi_copy_malformed_line_is_named_with_its_line_number(line, message):
     with pytest.raises(ExternalFormatError, match=re.escape(message)) as caught:
         list(jelassi_copy.read(["$ab|ab.", "", line]))
+    assert caught.value.where == "line 3"
+
+
+@pytest.mark.parametrize("key, line, message", [
+    ("suffix", "abcd|abcd.", "starts with '$'"),
+    ("suffix", "$abcd|abcd", "no '.' at the end"),
+    ("suffix", "$abcd|abcd.x", "only '*' may follow"),
+    ("suffix", "$ab|cd|b.", "has 1 '|', got 2"),
+    ("suffix", "$|abc.", "string is empty"),
+    ("suffix", "$abcd|ab.", "fewer than 3 letters"),
+    ("suffix", "$abCd|abcd.", "character 'C' at column 4"),
+    ("suffix", "$abcd|acd.", "'acd' does not occur"),
+    ("suffix", "$abcd|bcdx.", "leaving 0 letters after it, fewer than the answer's 1"),
+    ("suffix", "$abcabd|abcd.", "answer 'd' differs at its character 1 from 'a'"),  # the first occurrence counts
+    ("prefix", "$abc|abcd.", "has 2 '|', got 1"),
+    ("prefix", "$|abcd|d.", "n-gram before the first '|' is empty"),
+    ("prefix", "$ab|abcd|c.", "'ab' has 2 letters, not n = 3"),
+    ("prefix", "$abc|abcd|e.", "answer 'e' differs at its character 1 from 'd'"),
+])
+def test_jelassi_lookup_malformed_line_is_named_with_its_line_number(key, line, message):
+    good = {"suffix": "$abcd|abcd.", "prefix": "$abc|abcd|d."}[key]
+    with pytest.raises(ExternalFormatError, match=re.escape(message)) as caught:
+        list(LOOKUP_READERS[key].read([good, "", line], ngram=3))
     assert caught.value.where == "line 3"
 
 
