@@ -321,6 +321,25 @@ def test_copiers_on_the_jelassi_file_fail_only_on_repeated_ngrams():
     assert repeated_total > 0 and failed_total > 0  # the four-letter lines repeat 2-grams, and copiers miss some
 
 
+@pytest.mark.parametrize("key", LOOKUP_READERS)
+def test_lookup_construction_on_the_jelassi_files_is_exact_exactly_where_unambiguous(key):
+    """n = 3 on the compact map (each line's letters renumbered; the memory has (D + 2)^3 (D + 1) cells,
+    9000 at the 8 letters a line of 8 uses; 26^3 x 27 would be 474552 on the full map); the four-letter lines repeat 3-grams."""
+    from constructions.lookup import ngram_lookup
+    from constructions.tasks.ngram_lookup import continuation_ambiguous
+
+    reader, ambiguous_total = LOOKUP_READERS[key], 0
+    for b in reader.read(FIXTURES / f"jelassi_{key}.txt", mapping="compact"):
+        cfg, inst = b.config, b.instances
+        assert (cfg.key, cfg.ngram) == (key, 3)
+        failed = ~exact_answers(ngram_lookup.build(cfg), inst.tokens).all(-1)
+        ambiguous = continuation_ambiguous(cfg, inst.strings, inst.grams)
+        assert torch.equal(failed, ambiguous), [b.where(i) for i in (failed != ambiguous).nonzero().flatten().tolist()]
+        assert bool(repeated_ngram(inst.strings[ambiguous], 3, cfg.alphabet).all())
+        ambiguous_total += int(ambiguous.sum())
+    assert ambiguous_total > 0  # the file exercises both sides of the condition
+
+
 @pytest.mark.parametrize("K, V", [(3, 4), (5, 2), (16, 16)])
 def test_clipped_outer_product_resources_equal_its_closed_form(K, V):
     import sympy as sp
