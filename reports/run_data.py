@@ -162,6 +162,9 @@ CONSTRUCTIONS: dict[str, Runner] = {
                                    scope_name="continuation-ambiguous: an n-gram read during the answer occurs in the string "
                                    "followed by another letter or at its end (ngram_lookup.continuation_ambiguous, n = the "
                                    "file's)", cells=_lookup_cells),
+    "jelassi-suffix-transformer": Runner("constructions.transformer.lookup_suffix", "Transformer", scope=_ambiguous_continuation,
+                                         scope_name="continuation-ambiguous (as suffix-prefix-lookup; its earliest-match "
+                                         "hardmax answers some of these too)"),
 }
 
 
@@ -195,7 +198,8 @@ DATA_FORMATS: dict[str, DataFormat] = {f.name: f for f in (
                ("fixed-length-shift", "ngram-lookup", "jelassi-transformer"), "fixed-length-shift",
                "the suite's SSM+FNN copier exact on every string of its length (claim copy.fixed-length.exact), built per "
                "length; ngram-lookup (poly-log, --ngram n) is exact only on strings without a repeated n-gram"),
-    DataFormat("jelassi-suffix", "jelassi_suffix", ("alphabet", "ngram"), "suffix-lookup", ("suffix-prefix-lookup",),
+    DataFormat("jelassi-suffix", "jelassi_suffix", ("alphabet", "ngram"), "suffix-lookup",
+               ("suffix-prefix-lookup", "jelassi-suffix-transformer"),
                "suffix-prefix-lookup", _LOOKUP_WHY),
     DataFormat("jelassi-prefix", "jelassi_prefix", ("alphabet", "ngram"), "prefix-lookup", ("suffix-prefix-lookup",),
                "suffix-prefix-lookup", _LOOKUP_WHY),

@@ -120,6 +120,17 @@ def test_lookup_misses_only_ambiguous_continuations_and_passes_with_scope_only(t
     assert result["totals"]["outside_scope_missed"] > 0  # the misses are all on these lines
 
 
+def test_the_suffix_lookup_transformer_misses_only_ambiguous_lines(tmp_path):
+    data = str(FIXTURES / "jelassi_suffix.txt")
+    code, result = run(tmp_path, "--format", "jelassi-suffix", "--data", data, "--construction", "jelassi-suffix-transformer",
+                       "--scope-only")
+    t = result["totals"]
+    assert code == 0 and t["failed_inside_scope"] == 0 and t["instances"] == 36
+    assert 0 < t["outside_scope_missed"] <= t["outside_scope_instances"]  # earliest match: some ambiguous lines answered
+    argv = ["--format", "jelassi-prefix", "--data", data, "--construction", "jelassi-suffix-transformer"]
+    assert run_data.main([*argv, "--out", str(tmp_path / "prefix")]) == 2  # a suffix-key construction only
+
+
 @pytest.mark.parametrize("key", ["suffix", "prefix"])
 def test_a_fault_in_the_lookup_construction_makes_run_data_exit_1(tmp_path, key):
     """On the fixture's four-letter lines (cheap: D = 4); the fault (the end flag never reads SEP) breaks
