@@ -141,3 +141,18 @@ def test_transformer_lookup_check_catches_single_weight_mutation(index, evidence
     with pytest.raises(AssertionError) as caught:
         failures_only_where_ambiguous(mutate(lookup_suffix.build(config), mutation), generate(config, CONTROL_BATCH, 12))
     evidence.record(mutation=str(mutation), caught=exception_report(caught.value))
+
+
+@pytest.mark.claim(TRANSFORMER)
+@pytest.mark.parametrize("alphabet, n, answer", [(1, 1, 0), (4, 3, 3), (13, 2, 5), (30, 3, 1)])
+def test_transformer_lookup_resources_equal_its_closed_form(alphabet, n, answer, evidence):
+    import sympy as sp
+
+    from constructions.transformer import lookup_suffix
+
+    config = NgramLookupConfig(alphabet, n + answer + 2, n, answer, "suffix")
+    measured = lookup_suffix.build(config).network.resources()
+    values = {sp.Symbol("D", positive=True, integer=True): alphabet, sp.Symbol("n", positive=True, integer=True): n}
+    for name, form in lookup_suffix.closed_form().items():
+        assert getattr(measured, name) == form.subs(values), name
+    evidence.note_max("largest_d_model", measured.d_model)

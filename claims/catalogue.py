@@ -368,7 +368,8 @@ CATALOGUE = [
         checked_as="constructions/transformer/lookup_suffix.py with hardmax heads on NgramLookupConfig(key='suffix'): "
         "exact on drawn strings without a repeated n-gram and drawn g, A; on seeded uniform batches no unambiguous "
         "instance fails (failures are a subset of continuation_ambiguous: ties go to the earliest match, so some "
-        "ambiguous instances are answered too).",
+        "ambiguous instances are answered too); its shape resources equal closed_form() (n + 2 heads, d_model "
+        "O(n log D), independent of L).",
         provenance="reconstructed",
         source=f"{_JELASSI}, lookup tasks (§4) and the mechanism of Theorem 2.3; issue #18 §2",
         kind="exact",

@@ -19,8 +19,9 @@ last answer position, since SEP is at ``L + 1`` only), and layer 2's MLP forces 
 ``final_b = relu(out_b - 2 end) - relu(-out_b - 2 end) + end * c_b`` with ``c`` the code the copier
 decodes as EOS (``|out_b| <= 1``).
 
-Resources: 2 layers, ``n + 2`` heads, ``d_model`` of the copier plus ``m + 2`` (the SEP flag, ``end``,
-the ``final`` code); the copier's slot MLP and a final MLP of width ``2m``.
+Resources (:func:`closed_form`, checked against the built tensors): 2 layers, ``n + 2`` heads, ``d_model``
+of the copier plus ``m + 2`` (the SEP flag, ``end``, the ``final`` code); the copier's slot MLP and a
+final MLP of width ``2m + 1``.
 
 Source: Jelassi, Brandfonbrener, Kakade, Malach 2024 (the lookup tasks of §4; the mechanism of Theorem
 2.3); the end flag and the lookup use are ours (reconstructed).
@@ -110,6 +111,27 @@ def _end_forces_eos(stream: Layout, m: int, eos_code: torch.Tensor, **kw) -> FNN
     O = AffineMap(hidden, stream, **kw)
     O.connect("final", "p", 1).connect("final", "q", -1).connect("final", "e", eos_code.unsqueeze(1))
     return FNN.from_maps(H, O, origin="transformer.lookup_end")
+
+
+def closed_form() -> dict:
+    """Shape resources in terms of the alphabet size ``D`` and ``n`` (nothing depends on ``L`` or ``A``
+    but the end head's lag): the copier's (:func:`.copy_jelassi.closed_form`) with one more head and
+    ``m + 2`` more stream channels; the final MLP (width ``2m + 1``) is narrower than the slot MLP."""
+    import sympy as sp
+
+    from .copy_jelassi import closed_form as copier
+
+    D, n = sp.symbols("D n", positive=True, integer=True)
+    m = sp.Max(1, sp.ceiling(sp.log(D + 3, 2)))
+    base = copier()
+    d_model = base["d_model"] + m + 2
+    return {
+        "num_layers": sp.Integer(2),
+        "heads": n + 2,
+        "d_model": d_model,
+        "mlp_depth": sp.Integer(3),
+        "mlp_width": sp.Max(d_model, 2 * m * (n + 1) + 2 * n, 4 * n * m + 2 * n + 2 * m),
+    }
 
 
 def mutations(config: NgramLookupConfig):
