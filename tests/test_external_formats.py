@@ -340,6 +340,23 @@ def test_lookup_construction_on_the_jelassi_files_is_exact_exactly_where_unambig
     assert ambiguous_total > 0  # the file exercises both sides of the condition
 
 
+def test_lookup_transformer_answers_alike_on_the_full_and_the_compact_map():
+    """The compact map is a bijection on the letters a line uses: the Transformer (cheap at D = 26)
+    gives the same answers, right and wrong, in the file's letters."""
+    from constructions.transformer import lookup_suffix
+
+    answers = []
+    for mapping in ("full", "compact"):
+        ext = {}
+        for b in jelassi_suffix.read(FIXTURES / "jelassi_suffix.txt", mapping=mapping):
+            got = lookup_suffix.build(b.config).answer(b.instances.tokens)
+            for i in range(len(b)):
+                mapped = b.mapping.select([i]).to_external(got[i : i + 1].clamp(min=0))[0]
+                ext[int(b.origin[i])] = torch.where(got[i] >= 0, mapped, got[i]).tolist()  # -1: no token
+        answers.append(ext)
+    assert answers[0] == answers[1] and len(answers[0]) == 36
+
+
 @pytest.mark.parametrize("K, V", [(3, 4), (5, 2), (16, 16)])
 def test_clipped_outer_product_resources_equal_its_closed_form(K, V):
     import sympy as sp

@@ -127,6 +127,8 @@ def test_the_suffix_lookup_transformer_misses_only_ambiguous_lines(tmp_path):
     t = result["totals"]
     assert code == 0 and t["failed_inside_scope"] == 0 and t["instances"] == 36
     assert 0 < t["outside_scope_missed"] <= t["outside_scope_instances"]  # earliest match: some ambiguous lines answered
+    code, result = run(tmp_path, "--format", "jelassi-suffix", "--data", data, "--mapping", "full")
+    assert code == 2 and "592704 cells" in result["error"]["message"]  # (26 + 2)^3 x 27: the SSM+FNN's memory is refused
     argv = ["--format", "jelassi-prefix", "--data", data, "--construction", "jelassi-suffix-transformer"]
     assert run_data.main([*argv, "--out", str(tmp_path / "prefix")]) == 2  # a suffix-key construction only
 
