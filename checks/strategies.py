@@ -432,6 +432,24 @@ def ar_text_lines(draw, *, max_lines: int = 6, max_pairs: int = 12):
     return lines
 
 
+@st.composite
+def jelassi_lookup_lines(draw, *, key: str, max_lines: int = 6, max_length: int = 16):
+    """``(lines, alphabet, n)``: ``$s|ga.`` (suffix) or ``$g|s|a.`` (prefix) lines over the first ``alphabet``
+    letters, one ``n`` per file, ``g`` an n-gram of ``s`` and ``a`` what follows its first occurrence (any
+    length that fits, empty included), sometimes ``*``-padded."""
+    alphabet = draw(st.integers(1, 26), label="alphabet")
+    n = draw(st.integers(1, 3), label="n")
+    letters = "abcdefghijklmnopqrstuvwxyz"[:alphabet]
+    lines = []
+    for _ in range(draw(st.integers(1, max_lines))):
+        s = draw(st.text(letters, min_size=n, max_size=max(n, max_length)))
+        g = s[(start := draw(st.integers(0, len(s) - n))) : start + n]
+        first = s.find(g)
+        a = s[first + n : first + n + draw(st.integers(0, len(s) - n - start))]
+        body = f"${s}|{g}{a}." if key == "suffix" else f"${g}|{s}|{a}."
+        lines.append(body + "*" * draw(st.integers(0, 2)))
+    return lines, alphabet, n
+
 # -- n-gram lookup (constructions/tasks/ngram_lookup.py) ---------------------------------------------------
 @st.composite
 def ngram_lookup_instances(draw, *, key: str, max_alphabet: int = 4, max_n: int = 3, max_length: int = 16,

@@ -89,3 +89,70 @@ def test_lookup_check_catches_single_weight_mutation(key, index, evidence):
     with pytest.raises(AssertionError) as caught:
         failures_match_ambiguity(mutate(ngram_lookup.build(config), mutation), generate(config, CONTROL_BATCH, 12))
     evidence.record(mutation=str(mutation), caught=exception_report(caught.value))
+
+
+# -- the Transformer counterpart (suffix key): claim transformer.lookup-suffix ------------------------------
+TRANSFORMER = "transformer.lookup-suffix"
+
+
+@pytest.mark.claim(TRANSFORMER)
+def test_transformer_lookup_answers_drawn_suffix_instances_without_repeats_exactly(evidence, device):
+    from constructions.transformer import lookup_suffix
+
+    @given(case=ngram_lookup_instances(key="suffix", max_length=12))
+    def exact(case):
+        config, strings, grams = case
+        assert_exact(lookup_suffix.build(config, device=device), assemble(config, strings, grams).tokens.to(device), evidence)
+        evidence.note_max("largest_n", config.ngram)
+        evidence.note_max("longest_answer", config.answer_length)
+
+    exact()
+
+
+def failures_only_where_ambiguous(construction, batch, evidence=None) -> None:
+    """The Transformer's check: no unambiguous instance fails (its hardmax takes the earliest match, so
+    it may answer ambiguous instances too: a subset, not the equivalence of the SSM+FNN's check)."""
+    failed = ~exact_answers(construction, batch.tokens.to(construction.network.device)).all(-1).cpu()
+    ambiguous = continuation_ambiguous(batch.config, batch.strings, batch.grams)
+    if evidence is not None:
+        evidence.count("instances_checked", len(batch))
+        evidence.count("ambiguous_instances", int(ambiguous.sum()))
+        evidence.count("failed_instances", int(failed.sum()))
+    assert not bool((failed & ~ambiguous).any()), f"{int((failed & ~ambiguous).sum())} unambiguous instances failed"
+
+
+@pytest.mark.claim(TRANSFORMER)
+@pytest.mark.parametrize("alphabet, length, n, answer", LOOKUP_FORMATS, ids=lambda f: str(f))
+def test_transformer_lookup_fails_only_where_the_continuation_is_ambiguous(alphabet, length, n, answer, evidence, device):
+    from constructions.transformer import lookup_suffix
+
+    config = NgramLookupConfig(alphabet, length, n, answer, "suffix")
+    failures_only_where_ambiguous(lookup_suffix.build(config, device=device), generate(config, SIZES.batch, length + n), evidence)
+
+
+@pytest.mark.parametrize("index", [pytest.param(i, marks=pytest.mark.claim(
+    TRANSFORMER, role="control", breaks="one weight of the Transformer lookup (the value read, a query bit, the EOS writer)"))
+    for i in range(3)])
+def test_transformer_lookup_check_catches_single_weight_mutation(index, evidence):
+    from constructions.transformer import lookup_suffix
+
+    config = NgramLookupConfig(*CONTROL_FORMAT, key="suffix")
+    mutation = lookup_suffix.mutations(config)[index]
+    with pytest.raises(AssertionError) as caught:
+        failures_only_where_ambiguous(mutate(lookup_suffix.build(config), mutation), generate(config, CONTROL_BATCH, 12))
+    evidence.record(mutation=str(mutation), caught=exception_report(caught.value))
+
+
+@pytest.mark.claim(TRANSFORMER)
+@pytest.mark.parametrize("alphabet, n, answer", [(1, 1, 0), (4, 3, 3), (13, 2, 5), (30, 3, 1)])
+def test_transformer_lookup_resources_equal_its_closed_form(alphabet, n, answer, evidence):
+    import sympy as sp
+
+    from constructions.transformer import lookup_suffix
+
+    config = NgramLookupConfig(alphabet, n + answer + 2, n, answer, "suffix")
+    measured = lookup_suffix.build(config).network.resources()
+    values = {sp.Symbol("D", positive=True, integer=True): alphabet, sp.Symbol("n", positive=True, integer=True): n}
+    for name, form in lookup_suffix.closed_form().items():
+        assert getattr(measured, name) == form.subs(values), name
+    evidence.note_max("largest_d_model", measured.d_model)

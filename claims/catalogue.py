@@ -360,6 +360,22 @@ CATALOGUE = [
         paper_claims=["C2"],
     ),
     claim(
+        id="transformer.lookup-suffix",
+        title="Transformer counterpart of suffix n-gram lookup: exact where the continuation is unambiguous",
+        stated="Jelassi et al.'s depth-2 hard-ALiBi copier, with one more head that flags the last answer position, "
+        "answers the suffix n-gram lookup ($ s | g answer .) exactly wherever every n-gram of the continuation has "
+        "one follower in s.",
+        checked_as="constructions/transformer/lookup_suffix.py with hardmax heads on NgramLookupConfig(key='suffix'): "
+        "exact on drawn strings without a repeated n-gram and drawn g, A; on seeded uniform batches no unambiguous "
+        "instance fails (failures are a subset of continuation_ambiguous: ties go to the earliest match, so some "
+        "ambiguous instances are answered too); its shape resources equal closed_form() (n + 2 heads, d_model "
+        "O(n log D), independent of L).",
+        provenance="reconstructed",
+        source=f"{_JELASSI}, lookup tasks (§4) and the mechanism of Theorem 2.3; issue #18 §2",
+        kind="exact",
+        paper_claims=["C2"],
+    ),
+    claim(
         id="copy.polylog.length",
         title="Theorem 3.1: copying with poly-log parameters (window counted)",
         stated="Theorem 3.1 as third-party summaries report it: input copying is hard for a single SSM layer, and a "

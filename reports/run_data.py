@@ -4,6 +4,7 @@ file written in one of the field's formats (issue #18 §3).
     python -m reports run-data --format zoology-mqar --data examples/external/zoology_mqar_v8192.npz
     python -m reports run-data --format jelassi-copy --data examples/external/jelassi_copy.txt --construction ngram-lookup --ngram 2
     python -m reports run-data --format ar-text --data examples/external/ar_text.txt --weights net.safetensors
+    python -m reports run-data --format jelassi-suffix --data examples/external/jelassi_suffix.txt --scope-only
 
 The file is read by its format's reader (:mod:`constructions.tasks.external`) in chunks of at most
 ``--chunk-rows`` instances; every chunk is answered by
@@ -21,7 +22,8 @@ The file is read by its format's reader (:mod:`constructions.tasks.external`) in
 
 **Scope.** Some constructions are exact only on instances their claim covers: the clipped outer-product
 memory not where a filler repeats the queried key with another value before the query; an n-gram
-copier not on a string with a repeated n-gram. Such answers are counted and listed apart, as *outside
+copier not on a string with a repeated n-gram; the n-gram lookup (``jelassi-suffix``, ``jelassi-prefix``)
+not where an n-gram read during the answer has two followers in the string. Such answers are counted and listed apart, as *outside
 the construction's scope*, with the predicate named. **Exit status**: 0 -- every instance exact; 1 --
 some instance not exact; 2 -- a bad data or network file (the error class and its line or row, also
 in ``run-data.json``), a network that does not fit the data, or a bad command line. Misses outside the
@@ -96,6 +98,12 @@ def _not_once(config, instances, n):
     return None
 
 
+def _ambiguous_continuation(config, instances, n):
+    from constructions.tasks.ngram_lookup import continuation_ambiguous
+
+    return continuation_ambiguous(config, instances.strings, instances.grams).unsqueeze(-1).expand(-1, config.answer_length + 1)
+
+
 def _repeated_ngram(config, instances, n):
     from constructions.tasks.copying import repeated_ngram
 
@@ -130,6 +138,7 @@ FOREIGN = ("foreign-value-after-query: before the query position, the queried ke
            "another value (a random filler; scattered_recall.foreign_value_after_query)")
 _pairs = lambda c, n: c.num_keys * c.num_values  # noqa: E731
 _ngrams = lambda c, n: c.alphabet**n * (c.alphabet + 1)  # noqa: E731
+_lookup_cells = lambda c, n: (c.alphabet + 2) ** c.ngram * (c.alphabet + 1)  # noqa: E731
 
 #: every construction run-data builds, by name (the injectable name of its module, so --inject-fault applies)
 CONSTRUCTIONS: dict[str, Runner] = {
@@ -149,6 +158,13 @@ CONSTRUCTIONS: dict[str, Runner] = {
     "jelassi-transformer": Runner("constructions.transformer.copy_jelassi", "Transformer", takes_ngram=True,
                                   scope=_repeated_ngram, scope_name="repeated-ngram: the string repeats an n-gram "
                                   "(copying.repeated_ngram, n = --ngram)"),
+    "suffix-prefix-lookup": Runner("constructions.lookup.ngram_lookup", "SSM+FNN", scope=_ambiguous_continuation,
+                                   scope_name="continuation-ambiguous: an n-gram read during the answer occurs in the string "
+                                   "followed by another letter or at its end (ngram_lookup.continuation_ambiguous, n = the "
+                                   "file's)", cells=_lookup_cells),
+    "jelassi-suffix-transformer": Runner("constructions.transformer.lookup_suffix", "Transformer", scope=_ambiguous_continuation,
+                                         scope_name="continuation-ambiguous (as suffix-prefix-lookup; its earliest-match "
+                                         "hardmax answers some of these too)"),
 }
 
 
@@ -168,6 +184,9 @@ class DataFormat:
     why: str
 
 
+_LOOKUP_WHY = ("the suite's SSM+FNN n-gram lookup (claims lookup.suffix.exact, lookup.prefix.exact), built per (string, "
+               "n-gram, answer) length; exact where the continuation is unambiguous (the scope)")
+
 #: ``--format`` -> :class:`DataFormat`. A new reader in constructions/tasks/external needs one line here.
 DATA_FORMATS: dict[str, DataFormat] = {f.name: f for f in (
     DataFormat("zoology-mqar", "zoology_mqar", ("vocab_size", "num_pairs", "num_passes"), "scattered-recall",
@@ -179,8 +198,11 @@ DATA_FORMATS: dict[str, DataFormat] = {f.name: f for f in (
                ("fixed-length-shift", "ngram-lookup", "jelassi-transformer"), "fixed-length-shift",
                "the suite's SSM+FNN copier exact on every string of its length (claim copy.fixed-length.exact), built per "
                "length; ngram-lookup (poly-log, --ngram n) is exact only on strings without a repeated n-gram"),
-    DataFormat("jelassi-suffix", "jelassi_suffix", ("alphabet", "ngram"), "suffix-lookup", (), "", ""),
-    DataFormat("jelassi-prefix", "jelassi_prefix", ("alphabet", "ngram"), "prefix-lookup", (), "", ""),
+    DataFormat("jelassi-suffix", "jelassi_suffix", ("alphabet", "ngram"), "suffix-lookup",
+               ("suffix-prefix-lookup", "jelassi-suffix-transformer"),
+               "suffix-prefix-lookup", _LOOKUP_WHY),
+    DataFormat("jelassi-prefix", "jelassi_prefix", ("alphabet", "ngram"), "prefix-lookup", ("suffix-prefix-lookup",),
+               "suffix-prefix-lookup", _LOOKUP_WHY),
     DataFormat("ar-text", "ar_text", (), "associative-recall",
                ("outer-product", "outer-product-clipped", "zoology-attention", "binary-attention"), "outer-product",
                "the suite's SSM+FNN recall memory (claim ar.outer-product.exact); the lines have distinct keys and no "
@@ -318,6 +340,7 @@ def run(fmt: DataFormat, data: Path, args, progress: Callable[[str], None], tota
     else:
         name = args.construction or fmt.default
         runner, mapping = CONSTRUCTIONS[name], args.mapping or "compact"
+    ngram = args.ngram if args.ngram is not None else 2  # the copiers' n; the lookup readers default to their own
     failures, outside, configs, scoped = [], [], [], False
     cache: OrderedDict = OrderedDict()
     started = last = time.monotonic()
@@ -326,14 +349,14 @@ def run(fmt: DataFormat, data: Path, args, progress: Callable[[str], None], tota
             _check_fits(network, batch, fmt, args.weights)
             construction = network
         else:
-            construction = cache.pop(batch.config, None) or runner.build(batch.config, args.ngram)
+            construction = cache.pop(batch.config, None) or runner.build(batch.config, ngram)
             cache[batch.config] = construction
             while len(cache) > CACHE_SIZE:
                 cache.popitem(last=False)
         if batch.config not in configs and len(configs) < 32:
             configs.append(batch.config)
         expected, got, exact, positions = _answer(construction, batch.instances)
-        scope = runner.scope(batch.config, batch.instances, args.ngram) if runner and runner.scope else None
+        scope = runner.scope(batch.config, batch.instances, ngram) if runner and runner.scope else None
         scoped = scoped or scope is not None
         scope = torch.zeros_like(exact) if scope is None else scope
         missed = ~exact
@@ -413,13 +436,15 @@ def parser() -> argparse.ArgumentParser:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--construction", choices=sorted(CONSTRUCTIONS), help="a suite construction (default: the format's)")
     source.add_argument("--weights", type=Path, help="a network file (.safetensors or .pt, as verify reads it)")
-    p.add_argument("--ngram", type=arguments.positive_int, default=2, help="n of the n-gram constructions (default 2)")
+    p.add_argument("--ngram", type=arguments.positive_int, default=None,
+                   help="n of the n-gram copiers (default 2); jelassi-suffix: n of the file's lines (default 3, as in "
+                   "Jelassi et al.'s data); jelassi-prefix: if given, every line's n-gram must have n letters")
     p.add_argument("--mapping", choices=("compact", "full"), default=None,
                    help="token map for a construction (default compact: the ids used; --weights always runs the full map)")
     p.add_argument("--vocab-size", dest="vocab_size", type=arguments.positive_int, default=None, help="zoology-mqar: vocabulary (default 8192)")
     p.add_argument("--num-pairs", dest="num_pairs", type=arguments.positive_int, default=None, help="zoology-mqar: pairs (default: the first row's labels)")
     p.add_argument("--num-passes", dest="num_passes", type=arguments.positive_int, default=None, help="zoology-mqar: passes of the pairs (default 1)")
-    p.add_argument("--alphabet", type=arguments.positive_int, default=None, help="jelassi-copy: letters (default 26)")
+    p.add_argument("--alphabet", type=arguments.positive_int, default=None, help="jelassi-copy, -suffix, -prefix: letters (default 26)")
     p.add_argument("--chunk-rows", dest="chunk_rows", type=arguments.positive_int, default=1024, help="instances read at once (default 1024)")
     p.add_argument("--show", type=arguments.positive_int, default=5, help="failures listed of each kind (default 5)")
     p.add_argument("--scope-only", dest="scope_only", action="store_true",

@@ -13,12 +13,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from checks.strategies import ar_text_lines, jelassi_copy_lines, zoology_mqar_arrays
+from checks.strategies import ar_text_lines, jelassi_copy_lines, jelassi_lookup_lines, zoology_mqar_arrays
 from constructions.associative_recall import outer_product
 from constructions.copying import fixed_length, ngram
 from constructions.errors import ExternalFormatError, ExternalFormatLimitError, SuiteError
 from constructions.tasks.copying import repeated_ngram
-from constructions.tasks.external import FORMATS, ar_text, jelassi_copy, zoology_mqar
+from constructions.tasks.external import FORMATS, ar_text, jelassi_copy, jelassi_prefix, jelassi_suffix, zoology_mqar
 from constructions.tasks.external.common import LIMITS
 from constructions.tasks.scattered_recall import (ScatteredARConfig, foreign_value_after_query, generate,
                                                   repeated_cells, values_after_query)
@@ -65,6 +65,29 @@ def test_jelassi_copy_round_trip_read_write_read(drawn):
         assert [(b.config, b.instances.tokens.tolist()) for b in first] == [(b.config, b.instances.tokens.tolist()) for b in second]
 
 
+LOOKUP_READERS = {"suffix": jelassi_suffix, "prefix": jelassi_prefix}
+
+
+@pytest.mark.parametrize("key", LOOKUP_READERS)
+def test_jelassi_lookup_round_trip_read_write_read(key):
+    reader = LOOKUP_READERS[key]
+
+    @settings(max_examples=40, deadline=None)
+    @given(drawn=jelassi_lookup_lines(key=key))
+    def round_trip(drawn):
+        lines, alphabet, n = drawn
+        for mapping in ("full", "compact"):
+            first = list(reader.read(lines, alphabet=alphabet, ngram=n, mapping=mapping, chunk_rows=4))
+            assert all(b.config.key == key and b.config.ngram == n for b in first)
+            written = lines_of(reader.write, first)
+            assert written == [line.rstrip("*") for line in lines]
+            second = list(reader.read(written, alphabet=alphabet, ngram=n, mapping=mapping, chunk_rows=4))
+            assert [(b.config, b.instances.tokens.tolist(), b.origin.tolist()) for b in first] == \
+                   [(b.config, b.instances.tokens.tolist(), b.origin.tolist()) for b in second]
+
+    round_trip()
+
+
 @settings(max_examples=40, deadline=None)
 @given(lines=ar_text_lines())
 def test_ar_text_round_trip_read_write_read(lines):
@@ -98,6 +121,29 @@ def test_every_format_docstring_states_the_format_with_an_example():
 def test_jelassi_copy_malformed_line_is_named_with_its_line_number(line, message):
     with pytest.raises(ExternalFormatError, match=re.escape(message)) as caught:
         list(jelassi_copy.read(["$ab|ab.", "", line]))
+    assert caught.value.where == "line 3"
+
+
+@pytest.mark.parametrize("key, line, message", [
+    ("suffix", "abcd|abcd.", "starts with '$'"),
+    ("suffix", "$abcd|abcd", "no '.' at the end"),
+    ("suffix", "$abcd|abcd.x", "only '*' may follow"),
+    ("suffix", "$ab|cd|b.", "has 1 '|', got 2"),
+    ("suffix", "$|abc.", "string is empty"),
+    ("suffix", "$abcd|ab.", "fewer than 3 letters"),
+    ("suffix", "$abCd|abcd.", "character 'C' at column 4"),
+    ("suffix", "$abcd|acd.", "'acd' does not occur"),
+    ("suffix", "$abcd|bcdx.", "leaving 0 letters after it, fewer than the answer's 1"),
+    ("suffix", "$abcabd|abcd.", "answer 'd' differs at its character 1 from 'a'"),  # the first occurrence counts
+    ("prefix", "$abc|abcd.", "has 2 '|', got 1"),
+    ("prefix", "$|abcd|d.", "n-gram before the first '|' is empty"),
+    ("prefix", "$ab|abcd|c.", "'ab' has 2 letters, not n = 3"),
+    ("prefix", "$abc|abcd|e.", "answer 'e' differs at its character 1 from 'd'"),
+])
+def test_jelassi_lookup_malformed_line_is_named_with_its_line_number(key, line, message):
+    good = {"suffix": "$abcd|abcd.", "prefix": "$abc|abcd|d."}[key]
+    with pytest.raises(ExternalFormatError, match=re.escape(message)) as caught:
+        list(LOOKUP_READERS[key].read([good, "", line], ngram=3))
     assert caught.value.where == "line 3"
 
 
@@ -273,6 +319,42 @@ def test_copiers_on_the_jelassi_file_fail_only_on_repeated_ngrams():
             failed_total += int(wrong.sum())
         repeated_total += int(repeated.sum())
     assert repeated_total > 0 and failed_total > 0  # the four-letter lines repeat 2-grams, and copiers miss some
+
+
+@pytest.mark.parametrize("key", LOOKUP_READERS)
+def test_lookup_construction_on_the_jelassi_files_is_exact_exactly_where_unambiguous(key):
+    """n = 3 on the compact map (each line's letters renumbered; the memory has (D + 2)^3 (D + 1) cells,
+    9000 at the 8 letters a line of 8 uses; 26^3 x 27 would be 474552 on the full map); the four-letter lines repeat 3-grams."""
+    from constructions.lookup import ngram_lookup
+    from constructions.tasks.ngram_lookup import continuation_ambiguous
+
+    reader, ambiguous_total = LOOKUP_READERS[key], 0
+    for b in reader.read(FIXTURES / f"jelassi_{key}.txt", mapping="compact"):
+        cfg, inst = b.config, b.instances
+        assert (cfg.key, cfg.ngram) == (key, 3)
+        failed = ~exact_answers(ngram_lookup.build(cfg), inst.tokens).all(-1)
+        ambiguous = continuation_ambiguous(cfg, inst.strings, inst.grams)
+        assert torch.equal(failed, ambiguous), [b.where(i) for i in (failed != ambiguous).nonzero().flatten().tolist()]
+        assert bool(repeated_ngram(inst.strings[ambiguous], 3, cfg.alphabet).all())
+        ambiguous_total += int(ambiguous.sum())
+    assert ambiguous_total > 0  # the file exercises both sides of the condition
+
+
+def test_lookup_transformer_answers_alike_on_the_full_and_the_compact_map():
+    """The compact map is a bijection on the letters a line uses: the Transformer (cheap at D = 26)
+    gives the same answers, right and wrong, in the file's letters."""
+    from constructions.transformer import lookup_suffix
+
+    answers = []
+    for mapping in ("full", "compact"):
+        ext = {}
+        for b in jelassi_suffix.read(FIXTURES / "jelassi_suffix.txt", mapping=mapping):
+            got = lookup_suffix.build(b.config).answer(b.instances.tokens)
+            for i in range(len(b)):
+                mapped = b.mapping.select([i]).to_external(got[i : i + 1].clamp(min=0))[0]
+                ext[int(b.origin[i])] = torch.where(got[i] >= 0, mapped, got[i]).tolist()  # -1: no token
+        answers.append(ext)
+    assert answers[0] == answers[1] and len(answers[0]) == 36
 
 
 @pytest.mark.parametrize("K, V", [(3, 4), (5, 2), (16, 16)])

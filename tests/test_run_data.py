@@ -98,6 +98,54 @@ def test_ngram_copier_misses_only_strings_with_a_repeated_ngram(tmp_path):
                "--ngram", "2", "--scope-only")[0] == 0
 
 
+@pytest.mark.parametrize("key", ["suffix", "prefix"])
+def test_lookup_misses_only_ambiguous_continuations_and_passes_with_scope_only(tmp_path, capsys, key):
+    """The fixture's four-letter lines repeat 3-grams: the default (suffix-prefix-lookup, n = 3 read
+    from the file) misses exactly the ambiguous ones, which count as failures unless --scope-only
+    (run on those lines only, to keep the test cheap)."""
+    data = FIXTURES / f"jelassi_{key}.txt"
+    lines = data.read_text().splitlines()
+    code, result = run(tmp_path, "--format", f"jelassi-{key}", "--data", str(data))
+    t = result["totals"]
+    assert code == 1 and result["source"]["construction"] == "suffix-prefix-lookup"
+    assert t["instances"] == len(lines) and t["failed_inside_scope"] == 0
+    assert t["outside_scope_missed"] == t["outside_scope_instances"] > 0 and t["exact"] == t["instances"] - t["outside_scope_missed"]
+    assert "continuation-ambiguous" in result["scope"]["predicate"]
+    assert all(c["ngram"] == 3 and c["key"] == key for c in result["configs"])
+    first = result["outside_scope"][0]
+    assert first["where"] == f"line {lines.index(first['text']) + 1}"  # the line as the file has it
+    four_letters = write_lines(tmp_path / "abcd.txt", [line for line in lines if set(line) <= set("abcd$|.")])
+    code, result = run(tmp_path, "--format", f"jelassi-{key}", "--data", str(four_letters), "--scope-only")
+    assert code == 0 and result["passed"] and not result["scope"]["misses_count_as_failures"]
+    assert result["totals"]["outside_scope_missed"] > 0  # the misses are all on these lines
+
+
+def test_the_suffix_lookup_transformer_misses_only_ambiguous_lines(tmp_path):
+    data = str(FIXTURES / "jelassi_suffix.txt")
+    code, result = run(tmp_path, "--format", "jelassi-suffix", "--data", data, "--construction", "jelassi-suffix-transformer",
+                       "--scope-only")
+    t = result["totals"]
+    assert code == 0 and t["failed_inside_scope"] == 0 and t["instances"] == 36
+    assert 0 < t["outside_scope_missed"] <= t["outside_scope_instances"]  # earliest match: some ambiguous lines answered
+    code, result = run(tmp_path, "--format", "jelassi-suffix", "--data", data, "--mapping", "full")
+    assert code == 2 and "592704 cells" in result["error"]["message"]  # (26 + 2)^3 x 27: the SSM+FNN's memory is refused
+    argv = ["--format", "jelassi-prefix", "--data", data, "--construction", "jelassi-suffix-transformer"]
+    assert run_data.main([*argv, "--out", str(tmp_path / "prefix")]) == 2  # a suffix-key construction only
+
+
+@pytest.mark.parametrize("key", ["suffix", "prefix"])
+def test_a_fault_in_the_lookup_construction_makes_run_data_exit_1(tmp_path, key):
+    """On the fixture's four-letter lines (cheap: D = 4); the fault (the end flag never reads SEP) breaks
+    unambiguous lines too, so even --scope-only fails."""
+    four_letters = [line for line in (FIXTURES / f"jelassi_{key}.txt").read_text().splitlines() if set(line) <= set("abcd$|.")]
+    data = str(write_lines(tmp_path / "abcd.txt", four_letters))
+    assert run(tmp_path, "--format", f"jelassi-{key}", "--data", data, "--scope-only")[0] == 0
+    code, result = run(tmp_path, "--format", f"jelassi-{key}", "--data", data, "--scope-only",
+                       "--inject-fault", "suffix-prefix-lookup:0")
+    assert code == 1 and result["faults"] == {"suffix-prefix-lookup": 0} and result["totals"]["failed_inside_scope"] > 0
+    assert result["failures"][0]["where"].startswith("line ") and result["failures"][0]["wrong"]
+
+
 # -- a broken construction is caught ---------------------------------------------------------------
 
 
@@ -150,8 +198,8 @@ def test_a_missing_data_file_exits_2(tmp_path):
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["--format", "jelassi-suffix", "--data", "x.txt"], "format jelassi-suffix is not available yet"),
-    (["--format", "jelassi-prefix", "--data", "x.txt"], "format jelassi-prefix is not available yet"),
+    (["--format", "jelassi-suffix", "--data", "x.txt", "--construction", "ngram-lookup"], "does not take the format"),
+    (["--format", "jelassi-prefix", "--data", "x.txt", "--vocab-size", "8"], "option of another format"),
     (["--format", "jelassi-copy", "--data", "x.txt", "--construction", "outer-product"], "does not take the format"),
     (["--format", "ar-text", "--data", "x.txt", "--alphabet", "4"], "option of another format"),
     (["--format", "ar-text", "--data", "x.txt", "--inject-fault", "outer-product:99"], "does not exist"),

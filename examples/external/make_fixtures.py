@@ -13,6 +13,11 @@ reproducible: ``python examples/external/make_fixtures.py`` rewrites them in thi
 * ``jelassi_copy.txt``: ``$s|s.`` lines (Jelassi et al. 2024), ``s`` of 5..24 letters over 26
   letters; the last third over 4 letters, where 3-grams repeat.
 * ``ar_text.txt``: ``k1v1..kNvN q a`` lines (letters for keys, distinct; digits for values), N = 2..10.
+* ``jelassi_suffix.txt`` (``$s|ga.``) and ``jelassi_prefix.txt`` (``$g|s|a.``): the n-gram lookup strings of
+  Jelassi et al. 2024 with ``n = 3`` as in their data: 20 lines with ``s`` of 8 letters over 26 letters
+  and answers of 2, then 16 lines with ``s`` of 12 letters over 4 letters and answers of 4, where 3-grams
+  repeat and some continuations are ambiguous; ``g`` is the 3-gram at a uniform position, the answer what
+  follows its first occurrence.
 """
 
 from __future__ import annotations
@@ -67,6 +72,18 @@ def ar_lines(rng: np.random.Generator, count: int) -> list[str]:
     return out
 
 
+def lookup_lines(rng: np.random.Generator, count: int, letters: str, length: int, n: int, answer: int, key: str) -> list[str]:
+    out = []
+    for _ in range(count):
+        s = "".join(rng.choice(list(letters), size=length))
+        start = int(rng.integers(0, length - n - answer + 1))
+        g = s[start : start + n]
+        first = s.find(g)
+        a = s[first + n : first + n + answer]
+        out.append(f"${s}|{g}{a}." if key == "suffix" else f"${g}|{s}|{a}.")
+    return out
+
+
 def main() -> None:
     rng = np.random.default_rng(18)
     inputs, labels = zoology_rows(rng, 32, 8192, 8, 48, True)
@@ -80,6 +97,11 @@ def main() -> None:
     lines = copy_lines(rng, 24, string.ascii_lowercase) + copy_lines(rng, 12, "abcd")
     (HERE / "jelassi_copy.txt").write_text("\n".join(lines) + "\n")
     (HERE / "ar_text.txt").write_text("\n".join(ar_lines(rng, 36)) + "\n")
+    rng = np.random.default_rng(1818)  # its own stream: the files above stay as they were
+    for key in ("suffix", "prefix"):
+        lines = (lookup_lines(rng, 20, string.ascii_lowercase, 8, 3, 2, key)
+                 + lookup_lines(rng, 16, "abcd", 12, 3, 4, key))
+        (HERE / f"jelassi_{key}.txt").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ format                  module                                               ins
 ======================  ===================================================  ====================================
 ``zoology-mqar``        :mod:`.zoology_mqar` (Zoology's ``inputs``/``labels``)  ``ScatteredARBatch`` (queries anywhere)
 ``jelassi-copy``        :mod:`.jelassi_copy` (``$s|s.`` lines)                  ``CopyBatch``
+``jelassi-suffix``      :mod:`.jelassi_suffix` (``$s|ga.`` lines)               ``LookupBatch`` (key ``suffix``)
+``jelassi-prefix``      :mod:`.jelassi_prefix` (``$g|s|a.`` lines)              ``LookupBatch`` (key ``prefix``)
 ``ar-text``             :mod:`.ar_text` (``t4a2c4o1k2c4`` lines)                ``ARBatch`` (query last)
 ======================  ===================================================  ====================================
 
@@ -14,9 +16,9 @@ Every reader is ``read(source, *, mapping=..., chunk_rows=...) -> Iterator[Exter
 raise :class:`~constructions.errors.ExternalFormatError` naming the line or row.
 """
 
-from . import ar_text, jelassi_copy, zoology_mqar
+from . import ar_text, jelassi_copy, jelassi_prefix, jelassi_suffix, zoology_mqar
 from .common import LIMITS, External, TokenMap
 
-FORMATS = {module.FORMAT: module for module in (zoology_mqar, jelassi_copy, ar_text)}
+FORMATS = {module.FORMAT: module for module in (zoology_mqar, jelassi_copy, jelassi_suffix, jelassi_prefix, ar_text)}
 
-__all__ = ["FORMATS", "LIMITS", "External", "TokenMap", "ar_text", "jelassi_copy", "zoology_mqar"]
+__all__ = ["FORMATS", "LIMITS", "External", "TokenMap", "ar_text", "jelassi_copy", "jelassi_prefix", "jelassi_suffix", "zoology_mqar"]
