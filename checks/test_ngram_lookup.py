@@ -62,10 +62,6 @@ def failures_match_ambiguity(construction, batch, evidence=None) -> None:
     assert bool(repeated_ngram(batch.strings[ambiguous], config.ngram, config.alphabet).all())
 
 
-#: (alphabet, length, n, answer length): n = 3 as in Jelassi et al.'s data; (2, 9, 2, 5) mostly ambiguous
-LOOKUP_FORMATS = [(4, 12, 3, 3), (6, 16, 3, 6), (2, 9, 2, 5)]
-
-
 @pytest.mark.parametrize("key, alphabet, length, n, answer", [
     pytest.param(key, *f, id=f"{key}-{'-'.join(map(str, f))}", marks=pytest.mark.claim(CLAIM[key]))
     for key in CLAIM for f in LOOKUP_FORMATS])

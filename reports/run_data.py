@@ -59,6 +59,10 @@ from typing import Callable
 
 import torch
 
+import constructions.associative_recall  # noqa: F401  (register the injectable constructions for --inject-fault)
+import constructions.copying  # noqa: F401
+import constructions.lookup  # noqa: F401
+import constructions.transformer  # noqa: F401
 from constructions.errors import DataMismatchError, ModelFileError, RunDataError, SuiteError
 from constructions.model_file.limits import forward_cost, limit
 from constructions.mutation import FAULTS_ENV, active_faults, check_fault_indices, parse_faults
