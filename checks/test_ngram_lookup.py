@@ -33,10 +33,15 @@ def by_key(*extra):
 
 @pytest.mark.parametrize("key", by_key())
 def test_lookup_answers_drawn_instances_without_repeats_exactly(key, evidence, device):
+    exact_on_drawn_instances(ngram_lookup.build, key, evidence, device)
+
+
+def exact_on_drawn_instances(build, key: str, evidence, device) -> None:
+    """``build(config)`` answers hypothesis-drawn instances of ``key`` (strings without a repeated n-gram) exactly."""
     @given(case=ngram_lookup_instances(key=key, max_length=12))
     def exact(case):
         config, strings, grams = case
-        assert_exact(ngram_lookup.build(config, device=device), assemble(config, strings, grams).tokens.to(device), evidence)
+        assert_exact(build(config, device=device), assemble(config, strings, grams).tokens.to(device), evidence)
         evidence.note_max("largest_n", config.ngram)
         evidence.note_max("longest_answer", config.answer_length)
 
@@ -95,14 +100,7 @@ TRANSFORMER = "transformer.lookup-suffix"
 def test_transformer_lookup_answers_drawn_suffix_instances_without_repeats_exactly(evidence, device):
     from constructions.transformer import lookup_suffix
 
-    @given(case=ngram_lookup_instances(key="suffix", max_length=12))
-    def exact(case):
-        config, strings, grams = case
-        assert_exact(lookup_suffix.build(config, device=device), assemble(config, strings, grams).tokens.to(device), evidence)
-        evidence.note_max("largest_n", config.ngram)
-        evidence.note_max("longest_answer", config.answer_length)
-
-    exact()
+    exact_on_drawn_instances(lookup_suffix.build, "suffix", evidence, device)
 
 
 def failures_only_where_ambiguous(construction, batch, evidence=None) -> None:

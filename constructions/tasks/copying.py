@@ -31,14 +31,11 @@ from ..vocabulary import Vocabulary
 from .sampling import as_generator, sample_distinct
 
 
-@dataclass(frozen=True)
-class CopyConfig:
-    alphabet: int
-    length: int
+class SymbolsAndMarkers:
+    """The vocabulary of Jelassi et al.'s string tasks: ``alphabet`` symbols, then BOS, SEP and EOS
+    (``$ | .``); shared by copying and n-gram lookup."""
 
-    def __post_init__(self):
-        require_positive_int("alphabet", self.alphabet)
-        require_positive_int("length", self.length)
+    alphabet: int
 
     def vocabulary(self) -> Vocabulary:
         return Vocabulary.of(symbol=self.alphabet, bos=1, sep=1, eos=1)
@@ -54,6 +51,16 @@ class CopyConfig:
     @property
     def eos(self) -> int:
         return self.alphabet + 2
+
+
+@dataclass(frozen=True)
+class CopyConfig(SymbolsAndMarkers):
+    alphabet: int
+    length: int
+
+    def __post_init__(self):
+        require_positive_int("alphabet", self.alphabet)
+        require_positive_int("length", self.length)
 
     @property
     def sequence_length(self) -> int:

@@ -33,14 +33,14 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InfeasibleTaskError, SequenceLayoutError, ShapeError, UnknownOptionError, require_positive_int, require_rank
-from ..vocabulary import Vocabulary
+from .copying import SymbolsAndMarkers
 from .sampling import as_generator
 
 KEYS = ("suffix", "prefix")
 
 
 @dataclass(frozen=True)
-class NgramLookupConfig:
+class NgramLookupConfig(SymbolsAndMarkers):
     alphabet: int
     length: int
     ngram: int = 3
@@ -57,21 +57,6 @@ class NgramLookupConfig:
         if self.ngram + self.answer_length > self.length:
             raise InfeasibleTaskError(f"an n-gram of {self.ngram} and an answer of {self.answer_length} symbols do not fit "
                                       f"in a string of {self.length}")
-
-    def vocabulary(self) -> Vocabulary:
-        return Vocabulary.of(symbol=self.alphabet, bos=1, sep=1, eos=1)
-
-    @property
-    def bos(self) -> int:
-        return self.alphabet
-
-    @property
-    def sep(self) -> int:
-        return self.alphabet + 1
-
-    @property
-    def eos(self) -> int:
-        return self.alphabet + 2
 
     @property
     def sequence_length(self) -> int:

@@ -29,7 +29,7 @@ import torch
 from ...errors import ExternalFormatError
 from ..associative_recall import ARConfig, assemble
 from .common import (DEFAULT_CHUNK_ROWS, External, check_chunk_rows, check_limit, check_mapping, chunks, codes,
-                     in_origin_order, map_segments, read_lines, write_text)
+                     map_segments, read_lines, write_lines)
 
 FORMAT = "ar-text"
 LETTERS, DIGITS = (ord("a"), ord("z") + 1), (ord("0"), ord("9") + 1)
@@ -92,4 +92,4 @@ def to_line(batch: External, i: int) -> str:
 
 def write(batches: Iterable[External], destination) -> None:
     """The instances as lines ``k1v1..kNvNqa`` in the order of their origin (a path or a text file)."""
-    write_text((to_line(b, i) for _, b, i in in_origin_order(batches)), destination)
+    write_lines(batches, destination, to_line)

@@ -211,6 +211,18 @@ def write_text(lines: Iterable[str], destination) -> None:
         destination.write(line + "\n")
 
 
+def token_line(batch: External, i: int) -> str:
+    """Instance ``i`` of ``batch`` as the characters of its external token ids (text formats whose line is
+    the instance's token sequence)."""
+    ids = batch.mapping.select([i]).to_external(batch.instances.tokens[i : i + 1])[0]
+    return "".join(chr(c) for c in ids.tolist())
+
+
+def write_lines(batches: Iterable[External], destination, to_line) -> None:
+    """Every instance as ``to_line(batch, i)``, in the order of its origin, to a path or a text file."""
+    write_text((to_line(b, i) for _, b, i in in_origin_order(batches)), destination)
+
+
 def in_origin_order(batches: Iterable[External]) -> list[tuple[int, External, int]]:
     """``(origin, batch, index)`` of every instance, in the file's order."""
     rows = [(int(b.origin[i]), b, i) for b in batches for i in range(len(b))]

@@ -29,7 +29,7 @@ import torch
 from ...errors import ExternalFormatError, require_positive_int
 from ..copying import CopyConfig, assemble
 from .common import (DEFAULT_CHUNK_ROWS, External, check_chunk_rows, check_limit, check_mapping, chunks, codes,
-                     in_origin_order, map_segments, read_lines, write_text)
+                     map_segments, read_lines, token_line, write_lines)
 
 FORMAT = "jelassi-copy"
 BOS, SEP, EOS, PAD = "$", "|", ".", "*"
@@ -89,11 +89,9 @@ def _batch(group: list[tuple[int, str]], alphabet: int, mapping: str) -> Externa
     return External(FORMAT, instances, replace(token_map, text=True), torch.tensor([n for n, _ in group]), "line")
 
 
-def to_line(batch: External, i: int) -> str:
-    ids = batch.mapping.select([i]).to_external(batch.instances.tokens[i : i + 1])[0]
-    return "".join(chr(c) for c in ids.tolist())
+to_line = token_line
 
 
 def write(batches: Iterable[External], destination) -> None:
     """The instances as lines ``$s|s.`` in the order of their origin (a path or a text file)."""
-    write_text((to_line(b, i) for _, b, i in in_origin_order(batches)), destination)
+    write_lines(batches, destination, to_line)

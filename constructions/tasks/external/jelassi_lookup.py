@@ -28,7 +28,7 @@ import torch
 from ...errors import ExternalFormatError, require_positive_int
 from ..ngram_lookup import KEYS, NgramLookupConfig, assemble
 from .common import (DEFAULT_CHUNK_ROWS, External, check_chunk_rows, check_limit, check_mapping, chunks, codes,
-                     in_origin_order, map_segments, read_lines, write_text)
+                     map_segments, read_lines, token_line, write_lines)
 
 BOS, SEP, EOS, PAD = "$", "|", ".", "*"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -123,11 +123,9 @@ def _batch(group: list[tuple[int, tuple[str, str, str]]], key: str, fmt: str, al
     return External(fmt, instances, replace(token_map, text=True), torch.tensor([n for n, _ in group]), "line")
 
 
-def to_line(batch: External, i: int) -> str:
-    ids = batch.mapping.select([i]).to_external(batch.instances.tokens[i : i + 1])[0]
-    return "".join(chr(c) for c in ids.tolist())
+to_line = token_line
 
 
 def write(batches: Iterable[External], destination) -> None:
     """The instances as lines in the order of their origin (a path or a text file)."""
-    write_text((to_line(b, i) for _, b, i in in_origin_order(batches)), destination)
+    write_lines(batches, destination, to_line)
