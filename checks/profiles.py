@@ -1,7 +1,10 @@
 """Check profiles: how many examples hypothesis draws and how large the instances get.
 
 ``quick`` is the default (CI and ``python -m reports``: minutes on 2 CPU cores); ``thorough`` is for
-long and GPU runs; ``tiny`` is for testing the suite itself. Select with ``--suite-profile`` or the
+long and GPU runs; ``tiny`` is for testing the suite itself. ``paper`` is the quick profile with the
+paper's experiments at the paper's scale (Fig. C.1's format and models, at least 3 seeds, the
+genomic task at its long length): every other check reads the quick rows of its size tables
+(:attr:`Sizes.row`), the trained experiments have rows of their own (within 30 minutes on 2 cores). Select with ``--suite-profile`` or the
 ``SSM_SUITE_PROFILE`` environment variable; checks read the sizes through the ``sizes`` fixture.
 
 Every profile is deterministic: without a seed hypothesis is derandomized (examples depend only on
@@ -10,7 +13,7 @@ the test), with ``--suite-seed N`` every draw depends on N alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hypothesis import HealthCheck, Phase, settings
 
@@ -39,6 +42,15 @@ class Sizes:
     #: sequence length of the wide constructions' long-length checks (outer product, n-gram lookup;
     #: the structured fast path, constructions/sparse_path.py)
     wide_length: int = 256
+    #: the row of the checks' per-profile size tables this profile reads (``None``: its own ``name``);
+    #: the ``paper`` profile reads the quick rows everywhere but in the trained experiments
+    table_row: str | None = None
+
+    @property
+    def row(self) -> str:
+        """The key of the checks' per-profile tables (``GRID[sizes.row]``); the trained experiments key
+        theirs by :attr:`name`."""
+        return self.table_row or self.name
 
 
 PROFILES: dict[str, Sizes] = {
@@ -48,6 +60,7 @@ PROFILES: dict[str, Sizes] = {
     "thorough": Sizes("thorough", 250, 1 << 20, 1 << 14, 24, 128, tuple(range(2, 31)), (2, 3, 4, 5, 6, 7), 500_000,
                       1 << 16, (8, 12, 3, 4096), wide_length=1 << 16),
 }
+PROFILES["paper"] = replace(PROFILES["quick"], name="paper", table_row="quick")
 
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
 
@@ -139,4 +152,4 @@ COMPARISON: dict[str, ComparisonGrids] = {
 
 
 def comparison_grids() -> ComparisonGrids:
-    return COMPARISON[_active.name]
+    return COMPARISON[_active.row]

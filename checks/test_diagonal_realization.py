@@ -109,7 +109,7 @@ NODE_PERTURBATION = 1e-6
 
 
 def grid(sizes) -> Grid:
-    return GRID[sizes.name]
+    return GRID[sizes.row]
 
 
 def eye(L: int) -> torch.Tensor:
@@ -379,7 +379,7 @@ def rational_nodes(draw, max_length: int):
 
 
 @pytest.mark.claim(CLAIM)
-@given(nodes=rational_nodes(max_length=GRID[profiles.current().name].bound_random_max))
+@given(nodes=rational_nodes(max_length=GRID[profiles.current().row].bound_random_max))
 def test_chebyshev_lower_bound_on_random_nodes(nodes, evidence):
     total, holds, identity = chebyshev_bound_measure(nodes)
     assert identity, "sum_j C_j p(lambda_j) != leading coefficient of p"

@@ -95,6 +95,8 @@ SETUPS: dict[str, dict[str, SweepSetup]] = {
                                   test_instances=2048, autocast=False)
                  for task, sizes in (("recall", (5, 10, 15)), ("copy", (8, 16, 24)))},
 }
+#: the paper profile (``python -m reports --profile paper``): the paper's format and models within 30 minutes on 2 cores
+SETUPS["paper"] = SETUPS["thorough"]
 #: trained models, reused by the tests of one process (training is deterministic: only time is saved)
 _RUNS: dict = {}
 #: the disk cache of trained models (training/result_cache.py), when SSM_SUITE_TRAINING_CACHE names one

@@ -44,7 +44,7 @@ def family(config, strings, seed=0):
 @pytest.mark.claim(CLAIM)
 def test_every_copying_construction_has_the_state_the_fixed_state_bound_demands(sizes, evidence):
     rows = []
-    for module, config, n, strings in GRID[sizes.name]:
+    for module, config, n, strings in GRID[sizes.row]:
         reading = gssm_reading(build(module, config, n), family(config, strings))
         rows.append({**reading.to_dict(), "ngram": n})
         assert reading.consistent, reading.to_dict()
@@ -59,7 +59,7 @@ def test_every_copying_construction_has_the_state_the_fixed_state_bound_demands(
 def test_consistency_check_catches_a_sketch_that_misses_a_layer(sizes, evidence):
     """Reading the n-gram copier's sketch from its first layer alone (the memory layer left out)
     gives fewer sketches than strings copied: the bound is violated, so the check can fail."""
-    module, config, n, strings = next(row for row in GRID[sizes.name] if row[0] is ngram)
+    module, config, n, strings = next(row for row in GRID[sizes.row] if row[0] is ngram)
     construction = build(module, config, n)
     reading = gssm_reading(construction, family(config, strings), sketch_network=one_layer(construction.network))
     assert not reading.consistent, reading.to_dict()

@@ -15,7 +15,7 @@ Jelassi, Brandfonbrener, Kakade, Malach 2024, "Repeat After Me"; PAPER.md §5-§
   (with the union bound ``C(L-n+1, 2) D^-n`` in between and the per-pair probability ``D^-n``
   measured), in sympy for symbolic ``L, n``, and by Monte Carlo with an exact 95% upper bound.
 
-Sizes per profile are in the tables below (``sizes.name`` picks the row).
+Sizes per profile are in the tables below (``sizes.row`` picks the row).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _search_rows(kind: str, profile: str) -> tuple:
 def test_no_copier_beats_states_over_D_to_the_L(sizes, evidence):
     """Every copier with |S| states, simulated on all D^L strings: best success <= |S|/D^L, and the
     best equals the witness's measured success min(|S|, D^L)/D^L (so the bound is attained)."""
-    results = _search_rows("full", sizes.name)
+    results = _search_rows("full", sizes.row)
     rows = [(D, L, k, r.best_success) for D, L, k, r in results]
     violations = bound_violations(rows)
     shortfalls = witness_shortfalls([(D, L, k) for D, L, k, _ in rows])
@@ -145,7 +145,7 @@ def test_reached_states_bound_success_on_larger_configurations(sizes, evidence):
     """Over every reading table: (distinct states reached after the separator)/D^L <= |S|/D^L. By the
     argument of constructions/limits/fixed_state.py this bounds every copier; with the witness below
     it, the optimum min(|S|, D^L)/D^L is pinned on every configuration of the grid."""
-    results = _search_rows("relaxed", sizes.name)
+    results = _search_rows("relaxed", sizes.row)
     rows = [(D, L, k, r.best_success) for D, L, k, r in results]
     violations = bound_violations(rows)
     not_pinned = [(D, L, k, str(best)) for D, L, k, best in rows if best != measured_success(cycle_witness(D, L, k), L)]
@@ -180,7 +180,7 @@ def test_search_reductions_agree_with_the_full_search(evidence):
 def test_cycle_witness_attains_the_optimum_for_every_state_count(sizes, evidence):
     """For every |S| from 1 to D^L + 1 the cycle witness, simulated on all D^L strings, copies exactly
     min(|S|, D^L) of them: error 1 - |S|/D^L exactly for |S| <= D^L (Theorem 2.7 is tight)."""
-    configs = [(D, L, k) for D, L in WITNESS_GRID[sizes.name] for k in range(1, D**L + 2)]
+    configs = [(D, L, k) for D, L in WITNESS_GRID[sizes.row] for k in range(1, D**L + 2)]
     shortfalls = witness_shortfalls(configs)
     attained = sum(1 for D, L, k in configs if k <= D**L)
     evidence.record(bound_attained_exactly=attained, witness_configurations=len(configs),
@@ -271,7 +271,7 @@ def test_corollary_28_holds_symbolically(evidence):
 def test_corollary_28_holds_on_every_searched_configuration(sizes, evidence):
     """Smallest error over all copiers (full search) or its lower bound (relaxed search) exceeds 1/2
     wherever log2|S| < L log2 D - 1."""
-    rows = [(D, L, k, r.best_success) for kind in ("full", "relaxed") for D, L, k, r in _search_rows(kind, sizes.name)]
+    rows = [(D, L, k, r.best_success) for kind in ("full", "relaxed") for D, L, k, r in _search_rows(kind, sizes.row)]
     meeting, failures = corollary_28_failures(rows)
     evidence.record(configurations_meeting_hypothesis=meeting, configurations=len(rows))
     assert meeting > 0, "no configuration meets the hypothesis: the check would be vacuous"
@@ -309,7 +309,7 @@ def exact_probabilities(alphabets, cap) -> dict:
 @pytest.mark.claim("limits.ngram-2.4")
 def test_exact_repeat_probability_is_below_L2_D_minus_n(sizes, evidence):
     """Over all D^L strings: P(repeated n-gram) <= C(L-n+1, 2) D^-n < L^2 D^-n, exactly."""
-    probabilities = exact_probabilities(*ENUMERATION[sizes.name])
+    probabilities = exact_probabilities(*ENUMERATION[sizes.row])
     violations = probability_violations(probabilities)
     above_union = probability_violations(probabilities, bound=union_bound, strict=False)
     nontrivial = {s: p for s, p in probabilities.items() if jelassi_bound(*s) < 1}
@@ -337,14 +337,14 @@ def test_each_pair_of_windows_collides_with_probability_D_minus_n(sizes, evidenc
     """The union bound's ingredient, by enumeration: every pair of windows (overlapping or not) is equal
     on exactly D^(L-n) of the D^L strings."""
     checked = 0
-    for D, L, n in PAIR_GRID[sizes.name]:
+    for D, L, n in PAIR_GRID[sizes.row]:
         counts = pair_collision_counts(D, L, n)
         W = L - n + 1
         off = counts[~torch.eye(W, dtype=torch.bool)]
         assert bool((off == D ** (L - n)).all()), f"D={D}, L={L}, n={n}: pair counts {counts.tolist()}"
         assert bool((counts.diagonal() == D**L).all())
         checked += W * (W - 1) // 2
-    evidence.record(window_pairs_checked=checked, settings=PAIR_GRID[sizes.name])
+    evidence.record(window_pairs_checked=checked, settings=PAIR_GRID[sizes.row])
 
 
 def pair_count_proof(bound_in_L) -> dict:
@@ -372,7 +372,7 @@ def test_union_bound_is_below_L2_D_minus_n_symbolically(evidence):
 
 @pytest.mark.claim("limits.ngram-2.4")
 def test_monte_carlo_upper_bound_is_below_L2_D_minus_n(sizes, evidence, suite_seed):
-    settings, samples = MONTE_CARLO[sizes.name]
+    settings, samples = MONTE_CARLO[sizes.row]
     runs = []
     for i, (D, L, n) in enumerate(settings):
         run = monte_carlo_repeat(D, L, n, samples, seed=1000 * (suite_seed + 1) + i)

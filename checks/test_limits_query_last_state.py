@@ -60,7 +60,7 @@ GRID = {
                      sketches=((1, 1, 1), (1, 2, 1), (2, 1, 2), (1, 3, 1), (2, 2, 2))),
 }
 SIZES = profiles.current()
-G = GRID[SIZES.name]
+G = GRID[SIZES.row]
 K_, V_, N_ = sp.symbols("K V N", positive=True, integer=True)
 
 

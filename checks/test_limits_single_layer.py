@@ -43,7 +43,7 @@ GRID = {
 
 @pytest.fixture
 def grid(sizes):
-    return GRID[sizes.name]
+    return GRID[sizes.row]
 
 
 def recall_families(grid):

@@ -66,7 +66,7 @@ GRID = {
 def cases(request):
     from checks import profiles
 
-    return GRID[profiles.current().name]()
+    return GRID[profiles.current().row]()
 
 
 NAMES = ("outer-product", "binary-query-first", "fixed-length-shift", "ngram-lookup")

@@ -96,7 +96,7 @@ FORMATS = {
     "thorough": Formats((3, 3), (4, 4, 4), (2, 3, 2, 4), 4, (2, 6), (2, 2), (2, 2), (3, 3), ARConfig(3, 2, 3),
                         (TokenGrid(4, 1, 1), 3, 2, 4), (2.0, 3, 3)),
 }
-F = FORMATS[SIZES.name]
+F = FORMATS[SIZES.row]
 
 
 @dataclass
@@ -220,7 +220,7 @@ def precision_route_campaign() -> Campaign:
     return Campaign(
         "limits.precision-route", "precision_route.build", describe_recall([arch]), precision_route.build, arch,
         every_instance("domain", [arch]),
-        [every_instance("every instance of its tiny formats", [c for c in ROUTE_GRID[SIZES.name].exhaustive if c == arch]),
+        [every_instance("every instance of its tiny formats", [c for c in ROUTE_GRID[SIZES.row].exhaustive if c == arch]),
          replayed("its seeded random batches", st.tuples(st.just(arch), seeds),
                   lambda ex: (ex[0], generate(ex[0], SIZES.batch, ex[1]).tokens)),
          replayed("its hypothesis-drawn instances", ar_instances(st.just(arch)), lambda ex: (ex[0], ex[1].tokens))],
@@ -292,7 +292,7 @@ def extraction_campaign() -> Campaign:
         f"Q={grid.levels}, b={grid.feature_bits}, d={grid.features}, U={U}, J={J}; every sequence of {length} tokens",
         lambda s: build_extraction(*s), spec,
         Probe("domain", lambda: [(spec, grid_sequences(grid, length))], assert_extracts_exactly),
-        [replayed("its hypothesis-drawn sequences", seeds, lambda seed: (spec, random_sequences(grid, seed, SIZES.name)),
+        [replayed("its hypothesis-drawn sequences", seeds, lambda seed: (spec, random_sequences(grid, seed, SIZES.row)),
                   assert_extracts_exactly)],
     )
 
@@ -345,7 +345,7 @@ def test_mutation_campaign_catches_every_mutant_that_breaks_the_construction(cla
     campaign = CAMPAIGNS[claim][0]()
     result = campaign.run()
     table = result.summary(claim=claim, construction=campaign.construction, format=campaign.format,
-                           perturbations=PERTURBATIONS, profile=SIZES.name)
+                           perturbations=PERTURBATIONS, profile=SIZES.row)
     evidence.record(mutation_campaign=table)
     assert table["caught"] > 0, f"no mutant of {campaign.construction} was caught"
     assert not result.missed, (f"{len(result.missed)} of {table['mutants']} mutants of {campaign.construction} at "

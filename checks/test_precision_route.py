@@ -88,7 +88,7 @@ GRID = {
                      (1, 2, 3, 4, 9, 100, 4097), (1, 2, 3, 5)),
 }
 SIZES = profiles.current()
-G = GRID[SIZES.name]
+G = GRID[SIZES.row]
 
 K_, V_, N_ = sp.symbols("K V N", positive=True, integer=True)
 X = sp.Symbol("x", positive=True)

@@ -87,7 +87,7 @@ def rows_above_the_bound(rows: list[dict]) -> list[dict]:
 @pytest.mark.claim("regression.approximation")
 @pytest.mark.parametrize("kind", sorted(SETUPS))
 def test_error_falls_like_two_to_minus_t_at_size_poly_t_two_to_t_over_a_dagger(kind, sizes, evidence):
-    setup, rows = measured_curve(kind, sizes.name)
+    setup, rows = measured_curve(kind, sizes.row)
     slopes = fitted_slopes(rows)
     assert not rows_above_the_bound(rows), rows_above_the_bound(rows)
     for row in rows:
@@ -233,7 +233,7 @@ def derived_rate(rmse_by_level: dict[float, float], smoothness: Smoothness) -> d
 @pytest.mark.claim("regression.rate-equals-transformer")
 @pytest.mark.parametrize("kind", sorted(SETUPS))
 def test_rate_exponent_derived_from_the_measured_curve_equals_the_transformers(kind, sizes, evidence):
-    setup, rows = measured_curve(kind, sizes.name)
+    setup, rows = measured_curve(kind, sizes.row)
     rate = derived_rate({r["T"]: r["rmse"] for r in rows}, setup.smoothness)
     evidence.record(**{f"{kind}_rate": rate})
     reason = (f"SSM+FNN exponent {rate['ssm_exponent'][1]:.3f} [{rate['ssm_exponent'][0]:.3f}, {rate['ssm_exponent'][2]:.3f}] "

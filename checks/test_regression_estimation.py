@@ -73,9 +73,9 @@ pytestmark = [pytest.mark.xdist_group("estimation"), pytest.mark.usefixtures("tr
 
 
 def _points(sizes, model: str):
-    key = (sizes.name, model)
+    key = (sizes.row, model)
     if key not in _RUNS:
-        _RUNS[key] = run_estimation(SETUPS[sizes.name], models=(model,))
+        _RUNS[key] = run_estimation(SETUPS[sizes.row], models=(model,))
     return _RUNS[key]
 
 
@@ -89,7 +89,7 @@ def _decide(evidence, verdict: dict) -> None:
 @pytest.mark.claim("regression.estimation-slope")
 @pytest.mark.parametrize("model", MODELS)
 def test_excess_risk_slope_against_n(model, sizes, evidence):
-    setup = SETUPS[sizes.name]
+    setup = SETUPS[sizes.row]
     points = _points(sizes, model)
     result = summary(setup, points)
     evidence.record(estimation=result, **figure_specs(setup, points, result))
@@ -113,7 +113,7 @@ def test_an_estimator_that_ignores_all_but_its_first_samples_does_not_attain_the
     is fitted at, else the smallest size) it is the model trained on n0 samples -- the same
     distribution as the first n0 of any larger sample, so nothing is retrained. Its risk cannot
     fall with n; neither the rate nor the equality with the Transformer may hold."""
-    setup = SETUPS[sizes.name]
+    setup = SETUPS[sizes.row]
     ssm = _points(sizes, "ssm_fnn")
     n0 = min(fitted_sizes(ssm) or setup.sample_sizes)
     starved = [dataclasses.replace(p, n=n) for n in setup.sample_sizes if n >= n0 for p in ssm if p.n == n0]
@@ -130,7 +130,7 @@ def test_an_untrained_network_is_not_fitted_and_does_not_attain_the_rate(sizes, 
     """The SSM+FNN of every seed with its trained parts frozen at initialisation (no step taken):
     the same function at every n, far from the target; the check must not find the rate. Costs one
     evaluation per seed (no training)."""
-    setup = SETUPS[sizes.name]
+    setup = SETUPS[sizes.row]
     frozen = []
     for p in _points(sizes, "ssm_fnn"):
         set_seed(p.seed)

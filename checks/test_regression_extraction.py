@@ -63,7 +63,7 @@ def test_extraction_returns_the_top_j_tokens_in_order_wherever_the_margin_holds(
     grid, window, top, seed = case
     extraction = build_extraction(grid, window, top)
     assert extraction.spec.float64_exact
-    result = assert_extracts_exactly(extraction, random_sequences(grid, seed, sizes.name))
+    result = assert_extracts_exactly(extraction, random_sequences(grid, seed, sizes.row))
     evidence.count("positions_exact", result.positions)
     evidence.note_max("largest_state_bits_in_float64", extraction.spec.state_bits)
 
@@ -95,7 +95,7 @@ def resources_table(tops, windows_, bits, grid_levels=8, features=1):
 
 @pytest.mark.claim("regression.extract-topJ")
 def test_resources_follow_their_closed_forms_in_j_u_and_eps(sizes, evidence):
-    shape = GRID[sizes.name]
+    shape = GRID[sizes.row]
     rows = resources_table(shape["tops"], shape["windows"], shape["bits"])
     for row in rows:
         J, b, Q, d = row["J"], row["b"], row["Q"], row["d"]

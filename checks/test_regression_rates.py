@@ -57,7 +57,7 @@ def closed_form_is_the_lp_optimum(kind, a, closed=None):
 @pytest.mark.claim("regression.effective-smoothness")
 @pytest.mark.parametrize("kind", KINDS)
 def test_effective_smoothness_is_the_largest_block_exponent_per_level(kind, sizes, evidence):
-    dims = GRID[sizes.name]["dims"]
+    dims = GRID[sizes.row]["dims"]
     for d in dims:
         a = ordered_symbols(d)
         assert closed_form_is_the_lp_optimum(kind, a), (kind, d)
@@ -70,7 +70,7 @@ def test_effective_smoothness_is_the_largest_block_exponent_per_level(kind, size
 @pytest.mark.claim("regression.effective-smoothness")
 @pytest.mark.parametrize("kind", KINDS)
 def test_kept_coefficients_grow_like_two_to_the_level_over_a_dagger(kind, sizes, evidence):
-    grid = GRID[sizes.name]
+    grid = GRID[sizes.row]
     rows = []
     for a in grid["vectors"]:
         slope = log2_count_slope(kind, a, grid["levels"])

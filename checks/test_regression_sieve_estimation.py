@@ -29,7 +29,7 @@ SETUPS = {
 
 @pytest.mark.claim("regression.estimation-sieve")
 def test_extraction_plus_least_squares_at_the_balancing_level_attains_the_rate(sizes, evidence):
-    setup = SETUPS[sizes.name]
+    setup = SETUPS[sizes.row]
     result = sieve_summary(setup, run_sieve(setup))
     control = sieve_summary(replace(setup, front_end="last-tokens"), run_sieve(replace(setup, front_end="last-tokens")))
     evidence.record(extraction=result, last_tokens_control=control,
@@ -42,7 +42,7 @@ def test_extraction_plus_least_squares_at_the_balancing_level_attains_the_rate(s
 @pytest.mark.claim("regression.estimation-sieve", role="control",
                   breaks="the estimator's selection: the last J tokens in place of the top-J by importance")
 def test_a_fixed_selection_of_the_last_tokens_does_not_attain_the_rate(sizes, evidence):
-    setup = replace(SETUPS[sizes.name], front_end="last-tokens")
+    setup = replace(SETUPS[sizes.row], front_end="last-tokens")
     result = sieve_summary(setup, run_sieve(setup))
     evidence.record(last_tokens_slope=result["slope"], last_tokens_interval=result["interval"])
     assert result["verdict"] == "fails", result["reason"]
@@ -51,7 +51,7 @@ def test_a_fixed_selection_of_the_last_tokens_does_not_attain_the_rate(sizes, ev
 @pytest.mark.claim("regression.estimation-sieve", role="control",
                   breaks="the estimator's level: a fixed too-small T in place of the balancing level")
 def test_a_fixed_too_small_level_does_not_attain_the_rate(sizes, evidence):
-    setup = replace(SETUPS[sizes.name], fixed_level=1.0)
+    setup = replace(SETUPS[sizes.row], fixed_level=1.0)
     result = sieve_summary(setup, run_sieve(setup))
     evidence.record(fixed_level_slope=result["slope"], fixed_level_interval=result["interval"])
     assert result["verdict"] == "fails", result["reason"]

@@ -41,7 +41,7 @@ GRID = {
     "quick": dict(vocab=8, pairs=(1, 2, 4), alphabet=4, lengths=(4, 8, 16), grams=3, batch=32),
     "thorough": dict(vocab=16, pairs=(1, 2, 4, 8), alphabet=4, lengths=(4, 8, 16, 32), grams=4, batch=64),
 }
-G = GRID[SIZES.name]
+G = GRID[SIZES.row]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ root ``conftest.py`` of a source checkout: both under the name ``claims.pytest_p
   pytest-xdist the long tests overlap instead of one of them finishing the run alone.
 * ``--claims ID[,ID...]`` runs only the tests linked to these claims.
 * ``--device cpu|cuda`` selects the device the ``device`` fixture returns.
-* ``--suite-profile quick|thorough|tiny`` (or ``SSM_SUITE_PROFILE``) selects sizes and the
+* ``--suite-profile quick|paper|thorough|tiny`` (or ``SSM_SUITE_PROFILE``) selects sizes and the
   hypothesis profile; ``--suite-seed N`` makes every seeded draw (hypothesis included) depend on N.
 * Fixtures: ``evidence`` (:class:`claims.evidence.Evidence`), ``device``, ``sizes``
   (:class:`checks.profiles.Sizes` of the active profile), ``suite_seed``.
@@ -41,7 +41,7 @@ def pytest_addoption(parser):
     group.addoption(
         "--suite-profile",
         default=os.environ.get("SSM_SUITE_PROFILE", "quick"),
-        help="sizes and hypothesis profile: tiny, quick (default), thorough",
+        help="sizes and hypothesis profile: tiny, quick (default), paper (quick with the paper-scale experiments), thorough",
     )
     group.addoption("--suite-seed", type=int, default=None, help="seed for every seeded draw (default: derandomized)")
 

@@ -67,7 +67,7 @@ def assert_passes_only_a_correct_network(path: Path, seed: str) -> None:
 def test_verify_on_malformed_files_exits_0_1_or_2_with_named_errors_in_bounded_time_and_memory(tmp_path_factory, sizes):
     seen = []
 
-    @settings(max_examples=EXAMPLES.get(sizes.name, 100), derandomize=True, database=None, deadline=None,
+    @settings(max_examples=EXAMPLES.get(sizes.row, 100), derandomize=True, database=None, deadline=None,
               suppress_health_check=[HealthCheck.nested_given, HealthCheck.too_slow])
     @given(case=malformed_files())
     def check(case):
