@@ -26,12 +26,14 @@ with the two-layer SSM+FNN replaced by the same two layers without FNN nonlinear
 the nonlinearity check with its linear model replaced by another two-layer ReLU network (other FNN
 depths, dense A) must not hold.
 
-Scale: the quick profile is scaled down to what one CPU thread trains in about two minutes (recall
-with K = 2 pairs of 4 letters and 4 digits, copying of 6 symbols from 4, FNN depth 2 only, diagonal
-and dense A, 200 steps); at that budget the one-layer models are still improving (with 400 steps
-they reach 0.93-1.0 on recall and 0.90-0.91 on copying), so the ordering is inconclusive there. The
-paper's setting (26 letters, 10 digits, K = 5, 10, 15, every FNN depth, dense A) is the thorough
-profile, meant for a GPU. Evidence also holds a linear probe of layer 1 (does it carry the
+Scale: the quick profile is scaled down to what one CPU thread trains in about a minute per task
+(recall with K = 2 pairs of 4 letters and 4 digits, copying of 6 symbols from 4, FNN depth 2 only,
+diagonal and dense A), every model trained until the plateau rule of :mod:`training.plateau` stops it
+(at most 800 steps). The paper profile (``python -m reports --profile paper``, under 30 minutes on 2
+cores) trains the paper's setting: 26 letters, 10 digits, K = 5, 10, 15; copying of 4, 8, 12 symbols
+from 10; every FNN depth, the linear and dense-A ablations, 3 seeds, each model until the plateau rule
+stops it (at most 2000 steps of 64); the two tasks train on two workers. The thorough profile trains
+wider networks longer (a GPU run). Evidence also holds a linear probe of layer 1 (does it carry the
 previous token, the construction's "shifted key"? recorded, not judged: the untrained network
 carries it as well), every-instance accuracies of the trained models with the smallest failing
 instance hypothesis finds, and the parameter counts.
@@ -55,6 +57,7 @@ from constructions.tasks.associative_recall import instance_count
 from training.appendix_c import (
     ABLATION_MODELS,
     FIG_C1_MODELS,
+    SWEEP_PLATEAU,
     TASKS,
     TRANSFORMER,
     SweepSetup,
@@ -63,6 +66,7 @@ from training.appendix_c import (
     chance_accuracy,
     every_instance,
     figure_spec,
+    free_running_accuracy,
     instance_tensors,
     nonlinearity_verdict,
     ordering_verdict,
@@ -72,6 +76,7 @@ from training.appendix_c import (
     ssm,
     summary,
 )
+from training.progress import say
 from training.result_cache import cache_from_environment
 from training.trainer import set_seed
 
@@ -85,18 +90,24 @@ SETUPS: dict[str, dict[str, SweepSetup]] = {
                                   train_instances=512, test_instances=256, **SMALL),
              "copy": SweepSetup("copy", (3,), tuple(SCALED_DOWN["copy"]), (0, 1), steps=15,
                                 train_instances=512, test_instances=256, **SMALL)},
-    "quick": {"recall": SweepSetup("recall", (2,), tuple(SCALED_DOWN["recall"]) + (DENSE,), (0, 1, 2), steps=200,
-                                   train_instances=2048, test_instances=1024, **SMALL),
-              "copy": SweepSetup("copy", (6,), tuple(SCALED_DOWN["copy"]) + (DENSE,), (0, 1, 2), steps=200,
-                                 train_instances=2048, test_instances=1024, **SMALL)},
+    # every model trains until the plateau rule stops it (training/plateau.py), at most 800 steps
+    "quick": {"recall": SweepSetup("recall", (2,), tuple(SCALED_DOWN["recall"]) + (DENSE,), (0, 1, 2), steps=800,
+                                   train_instances=2048, test_instances=1024, plateau=SWEEP_PLATEAU, eval_every=25, **SMALL),
+              "copy": SweepSetup("copy", (6,), tuple(SCALED_DOWN["copy"]) + (DENSE,), (0, 1, 2), steps=800,
+                                 train_instances=2048, test_instances=1024, plateau=SWEEP_PLATEAU, eval_every=25, **SMALL)},
     # the paper's setting (GPU): 26 letters, 10 digits, K = 5, 10, 15; every FNN depth and the ablations
     "thorough": {task: SweepSetup(task, sizes, FIG_C1_MODELS + ABLATION_MODELS, (0, 1, 2), width=64, state_size=8,
                                   fnn_hidden=128, steps=1500, batch_size=256, lr=3e-3, train_instances=65536,
                                   test_instances=2048, autocast=False)
                  for task, sizes in (("recall", (5, 10, 15)), ("copy", (8, 16, 24)))},
 }
-#: the paper profile (``python -m reports --profile paper``): the paper's format and models within 30 minutes on 2 cores
-SETUPS["paper"] = SETUPS["thorough"]
+#: the paper profile (``python -m reports --profile paper``): the paper's format (26 letters, 10 digits,
+#: K = 5, 10, 15; copying of 4, 8, 12 symbols from 10), every model and ablation, 3 seeds, each model
+#: trained until the plateau rule stops it (at most 2000 steps of 64), within 30 minutes on 2 cores
+PAPER = {"width": 32, "state_size": 8, "fnn_hidden": 64, "batch_size": 64, "lr": 1e-2, "transformer_lr": 3e-3,
+         "steps": 2000, "eval_every": 100, "plateau": SWEEP_PLATEAU, "train_instances": 65536, "test_instances": 2048}
+SETUPS["paper"] = {task: SweepSetup(task, sizes, FIG_C1_MODELS + ABLATION_MODELS, (0, 1, 2), **PAPER)
+                   for task, sizes in (("recall", (5, 10, 15)), ("copy", (4, 8, 12)))}
 #: trained models, reused by the tests of one process (training is deterministic: only time is saved)
 _RUNS: dict = {}
 #: the disk cache of trained models (training/result_cache.py), when SSM_SUITE_TRAINING_CACHE names one
@@ -115,8 +126,10 @@ def _cache_evidence() -> dict:
     return {} if store is None else {"training_cache": store.summary()}
 
 
-#: one xdist worker runs this module (``--dist loadgroup``, pyproject.toml), so ``_RUNS`` is shared
-pytestmark = [pytest.mark.xdist_group("appendix-c"), pytest.mark.usefixtures("training_sandbox"), pytest.mark.trains]
+#: one xdist worker runs the tests of one task (``--dist loadgroup``, pyproject.toml), so ``_RUNS`` is
+#: shared by them; the two tasks' sweeps may train on two workers at once
+TASK_PARAMS = [pytest.param(task, marks=pytest.mark.xdist_group(f"appendix-c-{task}")) for task in TASKS]
+pytestmark = [pytest.mark.usefixtures("training_sandbox"), pytest.mark.trains]
 
 
 def _probe_counts(sizes) -> dict:
@@ -130,7 +143,7 @@ def _setup(sizes, task: str) -> SweepSetup:
 def _sweep(sizes, task: str, device, models):
     setup = _setup(sizes, task)
     return run_sweep(setup, device, tuple(m for m in models if m in setup.models),
-                     _RUNS.setdefault((sizes.name, task, str(device)), {}), store=_store())
+                     _RUNS.setdefault((sizes.name, task, str(device)), {}), store=_store(), progress=say)
 
 
 def _format_size(config) -> int:
@@ -190,7 +203,7 @@ def _layer_one_probe(sizes, device, sweep) -> dict:
 
 
 @pytest.mark.claim("experiment.fig-c1")
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", TASK_PARAMS)
 def test_two_layer_ssm_fnn_matches_the_transformer_and_beats_one_layer(task, sizes, device, evidence):
     setup = _setup(sizes, task)
     sweep, verdict, names = _ordering(sizes, task, device, _two_layer_relu(setup))
@@ -204,7 +217,7 @@ def test_two_layer_ssm_fnn_matches_the_transformer_and_beats_one_layer(task, siz
 
 
 @pytest.mark.claim("experiment.nonlinearity-needed")
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", TASK_PARAMS)
 def test_two_ssm_layers_without_fnn_nonlinearity_fall_behind(task, sizes, device, evidence):
     setup = _setup(sizes, task)
     sweep = _sweep(sizes, task, device, [NONLINEAR, LINEAR])
@@ -222,12 +235,14 @@ def _strategy(config):
 
 
 @pytest.mark.claim("experiment.fig-c1")
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", TASK_PARAMS)
 def test_trained_models_on_every_instance_and_their_smallest_failure(task, sizes, device, evidence):
     """The trained models through the constructions' checks: accuracy on every instance of the
     format (where it is small enough to enumerate), which must agree with the accuracy on the seeded
     fresh instances within 4 binomial standard errors (else the test accuracy is biased), and the
-    smallest instance on which each model is wrong, as hypothesis shrinks it."""
+    smallest instance on which each model is wrong, as hypothesis shrinks it. On copying, each model
+    also generates the test strings free running (the SSM+FNNs in step mode,
+    :mod:`training.appendix_c.decoding`): right on a string exactly where teacher forcing is."""
     setup = _setup(sizes, task)
     models = [m for m in (ONE_LAYER, NONLINEAR, TRANSFORMER) if m in setup.models]
     sweep = _sweep(sizes, task, device, models)
@@ -242,6 +257,10 @@ def test_trained_models_on_every_instance_and_their_smallest_failure(task, sizes
         model = sweep.models[(spec.name, size, seed)]
         point = next(p for p in sweep.points if p.model == spec.name and p.size == size and p.seed == seed)
         record = {"test_instance_accuracy": point.instance_accuracy}
+        if task == "copy":
+            record["free_running"] = free_running_accuracy(model, setup.data(size, seed)[1])
+            if record["free_running"]["disagreements_with_teacher_forcing"]:
+                mismatches.append(f"{spec.name}: free running and teacher forcing disagree: {record['free_running']}")
         if everything is not None:
             token, instance = accuracies(model, everything)
             p, n = point.instance_accuracy, setup.test_instances
@@ -275,7 +294,7 @@ def test_trained_models_on_every_instance_and_their_smallest_failure(task, sizes
 @pytest.mark.claim("experiment.fig-c1", role="control",
                    breaks="the two-layer SSM+FNN's FNN nonlinearity: the same two SSM layers with fnn_depth=0 "
                           "(linear in the tokens) stand in for it")
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", TASK_PARAMS)
 def test_ordering_does_not_hold_for_two_ssm_layers_without_fnn_nonlinearity(task, sizes, device, evidence):
     """Fig. C.1's comparison run with the two-layer SSM+FNN replaced by the linear two-layer network
     (trained for the nonlinearity ablation): it must not come out as beating one layer and matching
@@ -288,7 +307,7 @@ def test_ordering_does_not_hold_for_two_ssm_layers_without_fnn_nonlinearity(task
 @pytest.mark.claim("experiment.nonlinearity-needed", role="control",
                    breaks="the ablation's linear model: another two-layer network with ReLU FNNs (another FNN depth "
                           "or a dense state matrix) stands in for it")
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", TASK_PARAMS)
 def test_nonlinearity_check_finds_no_gap_between_two_relu_networks(task, sizes, device, evidence):
     """The ablation's comparison with a ReLU network in the place of the linear one: the gap the claim
     attributes to the nonlinearity must not appear. Uses every other two-layer ReLU model the
@@ -318,3 +337,6 @@ def test_setups_use_the_suite_formats():
     assert [(c.num_keys, c.num_values, c.num_pairs) for c in map(recall.task_config, recall.sizes)] == \
         [(26, 10, 5), (26, 10, 10), (26, 10, 15)]
     assert replace(SETUPS["quick"]["recall"], sizes=(3,)).task_config(3).num_pairs == 3
+    paper = SETUPS["paper"]
+    assert [c.num_pairs for c in map(paper["recall"].task_config, paper["recall"].sizes)] == [5, 10, 15]
+    assert set(paper["recall"].models) == set(FIG_C1_MODELS + ABLATION_MODELS) and len(paper["copy"].seeds) >= 3

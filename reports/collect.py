@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -88,6 +89,8 @@ class Collector:
         self.collection_errors: list[str] = []
         self.internal_errors: list[str] = []
         self.interrupted = False  # Ctrl-C (KeyboardInterrupt) stopped the run
+        self._follower: threading.Thread | None = None  # prints the trained models' progress (follow)
+        self._stop_following = threading.Event()
 
     # ----------------------------------------------------------------- hooks
     def pytest_collection_finish(self, session):
@@ -146,6 +149,39 @@ class Collector:
             self._progress(result)
 
     # -------------------------------------------------------------- progress
+    def follow(self, path: str, interval_s: float = 0.5) -> None:
+        """Print the lines appended to ``path`` (the trained models' progress, :mod:`training.progress`)
+        as they come, from a background thread, until :meth:`stop_following`."""
+        stop = self._stop_following
+
+        def run():
+            offset, pending = 0, ""
+            while True:
+                stopping = stop.wait(interval_s)
+                try:
+                    with open(path, encoding="utf-8", errors="replace") as stream:
+                        stream.seek(offset)
+                        chunk = stream.read()
+                        offset = stream.tell()
+                except OSError:
+                    chunk = ""
+                pending += chunk
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    self._say(f"        training: {line}")
+                if stopping:
+                    return
+
+        self._follower = threading.Thread(target=run, name="training-progress", daemon=True)
+        self._follower.start()
+
+    def stop_following(self) -> None:
+        """Print what is left of the followed file and stop following it (no-op when not following)."""
+        if self._follower is not None:
+            self._stop_following.set()
+            self._follower.join(timeout=5)
+            self._follower = None
+
     def _say(self, line: str) -> None:
         if self.stream is not None:
             print(line, file=self.stream, flush=True)

@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -13,6 +14,7 @@ from datetime import datetime, timezone
 import pytest
 
 from constructions.mutation import FAULTS_ENV
+from training.progress import PROGRESS_ENV
 from training.result_cache import CACHE_ENV
 
 from .collect import CheckResult, Collector
@@ -78,12 +80,22 @@ def run_checks(options: RunOptions) -> RunResult:
     settings = {FAULTS_ENV: ",".join(f"{name}:{index}" for name, index in options.faults.items())}
     if options.training_cache:  # else the caller's SSM_SUITE_TRAINING_CACHE, if any, holds
         settings[CACHE_ENV] = options.training_cache
+    progress = None
+    if not options.quiet:  # one line per trained model, from every worker (training/progress.py)
+        handle, progress = tempfile.mkstemp(prefix="ssm-suite-progress-", suffix=".log")
+        os.close(handle)
+        settings[PROGRESS_ENV] = progress
+        collector.follow(progress)
     old = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
     try:  # every path is absolute: the run stays in the current folder (never inside site-packages)
         with contextlib.redirect_stdout(pytest_output):
             code = int(pytest.main(options.pytest_args(), plugins=[collector]))
     finally:
+        collector.stop_following()
+        if progress is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(progress)  # the temporary file this run made
         for name, value in old.items():
             if value is None:
                 os.environ.pop(name, None)

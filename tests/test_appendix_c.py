@@ -28,6 +28,8 @@ from training.appendix_c import (
     downgrade_if_still_improving,
     every_instance,
     figure_spec,
+    free_running_accuracy,
+    free_running_copies,
     is_still_improving,
     nonlinearity_verdict,
     ordering_verdict,
@@ -40,7 +42,9 @@ from training.appendix_c import (
     ssm,
     summary,
     task_tensors,
+    train_one,
 )
+from training.models import SSMFNN, SSMFNNConfig
 from training.trainer import set_seed
 
 pytestmark = pytest.mark.usefixtures("training_sandbox")  # one thread, global RNG restored
@@ -310,3 +314,36 @@ def test_a_tiny_sweep_is_deterministic_reuses_its_cache_and_makes_a_figure():
     assert [s["label"] for s in spec["series"]] == ["ssm1-fnn1", "ssm2-linear"] and len(spec["fits"]) == 4
     out = summary(first)
     assert out["models"]["ssm2-linear"]["by_size"][3]["seeds"] == 2 and out["chance"][2] == pytest.approx(1 / 3)
+
+
+# ----------------------------------------------------------------------------- step mode, free running
+@settings(max_examples=25, deadline=None)
+@given(kind=st.sampled_from(["diagonal", "dense"]), layers=st.integers(1, 3), fnn_depth=st.integers(0, 2),
+       layer_norm=st.booleans(), residual=st.booleans(), length=st.integers(1, 40), seed=seeds)
+def test_step_mode_of_a_trainable_ssm_fnn_gives_the_convolution_outputs(kind, layers, fnn_depth, layer_norm, residual,
+                                                                         length, seed):
+    set_seed(seed)
+    model = SSMFNN(SSMFNNConfig(input="tokens", vocab_size=7, width=6, state_size=3, layers=layers, fnn_depth=fnn_depth,
+                                fnn_hidden=8, ssm_kind=kind, out_features=5, layer_norm=layer_norm, residual=residual,
+                                dt_min=0.01, dt_max=1.0)).double()
+    tokens = torch.randint(0, 7, (3, length), generator=torch.Generator().manual_seed(seed))
+    state, outputs = model.initial_state(3), []
+    for t in range(length):
+        out, state = model.step(tokens[:, t], state)
+        outputs.append(out)
+    assert (torch.stack(outputs, 1) - model(tokens)).abs().max() < 1e-9
+
+
+@pytest.mark.parametrize("family", ["ssm", "transformer"])
+def test_free_running_copying_is_right_on_a_string_exactly_when_teacher_forcing_is(family):
+    """The decoding module's identity, on a model trained a few steps (right on some strings, not all)."""
+    setup = SweepSetup("copy", (3,), (ssm(2, 2), TRANSFORMER), (0,), alphabet=3, width=16, state_size=4, fnn_hidden=32,
+                       steps=60, batch_size=64, lr=2e-2, transformer_lr=1e-2, train_instances=512, test_instances=256)
+    spec = ssm(2, 2) if family == "ssm" else TRANSFORMER
+    _, model = train_one(setup, spec, 3, 0, torch.device("cpu"), setup.data(3, 0))
+    test = setup.data(3, 0)[1]
+    result = free_running_accuracy(model, test)
+    generated = free_running_copies(model, test)
+    assert generated.shape == test.instances.strings.shape
+    assert result["disagreements_with_teacher_forcing"] == 0
+    assert result["instance_accuracy"] == pytest.approx(accuracies(model, test)[1])

@@ -250,15 +250,22 @@ class TrainableSSM(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (batch, L, D)
         return causal_conv(x, self.kernel(x.shape[1]))
 
+    def initial_state(self, batch: int) -> torch.Tensor:
+        """``h_{-1} = 0``: ``(batch, D, N)``."""
+        return self.C.new_zeros(batch, *self.C.shape)
+
+    def step(self, x_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One token: ``h_t = A h_{t-1} + B x_t``, ``y_t = C h_t + D x_t``; ``x_t: (batch, D)`` -> ``(y_t, h_t)``."""
+        h = self.transition(h) + self.B * x_t.unsqueeze(-1)
+        return (self.C * h).sum(-1) + self.skip * x_t, h
+
     def recurrence(self, x: torch.Tensor) -> torch.Tensor:
-        """The reference: ``h_t = A h_{t-1} + B x_t``, ``y_t = C h_t + D x_t``, one token at a time."""
-        batch, L, D = x.shape
-        h = x.new_zeros(batch, D, self.C.shape[1])
+        """The reference: :meth:`step` over the tokens, one at a time."""
+        h = self.initial_state(x.shape[0])
         ys = []
-        for t in range(L):
-            xt = x[:, t, :]  # (batch, D)
-            h = self.transition(h) + self.B * xt.unsqueeze(-1)
-            ys.append((self.C * h).sum(-1) + self.skip * xt)
+        for t in range(x.shape[1]):
+            y, h = self.step(x[:, t, :], h)
+            ys.append(y)
         return torch.stack(ys, dim=1)
 
 
@@ -347,6 +354,12 @@ class SSMFNNBlock(nn.Module):
         h = self.fnn(h)
         return z + h if self.residual else h
 
+    def step(self, z_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One token ``z_t: (batch, width)`` through the block, the SSM state ``h`` carried."""
+        y, h = self.ssm.step(self.norm(z_t), h)
+        y = self.fnn(y)
+        return (z_t + y if self.residual else y), h
+
 
 class SSMFNN(nn.Module):
     """The paper's SSM+FNN network, trainable. ``inputs -> (batch, L, out_features)``, causal.
@@ -376,6 +389,22 @@ class SSMFNN(nn.Module):
     def recurrence_forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """The slow reference (loop over time in every SSM layer); for tests only."""
         return self._run(inputs, recurrent=True)
+
+    def initial_state(self, batch: int) -> tuple[torch.Tensor, ...]:
+        """The step mode's state before the first token: every block's SSM state, zero."""
+        return tuple(block.ssm.initial_state(batch) for block in self.blocks)
+
+    def step(self, inputs_t: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, tuple]:
+        """Step (recurrent) mode: one token per sequence, ``inputs_t: (batch,)`` token ids (or
+        ``(batch, in_features)``), and the state after the previous tokens -> ``(outputs_t (batch,
+        out_features), state)``. ``O(1)`` work per token in the sequence length; feeding a sequence
+        token by token gives :meth:`forward`'s outputs (tests/test_training.py). The FNNs act token-wise."""
+        z = embed(self.embed, self.config, inputs_t.unsqueeze(1))[:, 0]  # (batch, width)
+        hs = []
+        for block, h in zip(self.blocks, state):
+            z, h = block.step(z, h)
+            hs.append(h)
+        return self.readout(self.final_norm(z)), tuple(hs)
 
     def kernels(self, length: int) -> list[torch.Tensor]:
         """Each block's SSM kernel ``(width, length)`` (skip included), detached; for inspection."""

@@ -55,9 +55,11 @@ that a model still improving at the end of its budget could overturn is inconclu
 * :mod:`~training.appendix_c.verdicts` -- thresholds, paired intervals, the two verdicts,
   :func:`is_still_improving`;
 * :mod:`~training.appendix_c.probe` -- the linear probe of layer 1;
+* :mod:`~training.appendix_c.decoding` -- free-running copying (step mode for the SSM+FNNs);
 * :mod:`~training.appendix_c.figures` -- the evidence summary and the report figures.
 """
 
+from .decoding import free_running_accuracy, free_running_copies
 from .figures import figure_spec, summary
 from .metrics import accuracies, answer_correctness
 from .models import ABLATION_MODELS, FIG_C1_MODELS, MATCHED_TO, TRANSFORMER, ModelSpec, ssm
@@ -73,6 +75,7 @@ from .runner import (
     FINAL_TRAIN_INSTANCES,
     MONITOR_SEED_OFFSET,
     MONITORED_INSTANCES,
+    SWEEP_PLATEAU,
     Sweep,
     SweepPoint,
     SweepSetup,
@@ -139,6 +142,7 @@ __all__ = [
     "PROBE_CONTROL_SLACK",
     "Part",
     "STILL_IMPROVING",
+    "SWEEP_PLATEAU",
     "Sweep",
     "SweepPoint",
     "SweepSetup",
@@ -160,6 +164,8 @@ __all__ = [
     "downgrade_if_still_improving",
     "every_instance",
     "figure_spec",
+    "free_running_accuracy",
+    "free_running_copies",
     "instance_tensors",
     "is_still_improving",
     "layer_streams",

@@ -47,7 +47,7 @@ from .tasks import (
     task_tensors,
     vocab_size,
 )
-from .verdicts import is_still_improving
+from .verdicts import CEILING, is_still_improving
 
 
 #: fresh instances whose accuracy is monitored during training (:meth:`SweepSetup.data`)
@@ -61,6 +61,12 @@ MONITOR_SEED_OFFSET = 10**12
 #: accuracy the verdicts use (2048 instances in the thorough profile). Up to 4096 training
 #: instances (the tiny and quick profiles) this is the whole set, so nothing changes there.
 FINAL_TRAIN_INSTANCES = 4096
+
+#: The stopping rule of the sweeps that stop on a plateau (:mod:`training.plateau`): its defaults (4
+#: evaluations without a new best by more than 0.01, the verdicts' :data:`STILL_IMPROVING`), with the
+#: target at :data:`~training.appendix_c.verdicts.CEILING`: a model that reaches the ceiling has nothing
+#: left to learn that the verdicts could separate (both compared models there are "at the ceiling").
+SWEEP_PLATEAU = Plateau(target=CEILING)
 
 
 @dataclass(frozen=True)
