@@ -169,6 +169,9 @@ CONSTRUCTIONS: dict[str, Runner] = {
     "jelassi-suffix-transformer": Runner("constructions.transformer.lookup_suffix", "Transformer", scope=_ambiguous_continuation,
                                          scope_name="continuation-ambiguous (as suffix-prefix-lookup; its earliest-match "
                                          "hardmax answers some of these too)"),
+    "jelassi-prefix-transformer": Runner("constructions.transformer.lookup_prefix", "Transformer", scope=_ambiguous_continuation,
+                                         scope_name="continuation-ambiguous (as suffix-prefix-lookup; its earliest-match "
+                                         "hardmax answers some of these too)"),
 }
 
 
@@ -205,8 +208,8 @@ DATA_FORMATS: dict[str, DataFormat] = {f.name: f for f in (
     DataFormat("jelassi-suffix", "jelassi_suffix", ("alphabet", "ngram"), "suffix-lookup",
                ("suffix-prefix-lookup", "jelassi-suffix-transformer"),
                "suffix-prefix-lookup", _LOOKUP_WHY),
-    DataFormat("jelassi-prefix", "jelassi_prefix", ("alphabet", "ngram"), "prefix-lookup", ("suffix-prefix-lookup",),
-               "suffix-prefix-lookup", _LOOKUP_WHY),
+    DataFormat("jelassi-prefix", "jelassi_prefix", ("alphabet", "ngram"), "prefix-lookup",
+               ("suffix-prefix-lookup", "jelassi-prefix-transformer"), "suffix-prefix-lookup", _LOOKUP_WHY),
     DataFormat("ar-text", "ar_text", (), "associative-recall",
                ("outer-product", "outer-product-clipped", "zoology-attention", "binary-attention"), "outer-product",
                "the suite's SSM+FNN recall memory (claim ar.outer-product.exact); the lines have distinct keys and no "

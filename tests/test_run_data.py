@@ -120,17 +120,27 @@ def test_lookup_misses_only_ambiguous_continuations_and_passes_with_scope_only(t
     assert result["totals"]["outside_scope_missed"] > 0  # the misses are all on these lines
 
 
-def test_the_suffix_lookup_transformer_misses_only_ambiguous_lines(tmp_path):
-    data = str(FIXTURES / "jelassi_suffix.txt")
-    code, result = run(tmp_path, "--format", "jelassi-suffix", "--data", data, "--construction", "jelassi-suffix-transformer",
+@pytest.mark.parametrize("key", ["suffix", "prefix"])
+def test_the_lookup_transformers_miss_only_ambiguous_lines(tmp_path, key):
+    data = str(FIXTURES / f"jelassi_{key}.txt")
+    code, result = run(tmp_path, "--format", f"jelassi-{key}", "--data", data, "--construction", f"jelassi-{key}-transformer",
                        "--scope-only")
     t = result["totals"]
     assert code == 0 and t["failed_inside_scope"] == 0 and t["instances"] == 36
     assert 0 < t["outside_scope_missed"] <= t["outside_scope_instances"]  # earliest match: some ambiguous lines answered
+    code, result = run(tmp_path, "--format", f"jelassi-{key}", "--data", data, "--construction", f"jelassi-{key}-transformer",
+                       "--scope-only", "--inject-fault", f"jelassi-{key}-transformer:0")
+    assert code == 1 and result["totals"]["failed_inside_scope"] > 0
+
+
+def test_the_suffix_lookup_ssm_memory_is_refused_on_the_full_map_and_each_transformer_takes_its_own_key(tmp_path):
+    data = str(FIXTURES / "jelassi_suffix.txt")
     code, result = run(tmp_path, "--format", "jelassi-suffix", "--data", data, "--mapping", "full")
     assert code == 2 and "592704 cells" in result["error"]["message"]  # (26 + 2)^3 x 27: the SSM+FNN's memory is refused
     argv = ["--format", "jelassi-prefix", "--data", data, "--construction", "jelassi-suffix-transformer"]
     assert run_data.main([*argv, "--out", str(tmp_path / "prefix")]) == 2  # a suffix-key construction only
+    argv = ["--format", "jelassi-suffix", "--data", data, "--construction", "jelassi-prefix-transformer"]
+    assert run_data.main([*argv, "--out", str(tmp_path / "suffix")]) == 2  # a prefix-key construction only
 
 
 @pytest.mark.parametrize("key", ["suffix", "prefix"])
