@@ -17,7 +17,7 @@ The file is read by its format's reader (:mod:`constructions.tasks.external`) in
 * a **network file** (``--weights FILE``, read as ``verify`` reads it: untrusted, limits, named errors),
   run on the file's tokens in the format's *full* map. Its task must be the format's
   (``scattered-recall`` for Zoology's MQAR, ``associative-recall`` for ``ar-text``, ``copying`` for
-  ``jelassi-copy``) and its config the one each chunk needs (vocabulary, pairs, queries, length):
+  ``jelassi-copy``, ``suffix-lookup`` / ``prefix-lookup`` for ``jelassi-suffix`` / ``jelassi-prefix``) and its config the one each chunk needs (vocabulary, pairs, queries, length):
   :class:`~constructions.errors.DataMismatchError` naming the line or row otherwise.
 
 **Scope.** Some constructions are exact only on instances their claim covers: the clipped outer-product
@@ -325,6 +325,11 @@ class Totals:
     largest_chunk: int = 0
 
 
+#: reader options a ``--weights`` network sets from its own config (the prefix lookup's n is each line's ``len(g)``,
+#: checked against the network's line by line)
+NETWORK_OPTIONS = {"jelassi-copy": ("alphabet",), "jelassi-suffix": ("alphabet", "ngram"), "jelassi-prefix": ("alphabet",)}
+
+
 def run(fmt: DataFormat, data: Path, args, progress: Callable[[str], None], totals: Totals) -> dict:
     """Every instance of ``data``: the counts (into ``totals``, which keep what was counted when a named
     :class:`~constructions.errors.SuiteError` stops the run: a bad record, a network that does not
@@ -338,11 +343,11 @@ def run(fmt: DataFormat, data: Path, args, progress: Callable[[str], None], tota
         if network.name != fmt.task:
             raise DataMismatchError(f"{args.weights} holds a network for the task {network.name!r}; the format {fmt.name} "
                                     f"needs {fmt.task!r}")
-        if fmt.name == "jelassi-copy":
-            if options.get("alphabet", network.config.alphabet) != network.config.alphabet:
-                raise DataMismatchError(f"--alphabet {options['alphabet']}, but {args.weights} is a network for "
-                                        f"{network.config.alphabet} letters")
-            options["alphabet"] = network.config.alphabet
+        for option in NETWORK_OPTIONS.get(fmt.name, ()):  # the reader reads the lines as the network's format
+            mine = getattr(network.config, option)
+            if options.get(option, mine) != mine:
+                raise DataMismatchError(f"--{option} {options[option]}, but {args.weights} is a network for {option} {mine}")
+            options[option] = mine
         runner, mapping, name = None, "full", None
     else:
         name = args.construction or fmt.default

@@ -278,6 +278,45 @@ def test_a_mismatched_network_is_a_named_error(tmp_path):
     assert code == 2 and result["error"]["type"].startswith("ModelFile") and result["error"]["about"] == "network"
 
 
+def lookup_lines(key: str, config: str, count: int, seed: int, ambiguous: bool = False) -> list[str]:
+    """Lines of ``jelassi-{key}`` drawn for ``config`` (``alphabet=..,length=..,ngram=..,answer_length=..``): each line
+    is its instance's token sequence in characters (the format's rule); only unambiguous ones, or only ambiguous ones."""
+    import torch
+
+    from constructions.tasks.external import jelassi_lookup
+    from constructions.tasks.ngram_lookup import NgramLookupConfig, continuation_ambiguous, generate
+
+    fields = {k: int(v) for k, v in (item.split("=") for item in config.split(","))}
+    c = NgramLookupConfig(**fields, key=key)
+    batch = generate(c, 8 * count, seed)
+    keep = continuation_ambiguous(c, batch.strings, batch.grams) == ambiguous
+    letters = torch.tensor([ord(x) for x in jelassi_lookup.LETTERS[: c.alphabet] + "$|."])
+    return ["".join(map(chr, letters[t].tolist())) for t in batch.tokens[keep][:count]]
+
+
+@pytest.mark.parametrize("key", ["suffix", "prefix"])
+def test_an_exported_lookup_network_runs_on_lookup_lines_and_a_mismatch_is_named(tmp_path, key):
+    """The SSM+FNN lookup as a model file (task suffix-lookup / prefix-lookup; D = 4, n = 2: the file stores its
+    (D + 2)^n (D + 1)-cell memory dense): exit 0 on unambiguous lines, 1 on ambiguous ones, 2 with
+    DataMismatchError naming the line where a line's format is not the network's."""
+    config = "alphabet=4,length=10,ngram=2,answer_length=2"
+    net = export(tmp_path, "suffix-prefix-lookup", f"{config},key={key}")
+    fmt = ["--format", f"jelassi-{key}", "--alphabet", "4"]
+    data = write_lines(tmp_path / "exact.txt", lookup_lines(key, config, 20, 1))
+    code, result = run(tmp_path, *fmt, "--data", str(data), "--weights", net)
+    assert code == 0 and result["totals"]["exact"] == 20 and result["source"]["task"] == f"{key}-lookup"
+    data = write_lines(tmp_path / "ambiguous.txt", lookup_lines(key, config, 5, 2, ambiguous=True))
+    code, result = run(tmp_path, *fmt, "--data", str(data), "--weights", net)
+    assert code == 1 and result["totals"]["exact"] == 0  # the SSM+FNN misses every ambiguous line
+    longer = lookup_lines(key, config, 3, 3) + lookup_lines(key, "alphabet=4,length=11,ngram=2,answer_length=2", 1, 4)
+    code, result = run(tmp_path, *fmt, "--data", str(write_lines(tmp_path / "longer.txt", longer)), "--weights", net)
+    assert code == 2 and result["error"]["type"] == "DataMismatchError" and result["totals"]["instances"] == 3
+    assert result["error"]["message"].startswith("line 4") and "length 11 (network: 10)" in result["error"]["message"]
+    other = "prefix" if key == "suffix" else "suffix"
+    code, result = run(tmp_path, "--format", f"jelassi-{other}", "--alphabet", "4", "--data", str(data), "--weights", net)
+    assert code == 2 and result["error"]["type"] == "DataMismatchError" and f"'{key}-lookup'" in result["error"]["message"]
+
+
 # -- streaming ------------------------------------------------------------------------------------------
 
 
