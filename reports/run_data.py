@@ -108,6 +108,13 @@ def _ambiguous_continuation(config, instances, n):
     return continuation_ambiguous(config, instances.strings, instances.grams).unsqueeze(-1).expand(-1, config.answer_length + 1)
 
 
+def _beyond_float64(config, instances, n):
+    from constructions.associative_recall.precision_route import SIGNIFICAND_BITS, float_exact
+
+    beyond = not float_exact(config, SIGNIFICAND_BITS[torch.float64])
+    return torch.full((len(instances.tokens), config.num_queries), beyond)
+
+
 def _repeated_ngram(config, instances, n):
     from constructions.tasks.copying import repeated_ngram
 
@@ -155,6 +162,10 @@ CONSTRUCTIONS: dict[str, Runner] = {
                                 scope_name="values-after-query != 1: the queried key is followed by a value other than once "
                                 "before the query (scattered_recall.values_after_query; linear attention sums them)"),
     "binary-attention": Runner("constructions.transformer.binary_attention", "Transformer"),
+    "precision-route": Runner("constructions.associative_recall.precision_route", "SSM+FNN", scope=_beyond_float64,
+                              scope_name="beyond-float64: the packed memory state needs 2 N w - 1 significant bits, over "
+                              "float64's 53 (precision_route.float_exact; w = key + value code bits; in exact rational "
+                              "arithmetic the network answers these too: claim limits.precision-route)"),
     "fixed-length-shift": Runner("constructions.copying.fixed_length", "SSM+FNN"),
     "ngram-lookup": Runner("constructions.copying.ngram", "SSM+FNN", takes_ngram=True, scope=_repeated_ngram,
                            scope_name="repeated-ngram: the string repeats an n-gram (copying.repeated_ngram, n = --ngram)",
@@ -211,7 +222,8 @@ DATA_FORMATS: dict[str, DataFormat] = {f.name: f for f in (
     DataFormat("jelassi-prefix", "jelassi_prefix", ("alphabet", "ngram"), "prefix-lookup",
                ("suffix-prefix-lookup", "jelassi-prefix-transformer"), "suffix-prefix-lookup", _LOOKUP_WHY),
     DataFormat("ar-text", "ar_text", (), "associative-recall",
-               ("outer-product", "outer-product-clipped", "zoology-attention", "binary-attention"), "outer-product",
+               ("outer-product", "outer-product-clipped", "zoology-attention", "binary-attention", "precision-route"),
+               "outer-product",
                "the suite's SSM+FNN recall memory (claim ar.outer-product.exact); the lines have distinct keys and no "
                "fillers, so it is exact on every line"),
 )}

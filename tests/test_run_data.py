@@ -156,6 +156,19 @@ def test_a_fault_in_the_lookup_construction_makes_run_data_exit_1(tmp_path, key)
     assert result["failures"][0]["where"].startswith("line ") and result["failures"][0]["wrong"]
 
 
+def test_the_precision_route_on_the_ar_text_fixture_misses_only_past_53_state_bits(tmp_path):
+    """Full map (26 keys, 10 values: w = 9): lines of N <= 3 pairs need at most 53 state bits and are exact;
+    the misses are all on longer lines, named by the beyond-float64 scope (exit 1, or 0 with --scope-only)."""
+    data = str(FIXTURES / "ar_text.txt")
+    argv = ["--format", "ar-text", "--data", data, "--construction", "precision-route", "--mapping", "full"]
+    code, result = run(tmp_path, *argv)
+    t = result["totals"]
+    assert code == 1 and t["failed_inside_scope"] == 0 and 0 < t["outside_scope_missed"] < t["outside_scope_instances"]
+    assert t["instances"] - t["outside_scope_instances"] == sum(len(line) <= 8 for line in open(data).read().split())
+    assert result["scope"]["predicate"].startswith("beyond-float64") and len(result["outside_scope"][0]["text"]) > 8
+    assert run(tmp_path, *argv, "--scope-only")[0] == 0
+
+
 # -- a broken construction is caught ---------------------------------------------------------------
 
 
