@@ -77,6 +77,32 @@ def test_lookup_fails_exactly_where_the_continuation_is_ambiguous(key, alphabet,
     failures_match_ambiguity(ngram_lookup.build(config, device=device), generate(config, SIZES.batch, length + n), evidence)
 
 
+#: (alphabet, n, answer length, longest string) checked on every instance: every string of every length from
+#: ``n + A`` to the longest, every position of ``g`` (the mutation campaigns' architectures,
+#: checks/test_mutation_campaign.py)
+LOOKUP_TINY = [(2, 1, 1, 5)]
+
+
+def every_lookup_instance(key: str, alphabet: int, n: int, answer: int, longest: int) -> list:
+    """One :class:`~constructions.tasks.ngram_lookup.LookupBatch` per length: every string, every start of ``g``."""
+    from constructions.tasks.copying import all_strings
+
+    batches = []
+    for length in range(n + answer, longest + 1):
+        config = NgramLookupConfig(alphabet, length, n, answer, key)
+        strings = all_strings(alphabet, length)
+        starts = range(length - n - answer + 1)
+        grams = torch.cat([strings[:, p : p + n] for p in starts])
+        batches.append(assemble(config, strings.repeat(len(starts), 1), grams))
+    return batches
+
+
+@pytest.mark.parametrize("key, alphabet, n, answer, longest", by_key(*LOOKUP_TINY))
+def test_lookup_fails_exactly_where_ambiguous_on_every_instance_of_tiny_formats(key, alphabet, n, answer, longest, evidence, device):
+    for batch in every_lookup_instance(key, alphabet, n, answer, longest):
+        failures_match_ambiguity(ngram_lookup.build(batch.config, device=device), batch, evidence)
+
+
 #: the controls' format and batch: both mutations are caught on it (71 and 7 unambiguous instances fail)
 CONTROL_FORMAT, CONTROL_BATCH = (3, 10, 2, 2), 256
 
@@ -130,6 +156,13 @@ def failures_only_where_ambiguous(construction, batch, evidence=None) -> None:
 def test_transformer_lookup_fails_only_where_the_continuation_is_ambiguous(key, alphabet, length, n, answer, evidence, device):
     config = NgramLookupConfig(alphabet, length, n, answer, key)
     failures_only_where_ambiguous(transformer_module(key).build(config, device=device), generate(config, SIZES.batch, length + n), evidence)
+
+
+@pytest.mark.parametrize("key, alphabet, n, answer, longest", by_transformer_key(*LOOKUP_TINY))
+def test_transformer_lookup_fails_only_where_ambiguous_on_every_instance_of_tiny_formats(key, alphabet, n, answer, longest,
+                                                                                         evidence, device):
+    for batch in every_lookup_instance(key, alphabet, n, answer, longest):
+        failures_only_where_ambiguous(transformer_module(key).build(batch.config, device=device), batch, evidence)
 
 
 #: the Transformers' mutations: (key, index); every one is caught on the control batch (suffix: 3;
