@@ -94,9 +94,9 @@ class Formats:
     extraction: tuple[TokenGrid, int, int, int]  # (grid, U, J, length of the enumerated sequences)
     smooth: tuple[float, int, int]  # (level T, seed, bits) of f_T on (a_1, a_2) = (1, 2), mixed
     lookup: tuple[int, int, int, int] = (2, 1, 1, 5)  # (alphabet, n, answer length, longest string of the domain)
-    #: the lookup claims campaigned (measured on one contended core at (2, 1, 1)): in every profile the
-    #: Transformers' (344 and 460 mutants, ~7 s and ~11 s, as much as copy.ngram's campaign there); in thorough
-    #: also the SSM+FNN lookup's (540 and 684 mutants, ~35 s each)
+    #: the lookup claims campaigned (measured on one loaded core at (2, 1, 1)): in every profile the
+    #: Transformers' (344 and 460 mutants, 4-7 s and 8-11 s, about copy.ngram's campaign there); in thorough
+    #: also the SSM+FNN lookup's (540 and 684 mutants, 20-35 s each)
     lookup_claims: tuple[str, ...] = ("transformer.lookup-suffix", "transformer.lookup-prefix")
 
 

@@ -664,7 +664,8 @@ CATALOGUE = [
         "ceil(log2 V)), and with fewer it answers some instance wrong.",
         checked_as="The precision-route construction (query last, one query, one-token keys): exact in float64 "
         "wherever 2 N w - 1 <= 53 (hypothesis-drawn instances, seeded batches up to |V| = 2^13, every instance of "
-        "tiny formats) and in rational arithmetic beyond; float64 and float32 run out where 2 N w - 1 exceeds 53 "
+        "tiny formats, every line of the external ar-text fixture, whose float64 misses past 53 bits are each named "
+        "a precision shortfall) and in rational arithmetic beyond; float64 and float32 run out where 2 N w - 1 exceeds 53 "
         "(resp. 24); on its widest instance the memory state reaches exactly 2 N w - 1 significant bits (denominator "
         "2^(2 N w)), and the smallest state significand that keeps a batch right grows linearly in N (growth "
         "judge), while the weights' bound (8) and weight bits (2w + 2) stay constant and the width stays poly-log in "
