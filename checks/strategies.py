@@ -453,17 +453,30 @@ def jelassi_lookup_lines(draw, *, key: str, max_lines: int = 6, max_length: int 
 # -- n-gram lookup (constructions/tasks/ngram_lookup.py) ---------------------------------------------------
 @st.composite
 def ngram_lookup_instances(draw, *, key: str, max_alphabet: int = 4, max_n: int = 3, max_length: int = 16,
-                           unambiguous: bool = True):
+                           unambiguous: bool = True, architecture: tuple[int, int, int] | None = None):
     """``(config, strings (1, L), grams (1, n))``: a lookup instance with key ``key``; with ``unambiguous`` the
-    string has no repeated n-gram (so every continuation is unambiguous), else any string."""
+    string has no repeated n-gram (so every continuation is unambiguous), else any string. ``architecture``
+    ``(alphabet, n, answer length)`` pins the format up to ``L`` (a mutation campaign's replay; strings too
+    short for it are rejected)."""
+    from hypothesis import assume
+
     from constructions.tasks.ngram_lookup import NgramLookupConfig
 
-    alphabet = draw(vocab_sizes(1, max_alphabet), label="alphabet")
-    n = draw(st.integers(1, max_n), label="n")
+    if architecture is None:
+        alphabet = draw(vocab_sizes(1, max_alphabet), label="alphabet")
+        n = draw(st.integers(1, max_n), label="n")
+    else:
+        alphabet, n, pinned_answer = architecture
     if unambiguous:
         string = draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=max_length), label="string")
     else:
         string = draw(st.lists(st.integers(0, alphabet - 1), min_size=1, max_size=max_length), label="string")
+    if architecture is not None:
+        assume(len(string) >= n + pinned_answer)
+        start = draw(st.integers(0, len(string) - n - pinned_answer), label="start")
+        config = NgramLookupConfig(alphabet, len(string), n, pinned_answer, key)
+        strings = torch.tensor([string])
+        return config, strings, strings[:, start : start + n]
     n = min(n, len(string))  # a drawn string may stop short
     start = draw(st.integers(0, len(string) - n), label="start")
     answer = draw(st.integers(0, len(string) - n - start), label="answer_length")

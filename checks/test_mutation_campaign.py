@@ -41,9 +41,12 @@ from hypothesis import strategies as st
 
 from checks import profiles
 from checks.assertions import assert_exact
-from checks.strategies import ar_configs, ar_instances, fixed_length_strings, ngram_strings, sample_examples, seeds
+from checks.strategies import (ar_configs, ar_instances, fixed_length_strings, ngram_lookup_instances, ngram_strings,
+                               sample_examples, seeds)
 from checks.test_associative_recall import FAMILIES
 from checks.test_copying import FIXED_LENGTH_TINY, NGRAM_EVERY_LENGTH, NGRAM_TINY
+from checks.test_ngram_lookup import (LOOKUP_FORMATS, LOOKUP_TINY, every_lookup_instance, failures_match_ambiguity,
+                                     failures_only_where_ambiguous)
 from checks.test_precision_route import GRID as ROUTE_GRID
 from checks.test_regression_extraction import assert_extracts_exactly, random_sequences
 from checks.test_selection_lemma import key_query_batch
@@ -64,7 +67,11 @@ from constructions.tasks.copying import (
     strings_without_repeated_ngram,
 )
 from constructions.tasks.copying import generate as generate_strings
-from constructions.transformer import copy_jelassi, mqar_zoology
+from constructions.lookup import ngram_lookup
+from constructions.tasks.ngram_lookup import NgramLookupConfig
+from constructions.tasks.ngram_lookup import assemble as assemble_lookup
+from constructions.tasks.ngram_lookup import generate as generate_lookup
+from constructions.transformer import copy_jelassi, lookup_prefix, lookup_suffix, mqar_zoology
 
 SIZES = profiles.current()
 PERTURBATIONS = "0 and w + 1 (w - 1 where w = -1)"
@@ -86,6 +93,11 @@ class Formats:
     precision_route: ARConfig
     extraction: tuple[TokenGrid, int, int, int]  # (grid, U, J, length of the enumerated sequences)
     smooth: tuple[float, int, int]  # (level T, seed, bits) of f_T on (a_1, a_2) = (1, 2), mixed
+    lookup: tuple[int, int, int, int] = (2, 1, 1, 5)  # (alphabet, n, answer length, longest string of the domain)
+    #: the lookup claims campaigned (measured on one loaded core at (2, 1, 1)): in every profile the
+    #: Transformers' (344 and 460 mutants, 4-7 s and 8-11 s, about copy.ngram's campaign there); in thorough
+    #: also the SSM+FNN lookup's (540 and 684 mutants, 20-35 s each)
+    lookup_claims: tuple[str, ...] = ("transformer.lookup-suffix", "transformer.lookup-prefix")
 
 
 FORMATS = {
@@ -94,7 +106,8 @@ FORMATS = {
     "quick": Formats((2, 2), (4, 2, 4), (2, 2, 2, 4), 3, (3, 4), (2, 1), (2, 1), (2, 2), ARConfig(2, 2, 2),
                      (TokenGrid(4, 1, 1), 2, 2, 3), (1.5, 3, 2)),
     "thorough": Formats((3, 3), (4, 4, 4), (2, 3, 2, 4), 4, (2, 6), (2, 2), (2, 2), (3, 3), ARConfig(3, 2, 3),
-                        (TokenGrid(4, 1, 1), 3, 2, 4), (2.0, 3, 3)),
+                        (TokenGrid(4, 1, 1), 3, 2, 4), (2.0, 3, 3), (2, 1, 1, 6),
+                        ("lookup.suffix.exact", "lookup.prefix.exact", "transformer.lookup-suffix", "transformer.lookup-prefix")),
 }
 F = FORMATS[SIZES.row]
 
@@ -274,6 +287,34 @@ def fixed_length_campaign() -> Campaign:
     )
 
 
+# ----------------------------------------------------------------------------- n-gram lookup
+def lookup_campaign(claim: str, module, key: str, judge) -> Campaign:
+    """The network depends on (alphabet, n, A), not on L: the domain is every instance (every string, every
+    position of g) of every length up to the longest, judged by the claim's own judge (the SSM+FNN: fails
+    exactly where ambiguous; the Transformers: only where ambiguous)."""
+    D, n, A, longest = F.lookup
+    check = lambda construction, batch: judge(construction, batch)  # noqa: E731
+    cases = lambda formats: lambda: [(b.config, b) for f in formats for b in every_lookup_instance(key, *f)]  # noqa: E731
+    seeded = [NgramLookupConfig(a, length, k, answer, key) for a, length, k, answer in LOOKUP_FORMATS if (a, k, answer) == (D, n, A)]
+    return Campaign(
+        claim, f"{short(module)}.build", f"alphabet {D}, n = {n}, A = {A}, key {key}: every instance of lengths {n + A}..{longest}",
+        module.build, NgramLookupConfig(D, n + A, n, A, key),
+        Probe("domain", cases([(D, n, A, longest)]), check),
+        [Probe("every instance of its tiny formats", cases([t for t in LOOKUP_TINY if t[:3] == (D, n, A)]), check),
+         Probe("its seeded uniform batches", lambda: [(c, generate_lookup(c, SIZES.batch, c.length + n)) for c in seeded], check),
+         replayed("its hypothesis-drawn instances", ngram_lookup_instances(key=key, max_length=12, architecture=(D, n, A)),
+                  lambda ex: (ex[0], assemble_lookup(*ex).tokens))],
+    )
+
+
+LOOKUP_CAMPAIGNS = {
+    "lookup.suffix.exact": (ngram_lookup, "suffix", failures_match_ambiguity),
+    "lookup.prefix.exact": (ngram_lookup, "prefix", failures_match_ambiguity),
+    "transformer.lookup-suffix": (lookup_suffix, "suffix", failures_only_where_ambiguous),
+    "transformer.lookup-prefix": (lookup_prefix, "prefix", failures_only_where_ambiguous),
+}
+
+
 # ----------------------------------------------------------------------------- regression
 def grid_sequences(grid: TokenGrid, length: int) -> torch.Tensor:
     """Every sequence of ``length`` grid tokens: ``(tokens^length, length, 1 + d)``."""
@@ -334,6 +375,9 @@ CAMPAIGNS: dict[str, tuple[Callable[[], Campaign], str]] = {
     "regression.extract-topJ": (extraction_campaign, f"the extraction network at Q = {F.extraction[0].levels}, "
                                                      f"b = {F.extraction[0].feature_bits}, U = {F.extraction[1]}, J = {F.extraction[2]}"),
     "regression.approximation": (smooth_campaign, f"the smooth part's ReLU network (T = {F.smooth[0]}, {F.smooth[2]}-bit inputs)"),
+    **{claim: (lambda claim=claim, spec=spec: lookup_campaign(claim, *spec),
+               f"{short(spec[0])}.build ({spec[1]} key) at alphabet {F.lookup[0]}, n = {F.lookup[1]}, A = {F.lookup[2]}")
+       for claim, spec in LOOKUP_CAMPAIGNS.items() if claim in F.lookup_claims},
 }
 
 

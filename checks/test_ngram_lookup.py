@@ -1,4 +1,5 @@
-"""Checks of n-gram lookup with a suffix or a prefix key (claims ``lookup.suffix.exact``, ``lookup.prefix.exact``).
+"""Checks of n-gram lookup with a suffix or a prefix key (claims ``lookup.suffix.exact``, ``lookup.prefix.exact``;
+the Transformer counterparts ``transformer.lookup-suffix``, ``transformer.lookup-prefix``).
 
 * drawn strings without a repeated n-gram, drawn n-grams and answer lengths: exact;
 * seeded uniform batches: the failing instances are exactly the ambiguous ones
@@ -76,6 +77,32 @@ def test_lookup_fails_exactly_where_the_continuation_is_ambiguous(key, alphabet,
     failures_match_ambiguity(ngram_lookup.build(config, device=device), generate(config, SIZES.batch, length + n), evidence)
 
 
+#: (alphabet, n, answer length, longest string) checked on every instance: every string of every length from
+#: ``n + A`` to the longest, every position of ``g`` (the mutation campaigns' architectures,
+#: checks/test_mutation_campaign.py)
+LOOKUP_TINY = [(2, 1, 1, 5)]
+
+
+def every_lookup_instance(key: str, alphabet: int, n: int, answer: int, longest: int) -> list:
+    """One :class:`~constructions.tasks.ngram_lookup.LookupBatch` per length: every string, every start of ``g``."""
+    from constructions.tasks.copying import all_strings
+
+    batches = []
+    for length in range(n + answer, longest + 1):
+        config = NgramLookupConfig(alphabet, length, n, answer, key)
+        strings = all_strings(alphabet, length)
+        starts = range(length - n - answer + 1)
+        grams = torch.cat([strings[:, p : p + n] for p in starts])
+        batches.append(assemble(config, strings.repeat(len(starts), 1), grams))
+    return batches
+
+
+@pytest.mark.parametrize("key, alphabet, n, answer, longest", by_key(*LOOKUP_TINY))
+def test_lookup_fails_exactly_where_ambiguous_on_every_instance_of_tiny_formats(key, alphabet, n, answer, longest, evidence, device):
+    for batch in every_lookup_instance(key, alphabet, n, answer, longest):
+        failures_match_ambiguity(ngram_lookup.build(batch.config, device=device), batch, evidence)
+
+
 #: the controls' format and batch: both mutations are caught on it (71 and 7 unambiguous instances fail)
 CONTROL_FORMAT, CONTROL_BATCH = (3, 10, 2, 2), 256
 
@@ -92,20 +119,30 @@ def test_lookup_check_catches_single_weight_mutation(key, index, evidence):
     evidence.record(mutation=str(mutation), caught=exception_report(caught.value))
 
 
-# -- the Transformer counterpart (suffix key): claim transformer.lookup-suffix ------------------------------
-TRANSFORMER = "transformer.lookup-suffix"
+# -- the Transformer counterparts: claims transformer.lookup-suffix, transformer.lookup-prefix ---------------
+TRANSFORMER = {"suffix": "transformer.lookup-suffix", "prefix": "transformer.lookup-prefix"}
 
 
-@pytest.mark.claim(TRANSFORMER)
-def test_transformer_lookup_answers_drawn_suffix_instances_without_repeats_exactly(evidence, device):
-    from constructions.transformer import lookup_suffix
+def transformer_module(key: str):
+    from constructions.transformer import lookup_prefix, lookup_suffix
 
-    exact_on_drawn_instances(lookup_suffix.build, "suffix", evidence, device)
+    return {"suffix": lookup_suffix, "prefix": lookup_prefix}[key]
+
+
+def by_transformer_key(*extra):
+    """Parametrize over the two keys, each test linked to its own Transformer claim."""
+    return [pytest.param(key, *e, id="-".join([key, *map(str, e)]), marks=pytest.mark.claim(TRANSFORMER[key]))
+            for key in TRANSFORMER for e in (extra or [()])]
+
+
+@pytest.mark.parametrize("key", by_transformer_key())
+def test_transformer_lookup_answers_drawn_instances_without_repeats_exactly(key, evidence, device):
+    exact_on_drawn_instances(transformer_module(key).build, key, evidence, device)
 
 
 def failures_only_where_ambiguous(construction, batch, evidence=None) -> None:
-    """The Transformer's check: no unambiguous instance fails (its hardmax takes the earliest match, so
-    it may answer ambiguous instances too: a subset, not the equivalence of the SSM+FNN's check)."""
+    """The Transformers' check: no unambiguous instance fails (their hardmax takes the earliest match, so
+    they may answer ambiguous instances too: a subset, not the equivalence of the SSM+FNN's check)."""
     failed = ~exact_answers(construction, batch.tokens.to(construction.network.device)).all(-1).cpu()
     ambiguous = continuation_ambiguous(batch.config, batch.strings, batch.grams)
     if evidence is not None:
@@ -115,38 +152,44 @@ def failures_only_where_ambiguous(construction, batch, evidence=None) -> None:
     assert not bool((failed & ~ambiguous).any()), f"{int((failed & ~ambiguous).sum())} unambiguous instances failed"
 
 
-@pytest.mark.claim(TRANSFORMER)
-@pytest.mark.parametrize("alphabet, length, n, answer", LOOKUP_FORMATS, ids=lambda f: str(f))
-def test_transformer_lookup_fails_only_where_the_continuation_is_ambiguous(alphabet, length, n, answer, evidence, device):
-    from constructions.transformer import lookup_suffix
-
-    config = NgramLookupConfig(alphabet, length, n, answer, "suffix")
-    failures_only_where_ambiguous(lookup_suffix.build(config, device=device), generate(config, SIZES.batch, length + n), evidence)
+@pytest.mark.parametrize("key, alphabet, length, n, answer", by_transformer_key(*LOOKUP_FORMATS))
+def test_transformer_lookup_fails_only_where_the_continuation_is_ambiguous(key, alphabet, length, n, answer, evidence, device):
+    config = NgramLookupConfig(alphabet, length, n, answer, key)
+    failures_only_where_ambiguous(transformer_module(key).build(config, device=device), generate(config, SIZES.batch, length + n), evidence)
 
 
-@pytest.mark.parametrize("index", [pytest.param(i, marks=pytest.mark.claim(
-    TRANSFORMER, role="control", breaks="one weight of the Transformer lookup (the value read, a query bit, the EOS writer)"))
-    for i in range(3)])
-def test_transformer_lookup_check_catches_single_weight_mutation(index, evidence):
-    from constructions.transformer import lookup_suffix
+@pytest.mark.parametrize("key, alphabet, n, answer, longest", by_transformer_key(*LOOKUP_TINY))
+def test_transformer_lookup_fails_only_where_ambiguous_on_every_instance_of_tiny_formats(key, alphabet, n, answer, longest,
+                                                                                         evidence, device):
+    for batch in every_lookup_instance(key, alphabet, n, answer, longest):
+        failures_only_where_ambiguous(transformer_module(key).build(batch.config, device=device), batch, evidence)
 
-    config = NgramLookupConfig(*CONTROL_FORMAT, key="suffix")
-    mutation = lookup_suffix.mutations(config)[index]
+
+#: the Transformers' mutations: (key, index); every one is caught on the control batch (suffix: 3;
+#: prefix: 4, among them the broadcast of g and the START penalty that keeps the first SEP from matching)
+TRANSFORMER_MUTATIONS = [("suffix", i) for i in range(3)] + [("prefix", i) for i in range(4)]
+
+
+@pytest.mark.parametrize("key, index", [pytest.param(key, i, id=f"{key}-{i}", marks=pytest.mark.claim(
+    TRANSFORMER[key], role="control", breaks="one weight of the Transformer lookup (the value read, a query bit or the "
+    "broadcast of g, the START penalty, the EOS writer)")) for key, i in TRANSFORMER_MUTATIONS])
+def test_transformer_lookup_check_catches_single_weight_mutation(key, index, evidence):
+    module = transformer_module(key)
+    config = NgramLookupConfig(*CONTROL_FORMAT, key=key)
+    mutation = module.mutations(config)[index]
     with pytest.raises(AssertionError) as caught:
-        failures_only_where_ambiguous(mutate(lookup_suffix.build(config), mutation), generate(config, CONTROL_BATCH, 12))
+        failures_only_where_ambiguous(mutate(module.build(config), mutation), generate(config, CONTROL_BATCH, 12))
     evidence.record(mutation=str(mutation), caught=exception_report(caught.value))
 
 
-@pytest.mark.claim(TRANSFORMER)
-@pytest.mark.parametrize("alphabet, n, answer", [(1, 1, 0), (4, 3, 3), (13, 2, 5), (30, 3, 1)])
-def test_transformer_lookup_resources_equal_its_closed_form(alphabet, n, answer, evidence):
+@pytest.mark.parametrize("key, alphabet, n, answer", by_transformer_key((1, 1, 0), (4, 3, 3), (13, 2, 5), (30, 3, 1)))
+def test_transformer_lookup_resources_equal_its_closed_form(key, alphabet, n, answer, evidence):
     import sympy as sp
 
-    from constructions.transformer import lookup_suffix
-
-    config = NgramLookupConfig(alphabet, n + answer + 2, n, answer, "suffix")
-    measured = lookup_suffix.build(config).network.resources()
+    module = transformer_module(key)
+    config = NgramLookupConfig(alphabet, n + answer + 2, n, answer, key)
+    measured = module.build(config).network.resources()
     values = {sp.Symbol("D", positive=True, integer=True): alphabet, sp.Symbol("n", positive=True, integer=True): n}
-    for name, form in lookup_suffix.closed_form().items():
+    for name, form in module.closed_form().items():
         assert getattr(measured, name) == form.subs(values), name
     evidence.note_max("largest_d_model", measured.d_model)

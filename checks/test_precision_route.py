@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,7 +49,7 @@ from constructions.exact_arithmetic import ExactNetwork, verify_exact
 from constructions.mutation import mutate
 from constructions.resources import measure, measure_state
 from constructions.tasks.associative_recall import ARConfig, enumerate_instances, generate
-from constructions.verification import verify
+from constructions.verification import exact_answers, verify
 
 CLAIM = "limits.precision-route"
 F64, F32 = route.SIGNIFICAND_BITS[torch.float64], route.SIGNIFICAND_BITS[torch.float32]
@@ -223,6 +224,43 @@ def test_rational_arithmetic_answers_drawn_instances_beyond_float64(data, eviden
     assert result.ok, f"{config}: {result.describe()}"
     evidence.count("instances_checked_exactly", result.instances)
     _note_format(evidence, config)
+
+
+EXTERNAL_AR = Path(__file__).resolve().parents[1] / "examples" / "external" / "ar_text.txt"
+
+
+@pytest.mark.claim(CLAIM)
+def test_float64_on_external_ar_text_is_exact_to_53_state_bits_and_fails_past_them_as_named_precision(evidence, device):
+    """Data the suite did not draw: the ar-text fixture (the first author's AR text format, N = 2..10 pairs),
+    read in the full map (26 letter keys, 10 digit values: w = 9). Lines whose state needs ``2 N w - 1 <= 53``
+    bits (N <= 3) are all exact in float64; past 53 bits some lines fail, and every failure is one of
+    precision: the exact rational twin answers it and its state needs more than 53 bits, which
+    :func:`~constructions.exact_arithmetic.precision_shortfall` names."""
+    from constructions.exact_arithmetic import precision_shortfall
+    from constructions.tasks.external import ar_text
+
+    rows, failed_past = {}, 0
+    for batch in ar_text.read(EXTERNAL_AR, mapping="full"):
+        config, tokens = batch.config, batch.instances.tokens
+        construction = built(config)
+        need = route.memory_bits(config) - 1
+        floating = construction if str(device) == "cpu" else route.build(config, device=device)
+        wrong = ~exact_answers(floating, tokens.to(device)).all(-1).cpu()
+        lines = batch.origin[wrong].tolist()
+        rows[config.num_pairs] = {"state_bits_bound": need, "lines": len(tokens), "float64_wrong_lines": lines}
+        if route.float_exact(config, F64):
+            assert not lines, f"float64 is wrong on lines {lines} of {EXTERNAL_AR.name}, whose state needs {need} <= 53 bits"
+            continue
+        if lines:
+            exact = verify_exact(construction, tokens[wrong])
+            assert exact.ok and max(exact.state_significant_bits) > F64, f"lines {lines}: {exact.describe()}"
+            named = precision_shortfall(construction, tokens[wrong][:1])
+            assert named is not None and "float64 holds 53" in named.describe(), f"line {lines[0]}: not named a precision shortfall"
+            rows[config.num_pairs]["named"] = named.describe()[:80]
+            failed_past += len(lines)
+    assert any(r["state_bits_bound"] <= F64 for r in rows.values()), f"no line of {EXTERNAL_AR.name} within 53 state bits"
+    assert failed_past > 0, f"float64 answered every line of {EXTERNAL_AR.name}, even past 53 state bits: {rows}"
+    evidence.record(external_ar_text=rows, float64_failures_past_53_bits=failed_past)
 
 
 # ----------------------------------------------------------------------------- (c) precision vs N

@@ -376,6 +376,23 @@ CATALOGUE = [
         paper_claims=["C2"],
     ),
     claim(
+        id="transformer.lookup-prefix",
+        title="Transformer counterpart of prefix n-gram lookup: exact where the continuation is unambiguous",
+        stated="A depth-3 hard-ALiBi Transformer (Jelassi et al.'s copier, a head broadcasting the query n-gram g from "
+        "the first SEP, an MLP composing it into the query, a match that skips SEP keys) answers the prefix n-gram "
+        "lookup ($ g | s | answer .) exactly wherever every n-gram of the continuation has one follower in s.",
+        checked_as="constructions/transformer/lookup_prefix.py with hardmax heads on NgramLookupConfig(key='prefix'): "
+        "exact on drawn strings without a repeated n-gram and drawn g, A; on seeded uniform batches no unambiguous "
+        "instance fails (failures are a subset of continuation_ambiguous: ties go to the earliest match); its shape "
+        "resources equal closed_form() (3 layers, n + 3 heads, d_model O(n log D), MLP width O(n^2 log D), "
+        "independent of L).",
+        provenance="reconstructed",
+        source=f"{_JELASSI}, prefix lookup task (§4; they state no Transformer construction for it) and the copier "
+        "of Theorem 2.3; issue #18 §2",
+        kind="exact",
+        paper_claims=["C2"],
+    ),
+    claim(
         id="copy.polylog.length",
         title="Theorem 3.1: copying with poly-log parameters (window counted)",
         stated="Theorem 3.1 as third-party summaries report it: input copying is hard for a single SSM layer, and a "
@@ -647,7 +664,8 @@ CATALOGUE = [
         "ceil(log2 V)), and with fewer it answers some instance wrong.",
         checked_as="The precision-route construction (query last, one query, one-token keys): exact in float64 "
         "wherever 2 N w - 1 <= 53 (hypothesis-drawn instances, seeded batches up to |V| = 2^13, every instance of "
-        "tiny formats) and in rational arithmetic beyond; float64 and float32 run out where 2 N w - 1 exceeds 53 "
+        "tiny formats, every line of the external ar-text fixture, whose float64 misses past 53 bits are each named "
+        "a precision shortfall) and in rational arithmetic beyond; float64 and float32 run out where 2 N w - 1 exceeds 53 "
         "(resp. 24); on its widest instance the memory state reaches exactly 2 N w - 1 significant bits (denominator "
         "2^(2 N w)), and the smallest state significand that keeps a batch right grows linearly in N (growth "
         "judge), while the weights' bound (8) and weight bits (2w + 2) stay constant and the width stays poly-log in "

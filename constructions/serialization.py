@@ -23,8 +23,10 @@ Two containers, neither of which executes code when read:
         | {"kind": "bank", "groups": [LAYER, ...]} tensors <p>.groups.<i>....  (LAYER: shift, diagonal or dense)
 
 ``task`` (JSON): ``{"name": "associative-recall", "config": {ARConfig fields}}``,
-``{"name": "copying", "config": {CopyConfig fields}}`` or ``{"name": "scattered-recall", "config":
-{ScatteredARConfig fields}}`` (queries anywhere, answer positions per instance: Zoology's MQAR). Complex SSM tensors (``lam``, ``B``, ``C`` of a
+``{"name": "copying", "config": {CopyConfig fields}}``, ``{"name": "scattered-recall", "config":
+{ScatteredARConfig fields}}`` (queries anywhere, answer positions per instance: Zoology's MQAR) or
+``{"name": "suffix-lookup" | "prefix-lookup", "config": {"alphabet", "length", "ngram", "answer_length"}}``
+(:class:`~constructions.tasks.ngram_lookup.NgramLookupConfig`, its ``key`` given by the name). Complex SSM tensors (``lam``, ``B``, ``C`` of a
 diagonal layer, ``A``, ``B``, ``C`` of a dense one; shift taps are real) are stored as real tensors
 with a trailing dimension of 2 and the suffix ``.complex``; sparse
 weights are stored dense. ``pre_fnn`` and ``clip`` may be left out (null); ``lookahead`` defaults to 0.
@@ -63,6 +65,7 @@ from .model_file.schema import TASKS
 from .network import SSMNetwork
 from .ssm import DenseSSM, DiagonalSSM, ShiftSSM, SSMBank
 from .tasks.associative_recall import ARConfig, reference_answers
+from .tasks import ngram_lookup
 from .tasks.copying import CopyConfig, reference_next_tokens
 from .tasks.scattered_recall import ScatteredARConfig, reference_answers_at
 from .vocabulary import Vocabulary
@@ -70,7 +73,19 @@ from .vocabulary import Vocabulary
 FORMAT = "ssm-suite-network/1"
 
 #: task name in the file -> its config type (``scattered-recall``: queries anywhere, Zoology's MQAR layout)
-CONFIG_TYPES = {"associative-recall": ARConfig, "copying": CopyConfig, "scattered-recall": ScatteredARConfig}
+CONFIG_TYPES = {"associative-recall": ARConfig, "copying": CopyConfig, "scattered-recall": ScatteredARConfig,
+                "suffix-lookup": ngram_lookup.NgramLookupConfig, "prefix-lookup": ngram_lookup.NgramLookupConfig}
+
+
+def task_of(config) -> tuple[str, dict]:
+    """(task name, config fields) as a file holds them: a lookup's key is in the name, not the fields."""
+    if isinstance(config, ngram_lookup.NgramLookupConfig):
+        fields = asdict(config)
+        return f"{fields.pop('key')}-lookup", fields
+    name = next((n for n, t in CONFIG_TYPES.items() if isinstance(config, t)), None)
+    if name is None:
+        raise ModelFileError(f"no task format for a config of type {type(config).__name__}")
+    return name, asdict(config)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -131,11 +146,8 @@ def describe(construction: Construction) -> tuple[dict, dict, dict[str, torch.Te
         "clip": list(network.clip) if network.clip is not None else None,
         "code": _code(construction.code),
     }
-    config = construction.config
-    name = next((n for n, t in CONFIG_TYPES.items() if isinstance(config, t)), None)
-    if name is None:
-        raise ModelFileError(f"no task format for a config of type {type(config).__name__}")
-    task = {"name": name, "config": asdict(config)}
+    name, fields = task_of(construction.config)
+    task = {"name": name, "config": fields}
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     return architecture, task, tensors
 
@@ -285,7 +297,8 @@ def _embedding(spec: dict, vocabulary: Vocabulary, tensors: _Tensors, dtype):
 
 def _config(name: str, fields: dict):
     try:
-        return CONFIG_TYPES[name](**fields)
+        key = {"key": name.removesuffix("-lookup")} if name.endswith("-lookup") else {}
+        return CONFIG_TYPES[name](**fields, **key)
     except SuiteError as err:
         raise ModelFileMetadataError(f"task.config: {err}") from None
 
@@ -298,6 +311,9 @@ def task_construction(name: str, network, config, code, source: str) -> Construc
     if name == "scattered-recall":  # answer positions per instance: read with outputs_at / reference_at
         return Construction(name, network, config, code, None, None, source,
                             reference_at=lambda tokens, positions: reference_answers_at(config, tokens, positions))
+    if name.endswith("-lookup"):
+        return Construction(name, network, config, code, config.answer_positions(),
+                            lambda tokens: ngram_lookup.reference_next_tokens(config, tokens), source)
     return Construction(name, network, config, code, config.answer_positions(),
                         lambda tokens: reference_next_tokens(config, tokens), source)
 

@@ -17,7 +17,7 @@ The file is read by its format's reader (:mod:`constructions.tasks.external`) in
 * a **network file** (``--weights FILE``, read as ``verify`` reads it: untrusted, limits, named errors),
   run on the file's tokens in the format's *full* map. Its task must be the format's
   (``scattered-recall`` for Zoology's MQAR, ``associative-recall`` for ``ar-text``, ``copying`` for
-  ``jelassi-copy``) and its config the one each chunk needs (vocabulary, pairs, queries, length):
+  ``jelassi-copy``, ``suffix-lookup`` / ``prefix-lookup`` for ``jelassi-suffix`` / ``jelassi-prefix``) and its config the one each chunk needs (vocabulary, pairs, queries, length):
   :class:`~constructions.errors.DataMismatchError` naming the line or row otherwise.
 
 **Scope.** Some constructions are exact only on instances their claim covers: the clipped outer-product
@@ -108,6 +108,13 @@ def _ambiguous_continuation(config, instances, n):
     return continuation_ambiguous(config, instances.strings, instances.grams).unsqueeze(-1).expand(-1, config.answer_length + 1)
 
 
+def _beyond_float64(config, instances, n):
+    from constructions.associative_recall.precision_route import SIGNIFICAND_BITS, float_exact
+
+    beyond = not float_exact(config, SIGNIFICAND_BITS[torch.float64])
+    return torch.full((len(instances.tokens), config.num_queries), beyond)
+
+
 def _repeated_ngram(config, instances, n):
     from constructions.tasks.copying import repeated_ngram
 
@@ -155,6 +162,10 @@ CONSTRUCTIONS: dict[str, Runner] = {
                                 scope_name="values-after-query != 1: the queried key is followed by a value other than once "
                                 "before the query (scattered_recall.values_after_query; linear attention sums them)"),
     "binary-attention": Runner("constructions.transformer.binary_attention", "Transformer"),
+    "precision-route": Runner("constructions.associative_recall.precision_route", "SSM+FNN", scope=_beyond_float64,
+                              scope_name="beyond-float64: the packed memory state needs 2 N w - 1 significant bits, over "
+                              "float64's 53 (precision_route.float_exact; w = key + value code bits; in exact rational "
+                              "arithmetic the network answers these too: claim limits.precision-route)"),
     "fixed-length-shift": Runner("constructions.copying.fixed_length", "SSM+FNN"),
     "ngram-lookup": Runner("constructions.copying.ngram", "SSM+FNN", takes_ngram=True, scope=_repeated_ngram,
                            scope_name="repeated-ngram: the string repeats an n-gram (copying.repeated_ngram, n = --ngram)",
@@ -167,6 +178,9 @@ CONSTRUCTIONS: dict[str, Runner] = {
                                    "followed by another letter or at its end (ngram_lookup.continuation_ambiguous, n = the "
                                    "file's)", cells=_lookup_cells),
     "jelassi-suffix-transformer": Runner("constructions.transformer.lookup_suffix", "Transformer", scope=_ambiguous_continuation,
+                                         scope_name="continuation-ambiguous (as suffix-prefix-lookup; its earliest-match "
+                                         "hardmax answers some of these too)"),
+    "jelassi-prefix-transformer": Runner("constructions.transformer.lookup_prefix", "Transformer", scope=_ambiguous_continuation,
                                          scope_name="continuation-ambiguous (as suffix-prefix-lookup; its earliest-match "
                                          "hardmax answers some of these too)"),
 }
@@ -205,10 +219,11 @@ DATA_FORMATS: dict[str, DataFormat] = {f.name: f for f in (
     DataFormat("jelassi-suffix", "jelassi_suffix", ("alphabet", "ngram"), "suffix-lookup",
                ("suffix-prefix-lookup", "jelassi-suffix-transformer"),
                "suffix-prefix-lookup", _LOOKUP_WHY),
-    DataFormat("jelassi-prefix", "jelassi_prefix", ("alphabet", "ngram"), "prefix-lookup", ("suffix-prefix-lookup",),
-               "suffix-prefix-lookup", _LOOKUP_WHY),
+    DataFormat("jelassi-prefix", "jelassi_prefix", ("alphabet", "ngram"), "prefix-lookup",
+               ("suffix-prefix-lookup", "jelassi-prefix-transformer"), "suffix-prefix-lookup", _LOOKUP_WHY),
     DataFormat("ar-text", "ar_text", (), "associative-recall",
-               ("outer-product", "outer-product-clipped", "zoology-attention", "binary-attention"), "outer-product",
+               ("outer-product", "outer-product-clipped", "zoology-attention", "binary-attention", "precision-route"),
+               "outer-product",
                "the suite's SSM+FNN recall memory (claim ar.outer-product.exact); the lines have distinct keys and no "
                "fillers, so it is exact on every line"),
 )}
@@ -322,6 +337,11 @@ class Totals:
     largest_chunk: int = 0
 
 
+#: reader options a ``--weights`` network sets from its own config (the prefix lookup's n is each line's ``len(g)``,
+#: checked against the network's line by line)
+NETWORK_OPTIONS = {"jelassi-copy": ("alphabet",), "jelassi-suffix": ("alphabet", "ngram"), "jelassi-prefix": ("alphabet",)}
+
+
 def run(fmt: DataFormat, data: Path, args, progress: Callable[[str], None], totals: Totals) -> dict:
     """Every instance of ``data``: the counts (into ``totals``, which keep what was counted when a named
     :class:`~constructions.errors.SuiteError` stops the run: a bad record, a network that does not
@@ -335,11 +355,11 @@ def run(fmt: DataFormat, data: Path, args, progress: Callable[[str], None], tota
         if network.name != fmt.task:
             raise DataMismatchError(f"{args.weights} holds a network for the task {network.name!r}; the format {fmt.name} "
                                     f"needs {fmt.task!r}")
-        if fmt.name == "jelassi-copy":
-            if options.get("alphabet", network.config.alphabet) != network.config.alphabet:
-                raise DataMismatchError(f"--alphabet {options['alphabet']}, but {args.weights} is a network for "
-                                        f"{network.config.alphabet} letters")
-            options["alphabet"] = network.config.alphabet
+        for option in NETWORK_OPTIONS.get(fmt.name, ()):  # the reader reads the lines as the network's format
+            mine = getattr(network.config, option)
+            if options.get(option, mine) != mine:
+                raise DataMismatchError(f"--{option} {options[option]}, but {args.weights} is a network for {option} {mine}")
+            options[option] = mine
         runner, mapping, name = None, "full", None
     else:
         name = args.construction or fmt.default

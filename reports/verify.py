@@ -36,6 +36,7 @@ from constructions.copying import greedy_decode
 from constructions.serialization import load, save
 from constructions.tasks import associative_recall as ar
 from constructions.tasks import copying
+from constructions.tasks.ngram_lookup import NgramLookupConfig
 from constructions.tasks.scattered_recall import ScatteredARConfig
 from constructions.verification import verify
 
@@ -346,15 +347,15 @@ def _parse_assignments(text: str) -> dict:
 
 def exportable_constructions() -> dict[str, str]:
     """Construction name -> module, for what ``export`` can write: the SSM+FNN constructions of the
-    tasks the file format holds (recall and copying, :data:`EXPORTABLE_PACKAGES`); not the
-    Transformers (``constructions.transformer``), the regression networks or the n-gram lookup."""
+    tasks the file format holds (recall, copying and n-gram lookup, :data:`EXPORTABLE_PACKAGES`); not the
+    Transformers (``constructions.transformer``) or the regression networks."""
     from constructions.mutation import INJECTABLE
 
     return {name: module for name, module in INJECTABLE.items() if module.startswith(EXPORTABLE_PACKAGES)}
 
 
-#: the packages whose constructions solve a task of the model-file format (associative recall, copying)
-EXPORTABLE_PACKAGES = ("constructions.associative_recall.", "constructions.copying.")
+#: the packages whose constructions solve a task of the model-file format (associative recall, copying, n-gram lookup)
+EXPORTABLE_PACKAGES = ("constructions.associative_recall.", "constructions.copying.", "constructions.lookup.")
 
 
 def export_main(argv: list[str]) -> int:
@@ -373,14 +374,15 @@ def export_main(argv: list[str]) -> int:
         module = INJECTABLE.get(args.construction, "")
         what = (f"{args.construction!r} is a Transformer: the file format holds SSM+FNN networks"
                 if module.startswith("constructions.transformer.")
-                else f"{args.construction!r} solves a task the file format does not hold (it holds recall and copying)"
+                else f"{args.construction!r} solves a task the file format does not hold (it holds recall, copying and n-gram lookup)"
                 if module else f"unknown construction {args.construction!r}")
         print(f"error: {what}; choose one of {sorted(exportable)}", file=sys.stderr)
         return 2
     module = importlib.import_module(exportable[args.construction])
     try:
         fields = _parse_assignments(args.config)
-        config_type = (ScatteredARConfig if "length" in fields else ar.ARConfig) if "num_keys" in fields else copying.CopyConfig
+        config_type = ((ScatteredARConfig if "length" in fields else ar.ARConfig) if "num_keys" in fields
+                       else NgramLookupConfig if "ngram" in fields else copying.CopyConfig)
         construction = module.build(config_type(**fields), **_parse_assignments(args.option))
         save(construction, args.out)
     except (TypeError, ValueError, SuiteError, OSError) as err:

@@ -253,10 +253,11 @@ def test_export_offers_and_writes_only_ssm_fnn_constructions(tmp_path, capsys):
     offered = exportable_constructions()
     assert "jelassi-transformer" not in offered and "zoology-attention" not in offered
     assert not any(m.startswith("constructions.transformer.") for m in offered.values())
-    assert "suffix-prefix-lookup" not in offered  # a task the file format does not hold
-    assert main(["export", "suffix-prefix-lookup", "--config", "alphabet=3,length=8", "--out", str(tmp_path / "x.pt")]) == 2
+    assert "extraction" not in offered  # a regression network: a task the file format does not hold
+    assert main(["export", "extraction", "--config", "alphabet=3,length=8", "--out", str(tmp_path / "x.pt")]) == 2
     assert "does not hold" in capsys.readouterr().err
-    configs = {"fixed-length-shift": "alphabet=3,length=4", "ngram-lookup": "alphabet=3,length=4"}
+    configs = {"fixed-length-shift": "alphabet=3,length=4", "ngram-lookup": "alphabet=3,length=4",
+               "suffix-prefix-lookup": "alphabet=3,length=6,ngram=2,answer_length=1"}
     for name in offered:
         config = configs.get(name, "num_keys=4,num_values=4,num_pairs=2" + (",query=first" if "query-first" in name else ""))
         assert main(["export", name, "--config", config, "--out", str(tmp_path / f"{name}.safetensors")]) == 0, name

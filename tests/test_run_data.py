@@ -120,17 +120,27 @@ def test_lookup_misses_only_ambiguous_continuations_and_passes_with_scope_only(t
     assert result["totals"]["outside_scope_missed"] > 0  # the misses are all on these lines
 
 
-def test_the_suffix_lookup_transformer_misses_only_ambiguous_lines(tmp_path):
-    data = str(FIXTURES / "jelassi_suffix.txt")
-    code, result = run(tmp_path, "--format", "jelassi-suffix", "--data", data, "--construction", "jelassi-suffix-transformer",
+@pytest.mark.parametrize("key", ["suffix", "prefix"])
+def test_the_lookup_transformers_miss_only_ambiguous_lines(tmp_path, key):
+    data = str(FIXTURES / f"jelassi_{key}.txt")
+    code, result = run(tmp_path, "--format", f"jelassi-{key}", "--data", data, "--construction", f"jelassi-{key}-transformer",
                        "--scope-only")
     t = result["totals"]
     assert code == 0 and t["failed_inside_scope"] == 0 and t["instances"] == 36
     assert 0 < t["outside_scope_missed"] <= t["outside_scope_instances"]  # earliest match: some ambiguous lines answered
+    code, result = run(tmp_path, "--format", f"jelassi-{key}", "--data", data, "--construction", f"jelassi-{key}-transformer",
+                       "--scope-only", "--inject-fault", f"jelassi-{key}-transformer:0")
+    assert code == 1 and result["totals"]["failed_inside_scope"] > 0
+
+
+def test_the_suffix_lookup_ssm_memory_is_refused_on_the_full_map_and_each_transformer_takes_its_own_key(tmp_path):
+    data = str(FIXTURES / "jelassi_suffix.txt")
     code, result = run(tmp_path, "--format", "jelassi-suffix", "--data", data, "--mapping", "full")
     assert code == 2 and "592704 cells" in result["error"]["message"]  # (26 + 2)^3 x 27: the SSM+FNN's memory is refused
     argv = ["--format", "jelassi-prefix", "--data", data, "--construction", "jelassi-suffix-transformer"]
     assert run_data.main([*argv, "--out", str(tmp_path / "prefix")]) == 2  # a suffix-key construction only
+    argv = ["--format", "jelassi-suffix", "--data", data, "--construction", "jelassi-prefix-transformer"]
+    assert run_data.main([*argv, "--out", str(tmp_path / "suffix")]) == 2  # a prefix-key construction only
 
 
 @pytest.mark.parametrize("key", ["suffix", "prefix"])
@@ -144,6 +154,19 @@ def test_a_fault_in_the_lookup_construction_makes_run_data_exit_1(tmp_path, key)
                        "--inject-fault", "suffix-prefix-lookup:0")
     assert code == 1 and result["faults"] == {"suffix-prefix-lookup": 0} and result["totals"]["failed_inside_scope"] > 0
     assert result["failures"][0]["where"].startswith("line ") and result["failures"][0]["wrong"]
+
+
+def test_the_precision_route_on_the_ar_text_fixture_misses_only_past_53_state_bits(tmp_path):
+    """Full map (26 keys, 10 values: w = 9): lines of N <= 3 pairs need at most 53 state bits and are exact;
+    the misses are all on longer lines, named by the beyond-float64 scope (exit 1, or 0 with --scope-only)."""
+    data = str(FIXTURES / "ar_text.txt")
+    argv = ["--format", "ar-text", "--data", data, "--construction", "precision-route", "--mapping", "full"]
+    code, result = run(tmp_path, *argv)
+    t = result["totals"]
+    assert code == 1 and t["failed_inside_scope"] == 0 and 0 < t["outside_scope_missed"] < t["outside_scope_instances"]
+    assert t["instances"] - t["outside_scope_instances"] == sum(len(line) <= 8 for line in open(data).read().split())
+    assert result["scope"]["predicate"].startswith("beyond-float64") and len(result["outside_scope"][0]["text"]) > 8
+    assert run(tmp_path, *argv, "--scope-only")[0] == 0
 
 
 # -- a broken construction is caught ---------------------------------------------------------------
@@ -266,6 +289,45 @@ def test_a_mismatched_network_is_a_named_error(tmp_path):
     broken.write_bytes(b"not a model file")
     code, result = run(tmp_path, "--format", "ar-text", "--data", str(FIXTURES / "ar_text.txt"), "--weights", str(broken))
     assert code == 2 and result["error"]["type"].startswith("ModelFile") and result["error"]["about"] == "network"
+
+
+def lookup_lines(key: str, config: str, count: int, seed: int, ambiguous: bool = False) -> list[str]:
+    """Lines of ``jelassi-{key}`` drawn for ``config`` (``alphabet=..,length=..,ngram=..,answer_length=..``): each line
+    is its instance's token sequence in characters (the format's rule); only unambiguous ones, or only ambiguous ones."""
+    import torch
+
+    from constructions.tasks.external import jelassi_lookup
+    from constructions.tasks.ngram_lookup import NgramLookupConfig, continuation_ambiguous, generate
+
+    fields = {k: int(v) for k, v in (item.split("=") for item in config.split(","))}
+    c = NgramLookupConfig(**fields, key=key)
+    batch = generate(c, 8 * count, seed)
+    keep = continuation_ambiguous(c, batch.strings, batch.grams) == ambiguous
+    letters = torch.tensor([ord(x) for x in jelassi_lookup.LETTERS[: c.alphabet] + "$|."])
+    return ["".join(map(chr, letters[t].tolist())) for t in batch.tokens[keep][:count]]
+
+
+@pytest.mark.parametrize("key", ["suffix", "prefix"])
+def test_an_exported_lookup_network_runs_on_lookup_lines_and_a_mismatch_is_named(tmp_path, key):
+    """The SSM+FNN lookup as a model file (task suffix-lookup / prefix-lookup; D = 4, n = 2: the file stores its
+    (D + 2)^n (D + 1)-cell memory dense): exit 0 on unambiguous lines, 1 on ambiguous ones, 2 with
+    DataMismatchError naming the line where a line's format is not the network's."""
+    config = "alphabet=4,length=10,ngram=2,answer_length=2"
+    net = export(tmp_path, "suffix-prefix-lookup", f"{config},key={key}")
+    fmt = ["--format", f"jelassi-{key}", "--alphabet", "4"]
+    data = write_lines(tmp_path / "exact.txt", lookup_lines(key, config, 20, 1))
+    code, result = run(tmp_path, *fmt, "--data", str(data), "--weights", net)
+    assert code == 0 and result["totals"]["exact"] == 20 and result["source"]["task"] == f"{key}-lookup"
+    data = write_lines(tmp_path / "ambiguous.txt", lookup_lines(key, config, 5, 2, ambiguous=True))
+    code, result = run(tmp_path, *fmt, "--data", str(data), "--weights", net)
+    assert code == 1 and result["totals"]["exact"] == 0  # the SSM+FNN misses every ambiguous line
+    longer = lookup_lines(key, config, 3, 3) + lookup_lines(key, "alphabet=4,length=11,ngram=2,answer_length=2", 1, 4)
+    code, result = run(tmp_path, *fmt, "--data", str(write_lines(tmp_path / "longer.txt", longer)), "--weights", net)
+    assert code == 2 and result["error"]["type"] == "DataMismatchError" and result["totals"]["instances"] == 3
+    assert result["error"]["message"].startswith("line 4") and "length 11 (network: 10)" in result["error"]["message"]
+    other = "prefix" if key == "suffix" else "suffix"
+    code, result = run(tmp_path, "--format", f"jelassi-{other}", "--alphabet", "4", "--data", str(data), "--weights", net)
+    assert code == 2 and result["error"]["type"] == "DataMismatchError" and f"'{key}-lookup'" in result["error"]["message"]
 
 
 # -- streaming ------------------------------------------------------------------------------------------

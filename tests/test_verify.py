@@ -156,6 +156,42 @@ def test_export_rejects_unknown_constructions_and_bad_configs(tmp_path, capsys):
     assert "distinct keys" in capsys.readouterr().err
 
 
+def test_a_lookup_model_file_round_trips_and_its_task_sizes_are_checked_before_building(tmp_path, capsys):
+    """Tasks suffix-lookup / prefix-lookup: export writes the SSM+FNN lookup, load answers as the built one;
+    the task's sizes are held to the limits (tokens L + n + A + 3 or + 4) and named, the key is the name."""
+    from constructions.errors import ModelFileLimitError, ModelFileMetadataError
+    from constructions.tasks.ngram_lookup import NgramLookupConfig
+    from constructions.tasks.ngram_lookup import generate as generate_lookup
+
+    model = tmp_path / "prefix.safetensors"
+    assert main(["export", "suffix-prefix-lookup", "--config", "alphabet=3,length=8,ngram=2,answer_length=2,key=prefix",
+                 "--out", str(model)]) == 0
+    loaded = load(model)
+    assert loaded.name == "prefix-lookup" and loaded.config == NgramLookupConfig(3, 8, 2, 2, "prefix")
+    tokens = generate_lookup(loaded.config, 64, 0).tokens
+    from constructions.lookup import ngram_lookup
+
+    assert torch.equal(loaded.answer(tokens), ngram_lookup.build(loaded.config).answer(tokens))
+
+    def with_config(**change):
+        def edit(m):
+            task = json.loads(m["task"])
+            task["config"].update(change)
+            m["task"] = json.dumps(task)
+        return rewrite(model, tmp_path / "edited.safetensors", change_meta=edit)
+
+    for change, error, words in [
+        ({"length": 4090}, ModelFileLimitError, "tokens per instance of the task 'prefix-lookup': 4098"),
+        ({"answer_length": -1}, ModelFileMetadataError, "task.config.answer_length must be at least 0"),
+        ({"ngram": 2**40}, ModelFileLimitError, "task.config.ngram"),
+        ({"key": "suffix"}, ModelFileMetadataError, "unknown keys ['key']"),
+        ({"answer_length": 7}, ModelFileMetadataError, "do not fit in a string of 8"),
+    ]:
+        with pytest.raises(error) as caught:
+            load(with_config(**change))
+        assert words in str(caught.value), (change, str(caught.value))
+
+
 def test_verify_checks_a_loaded_copy_network_on_strings_without_repeats(tmp_path):
     model = save(ngram.build(CopyConfig(3, 6), 3), tmp_path / "copier.safetensors")
     assert main(["verify", "--task", "copying", "--weights", str(model), "--ngram", "3", *FAST, "--out", str(tmp_path)]) == 0

@@ -20,8 +20,10 @@ limit                    value          bounds
 ``bank_groups``          256            groups of one SSM bank
 ``fnn_layers``           64             affine layers of one FNN
 ``sequence_length``      4096           tokens of one instance ``T`` (recall: ``N (n + 1) + Q n``,
-                                        copying: ``2 L + 3``), hence also ``num_pairs``,
-                                        ``num_queries``, ``key_length``, ``length`` and ``lookahead``
+                                        copying: ``2 L + 3``, lookup: ``L + n + A + 3``, prefix
+                                        ``+ 4``), hence also ``num_pairs``, ``num_queries``,
+                                        ``key_length``, ``length``, ``ngram``, ``answer_length``
+                                        and ``lookahead``
 ``vocabulary``           2^20           tokens in the task's vocabulary (so ``num_keys``,
                                         ``num_values``, ``alphabet`` and the output code's tokens)
 ``instance_values``      2^24           floats one forward pass on one instance holds at once:
@@ -73,7 +75,8 @@ LIMITS: dict[str, Limit] = {
         Limit("blocks", 64, "SSM+FNN blocks"),
         Limit("bank_groups", 256, "groups of one SSM bank"),
         Limit("fnn_layers", 64, "affine layers of one FNN"),
-        Limit("sequence_length", 4096, "tokens of one instance (and num_pairs, num_queries, key_length, length, lookahead)"),
+        Limit("sequence_length", 4096, "tokens of one instance (and num_pairs, num_queries, key_length, length, ngram, "
+              "answer_length, lookahead)"),
         Limit("vocabulary", 1 << 20, "tokens in the task's vocabulary (num_keys, num_values, alphabet, code tokens)"),
         Limit("instance_values", 1 << 24, "floats held by one forward pass on one instance"),
         Limit("instance_work", 1 << 25, "multiply-adds of one forward pass on one instance"),

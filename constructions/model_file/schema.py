@@ -14,7 +14,7 @@ import math
 from ..errors import ModelFileMetadataError
 from .limits import check
 
-TASKS = ("associative-recall", "copying", "scattered-recall")
+TASKS = ("associative-recall", "copying", "scattered-recall", "suffix-lookup", "prefix-lookup")
 LAYER_KINDS = ("shift", "diagonal", "dense")
 
 #: task config fields: (required, optional with defaults); int fields and the limit bounding each
@@ -24,6 +24,11 @@ COPY_FIELDS = {"alphabet": "vocabulary", "length": "sequence_length"}
 SCATTERED_FIELDS = {"num_keys": "vocabulary", "num_values": "vocabulary", "num_pairs": "sequence_length",
                     "num_queries": "sequence_length", "length": "sequence_length", "num_passes": "sequence_length",
                     "fillers": "vocabulary"}
+#: n-gram lookup (``suffix-lookup``: BOS s SEP g a EOS, ``prefix-lookup``: BOS g SEP s SEP a EOS); the key is the task's name
+LOOKUP_FIELDS = {"alphabet": "vocabulary", "length": "sequence_length", "ngram": "sequence_length",
+                 "answer_length": "sequence_length"}
+#: the least value of a config field (every other field is at least 1)
+MINIMUM = {"answer_length": 0}
 
 
 def _type_name(value) -> str:
@@ -88,14 +93,16 @@ def task(value) -> tuple[str, dict, int]:
     name = string(spec["name"], "task.name")
     if name not in TASKS:
         raise ModelFileMetadataError(f"unknown task {name!r}; use one of {TASKS}")
-    fields = {"associative-recall": AR_FIELDS, "copying": COPY_FIELDS, "scattered-recall": SCATTERED_FIELDS}[name]
-    required = {"associative-recall": ("num_keys", "num_values", "num_pairs"), "copying": tuple(fields),
-                "scattered-recall": ("num_keys", "num_values", "num_pairs", "num_queries", "length")}[name]
-    optional = {"associative-recall": (*fields, "query"), "copying": (), "scattered-recall": ("num_passes", "fillers")}[name]
+    lookup = name in ("suffix-lookup", "prefix-lookup")
+    fields = LOOKUP_FIELDS if lookup else {"associative-recall": AR_FIELDS, "copying": COPY_FIELDS,
+                                           "scattered-recall": SCATTERED_FIELDS}[name]
+    required = tuple(fields) if lookup else {"associative-recall": ("num_keys", "num_values", "num_pairs"), "copying": tuple(fields),
+                                             "scattered-recall": ("num_keys", "num_values", "num_pairs", "num_queries", "length")}[name]
+    optional = () if lookup else {"associative-recall": (*fields, "query"), "copying": (), "scattered-recall": ("num_passes", "fillers")}[name]
     config = dict(obj(spec["config"], "task.config", required, optional))
     for key, limit_name in fields.items():
         if key in config:
-            integer(config[key], f"task.config.{key}", 1, limit_name)
+            integer(config[key], f"task.config.{key}", MINIMUM.get(key, 1), limit_name)
     if name == "associative-recall":
         query = string(config.get("query", "last"), "task.config.query", ("last", "first"))
         n, N, Q = config.get("key_length", 1), config["num_pairs"], config.get("num_queries", 1)
@@ -103,6 +110,9 @@ def task(value) -> tuple[str, dict, int]:
         vocabulary = config["num_keys"] + config["num_values"] + (n * config["num_keys"] if query == "first" else 0)
     elif name == "scattered-recall":
         length, vocabulary = config["length"], config["num_keys"] + config["num_values"] + config.get("fillers", 1)
+    elif lookup:
+        length = config["length"] + config["ngram"] + config["answer_length"] + (3 if name == "suffix-lookup" else 4)
+        vocabulary = config["alphabet"] + 3
     else:
         length, vocabulary = 2 * config["length"] + 3, config["alphabet"] + 3
     check("sequence_length", length, f"tokens per instance of the task {name!r}")
