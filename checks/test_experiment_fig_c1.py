@@ -32,7 +32,7 @@ diagonal and dense A), every model trained until the plateau rule of :mod:`train
 (at most 800 steps). The paper profile (``python -m reports --profile paper``, under 30 minutes on 2
 cores) trains the paper's setting: 26 letters, 10 digits, K = 5, 10, 15; copying of 4, 8, 12 symbols
 from 10; every FNN depth, the linear and dense-A ablations, 3 seeds, each model until the plateau rule
-stops it (at most 2000 steps of 64); the two tasks train on two workers. The thorough profile trains
+stops it (at most 2000 steps of 256); the two tasks train on two workers. The thorough profile trains
 wider networks longer (a GPU run). Evidence also holds a linear probe of layer 1 (does it carry the
 previous token, the construction's "shifted key"? recorded, not judged: the untrained network
 carries it as well), every-instance accuracies of the trained models with the smallest failing
@@ -103,8 +103,8 @@ SETUPS: dict[str, dict[str, SweepSetup]] = {
 }
 #: the paper profile (``python -m reports --profile paper``): the paper's format (26 letters, 10 digits,
 #: K = 5, 10, 15; copying of 4, 8, 12 symbols from 10), every model and ablation, 3 seeds, each model
-#: trained until the plateau rule stops it (at most 2000 steps of 64), within 30 minutes on 2 cores
-PAPER = {"width": 32, "state_size": 8, "fnn_hidden": 64, "batch_size": 64, "lr": 1e-2, "transformer_lr": 3e-3,
+#: trained until the plateau rule stops it (at most 2000 steps of 256), within 30 minutes on 2 cores
+PAPER = {"width": 32, "state_size": 8, "fnn_hidden": 64, "batch_size": 256, "lr": 1e-2, "transformer_lr": 3e-3,
          "steps": 2000, "eval_every": 100, "plateau": SWEEP_PLATEAU, "train_instances": 65536, "test_instances": 2048}
 SETUPS["paper"] = {task: SweepSetup(task, sizes, FIG_C1_MODELS + ABLATION_MODELS, (0, 1, 2), **PAPER)
                    for task, sizes in (("recall", (5, 10, 15)), ("copy", (4, 8, 12)))}

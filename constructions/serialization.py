@@ -153,24 +153,32 @@ def describe(construction: Construction) -> tuple[dict, dict, dict[str, torch.Te
 
 
 def save(construction: Construction, path: str | Path) -> Path:
-    """Write ``construction`` to ``path`` (``.safetensors`` or ``.pt``), atomically."""
+    """Write ``construction`` to ``path`` (``.safetensors`` or ``.pt``), atomically, and only a file that
+    :func:`load` takes back: the written file is read back under the model-file limits
+    (:mod:`constructions.model_file.limits`) before it replaces ``path``; a construction past them raises
+    :class:`ModelFileError` naming the limit, and nothing is written."""
     import os
     import tempfile
 
     path = Path(path)
+    if path.suffix not in (".safetensors", ".pt"):
+        raise ModelFileError(f"unknown model file type {path.suffix!r}: use .safetensors or .pt")
     architecture, task, tensors = describe(construction)
     header = {"format": FORMAT, "architecture": json.dumps(architecture), "task": json.dumps(task)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import save_file
 
             save_file(tensors, tmp, metadata=header)
-        elif path.suffix == ".pt":
-            torch.save({**header, "tensors": tensors}, tmp)
         else:
-            raise ModelFileError(f"unknown model file type {path.suffix!r}: use .safetensors or .pt")
+            torch.save({**header, "tensors": tensors}, tmp)
+        try:
+            load(tmp)
+        except ModelFileError as error:
+            raise type(error)(f"the model file of this construction would be refused on loading, so none is "
+                              f"written: {error}") from None
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

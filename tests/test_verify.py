@@ -156,6 +156,17 @@ def test_export_rejects_unknown_constructions_and_bad_configs(tmp_path, capsys):
     assert "distinct keys" in capsys.readouterr().err
 
 
+def test_export_writes_no_file_that_loading_would_refuse(tmp_path, capsys):
+    """The suffix lookup at alphabet 4, n = 3 stores a memory past the per-instance work limit: export names
+    the limit, exits 2 and leaves nothing behind (no model file, no temporary file)."""
+    out = tmp_path / "big.safetensors"
+    assert main(["export", "suffix-prefix-lookup", "--config", "alphabet=4,length=12,ngram=3,answer_length=1",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "would be refused on loading" in err and "limit" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_lookup_model_file_round_trips_and_its_task_sizes_are_checked_before_building(tmp_path, capsys):
     """Tasks suffix-lookup / prefix-lookup: export writes the SSM+FNN lookup, load answers as the built one;
     the task's sizes are held to the limits (tokens L + n + A + 3 or + 4) and named, the key is the name."""
