@@ -30,7 +30,7 @@ Scale: the quick profile is scaled down to what one CPU thread trains in about a
 (recall with K = 2 pairs of 4 letters and 4 digits, copying of 6 symbols from 4, FNN depth 2 only,
 diagonal and dense A), every model trained until the plateau rule of :mod:`training.plateau` stops it
 (at most 800 steps). The paper profile (``python -m reports --profile paper``, under 30 minutes on 2
-cores) trains the paper's setting: 26 letters, 10 digits, K = 5, 10, 15; copying of 4, 8, 12 symbols
+cores) trains the paper's setting: 26 letters, 10 digits, K = 5, 10, 15; copying of 4, 6, 8 symbols
 from 10; every FNN depth, the linear and dense-A ablations, 3 seeds, each model until the plateau rule
 stops it (at most 2000 steps of 256); the two tasks train on two workers. The thorough profile trains
 wider networks longer (a GPU run). Evidence also holds a linear probe of layer 1 (does it carry the
@@ -102,12 +102,12 @@ SETUPS: dict[str, dict[str, SweepSetup]] = {
                  for task, sizes in (("recall", (5, 10, 15)), ("copy", (8, 16, 24)))},
 }
 #: the paper profile (``python -m reports --profile paper``): the paper's format (26 letters, 10 digits,
-#: K = 5, 10, 15; copying of 4, 8, 12 symbols from 10), every model and ablation, 3 seeds, each model
+#: K = 5, 10, 15; copying of 4, 6, 8 symbols from 10), every model and ablation, 3 seeds, each model
 #: trained until the plateau rule stops it (at most 2000 steps of 256), within 30 minutes on 2 cores
 PAPER = {"width": 32, "state_size": 8, "fnn_hidden": 64, "batch_size": 256, "lr": 1e-2, "transformer_lr": 3e-3,
          "steps": 2000, "eval_every": 100, "plateau": SWEEP_PLATEAU, "train_instances": 65536, "test_instances": 2048}
 SETUPS["paper"] = {task: SweepSetup(task, sizes, FIG_C1_MODELS + ABLATION_MODELS, (0, 1, 2), **PAPER)
-                   for task, sizes in (("recall", (5, 10, 15)), ("copy", (4, 8, 12)))}
+                   for task, sizes in (("recall", (5, 10, 15)), ("copy", (4, 6, 8)))}
 #: trained models, reused by the tests of one process (training is deterministic: only time is saved)
 _RUNS: dict = {}
 #: the disk cache of trained models (training/result_cache.py), when SSM_SUITE_TRAINING_CACHE names one

@@ -869,7 +869,7 @@ CATALOGUE = [
                    "stops it (training/plateau.py: 4 evaluations on fresh monitoring instances without a new best by "
                    "> 0.01, or the ceiling 0.98 reached), and one stopped by the step cap instead is still improving; "
                    "thorough: a fixed budget, still improving = a new best by > 0.01 at the last of four records. "
-                   "Paper profile: the paper's format (26 letters, 10 digits, K = 5, 10, 15; copying of 4, 8, 12 "
+                   "Paper profile: the paper's format (26 letters, 10 digits, K = 5, 10, 15; copying of 4, 6, 8 "
                    "symbols from 10), FNN depths 1, 2, 4, width 32, 3 seeds."),
         provenance="summary",
         source="Third-party summaries of the paper's Appendix C, Fig. C.1 (PAPER.md §1 C6)",

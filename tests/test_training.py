@@ -340,3 +340,35 @@ def test_bad_inputs_are_shape_errors():
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         SSMFNNConfig(in_features=1).width = 3
+
+
+# ----------------------------------------------------------------------------- outputs at a few positions
+@pytest.mark.parametrize("kind", [*SSM_KINDS, "transformer"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_outputs_at_selected_positions_equal_the_full_outputs_there(kind, layers):
+    set_seed(5)
+    extra = {} if kind == "transformer" else {"layer_norm": True}
+    model = build(kind, input="tokens", in_features=None, vocab_size=6, layers=layers, **extra).to(F64)
+    tokens = torch.randint(0, 6, (4, 15), generator=torch.Generator().manual_seed(6))
+    at = torch.tensor([3, 7, 14])
+    assert (model(tokens, at=at) - model(tokens)[:, at]).abs().max() < 1e-12
+
+
+def test_training_on_scored_columns_follows_the_masked_training_step_for_step():
+    """``columns`` changes the work of a step, not the step: the same losses and weights (float64)."""
+    tokens = torch.randint(0, 6, (64, 9), generator=torch.Generator().manual_seed(7))
+    targets = torch.full_like(tokens, -100)
+    targets[:, [4, 8]] = tokens[:, [0, 1]]
+    mask = lambda inputs, t: t != -100  # noqa: E731
+    config = TrainConfig(steps=6, batch_size=16, lr=1e-2, loss="cross_entropy", positions=mask, eval_every=2)
+    results = []
+    for columns in (None, (4, 8)):
+        set_seed(8)
+        model = build("diagonal", input="tokens", in_features=None, vocab_size=6, out_features=6).to(F64)
+        result = train(model, (tokens, targets), dataclasses.replace(config, columns=columns))
+        results.append(([loss for _, loss, _ in result.curve], torch.cat([p.detach().flatten() for p in model.parameters()])))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-12)
+    assert torch.allclose(results[0][1], results[1][1], rtol=0, atol=1e-12)
+    with pytest.raises(ConfigError, match="not the positions"):
+        train(build("diagonal", input="tokens", in_features=None, vocab_size=6, out_features=6).to(F64), (tokens, targets),
+            dataclasses.replace(config, columns=(4,)))

@@ -348,9 +348,13 @@ class SSMFNNBlock(nn.Module):
         self.fnn = make_fnn(config.width, config.fnn_hidden, config.fnn_depth)
         self.residual = config.residual
 
-    def forward(self, z: torch.Tensor, recurrent: bool = False) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, recurrent: bool = False, at: torch.Tensor | None = None) -> torch.Tensor:
+        """``at``: only the tokens at these positions leave the block (the SSM still reads every token;
+        the token-wise FNN runs on the selected ones)."""
         h = self.norm(z)
         h = self.ssm.recurrence(h) if recurrent else self.ssm(h)
+        if at is not None:
+            z, h = z[:, at], h[:, at]
         h = self.fnn(h)
         return z + h if self.residual else h
 
@@ -376,15 +380,22 @@ class SSMFNN(nn.Module):
         self.final_norm = nn.LayerNorm(config.width) if config.layer_norm else nn.Identity()
         self.readout = nn.Linear(config.width, config.out_features)
 
-    def _run(self, inputs: torch.Tensor, recurrent: bool) -> torch.Tensor:
+    #: :meth:`forward` takes ``at`` (the trainer's ``columns``, :class:`~training.trainer.TrainConfig`)
+    selects_positions = True
+
+    def _run(self, inputs: torch.Tensor, recurrent: bool, at: torch.Tensor | None = None) -> torch.Tensor:
         z = embed(self.embed, self.config, inputs)  # (batch, L, width)
-        for block in self.blocks:
-            z = block(z, recurrent)
+        last = len(self.blocks) - 1
+        for i, block in enumerate(self.blocks):
+            z = block(z, recurrent, at if i == last else None)
         return self.readout(self.final_norm(z))  # (batch, L, out_features)
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The fast path: every SSM layer by FFT convolution with its materialised kernel."""
-        return self._run(inputs, recurrent=False)
+    def forward(self, inputs: torch.Tensor, at: torch.Tensor | None = None) -> torch.Tensor:
+        """The fast path: every SSM layer by FFT convolution with its materialised kernel. ``at``:
+        positions ``(P,)``; then only the outputs there, ``(batch, P, out_features)``, equal to
+        ``forward(inputs)[:, at]`` (the last block's token-wise FNN and the readout run at those
+        tokens only: a training step scored at a few answer positions skips the rest)."""
+        return self._run(inputs, recurrent=False, at=at)
 
     def recurrence_forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """The slow reference (loop over time in every SSM layer); for tests only."""
@@ -421,14 +432,18 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(width, 3 * width)
         self.out = nn.Linear(width, width)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, at: torch.Tensor | None = None) -> torch.Tensor:
+        """``at``: positions ``(P,)`` whose outputs are wanted (queries there only, keys everywhere)."""
         batch, L, W = x.shape
         dh = W // self.heads
         q, k, v = self.qkv(x).view(batch, L, 3, self.heads, dh).permute(2, 0, 3, 1, 4)  # (batch, H, L, dh)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(dh)  # (batch, H, L, L)
-        future = torch.ones(L, L, dtype=torch.bool, device=x.device).triu(1)
+        rows = torch.arange(L, device=x.device) if at is None else at
+        if at is not None:
+            q = q[:, :, at]
+        scores = q @ k.transpose(-1, -2) / math.sqrt(dh)  # (batch, H, P, L)
+        future = torch.arange(L, device=x.device).unsqueeze(0) > rows.unsqueeze(1)
         weights = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
-        y = (weights.to(v.dtype) @ v).transpose(1, 2).reshape(batch, L, W)
+        y = (weights.to(v.dtype) @ v).transpose(1, 2).reshape(batch, len(rows), W)
         return self.out(y)
 
 
@@ -442,8 +457,9 @@ class TransformerBlock(nn.Module):
         self.norm2 = nn.LayerNorm(config.width)
         self.mlp = make_fnn(config.width, config.mlp_hidden, 1)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = z + self.attn(self.norm1(z))
+    def forward(self, z: torch.Tensor, at: torch.Tensor | None = None) -> torch.Tensor:
+        """``at``: only the tokens at these positions leave the block (attention reads every token)."""
+        z = (z if at is None else z[:, at]) + self.attn(self.norm1(z), at)
         return z + self.mlp(self.norm2(z))
 
 
@@ -459,14 +475,20 @@ class CausalTransformer(nn.Module):
         self.final_norm = nn.LayerNorm(config.width)
         self.readout = nn.Linear(config.width, config.out_features)
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+    #: :meth:`forward` takes ``at`` (the trainer's ``columns``, :class:`~training.trainer.TrainConfig`)
+    selects_positions = True
+
+    def forward(self, inputs: torch.Tensor, at: torch.Tensor | None = None) -> torch.Tensor:
+        """``at``: positions ``(P,)``; then only the outputs there, ``(batch, P, out_features)``, equal to
+        ``forward(inputs)[:, at]`` (the last block's queries, MLP and the readout at those tokens only)."""
         L = inputs.shape[1]
         if L > self.config.max_len:
             raise ShapeError(f"sequence length {L} exceeds the Transformer's max_len {self.config.max_len}")
         z = embed(self.embed, self.config, inputs)
         z = z + self.position(torch.arange(L, device=z.device))  # (batch, L, width)
-        for block in self.blocks:
-            z = block(z)
+        last = len(self.blocks) - 1
+        for i, block in enumerate(self.blocks):
+            z = block(z, at if i == last else None)
         return self.readout(self.final_norm(z))
 
 

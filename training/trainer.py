@@ -68,6 +68,13 @@ class TrainConfig:
     the cap (``None``: always ``steps`` steps). The learning-rate schedule is laid out over the cap
     either way, so a run stopped early has the schedule's rate at its stopping step.
 
+    ``columns``: the scored positions as fixed columns, the same in every example (a format's answer
+    positions), or ``None``. With them a training step asks the model only for the outputs at these
+    columns: ``model(inputs, at=columns)`` for a model that can skip the others
+    (:attr:`~training.models.SSMFNN.selects_positions`: its last block's FNN and the readout then run at
+    these tokens only; the same outputs, less work), ``model(inputs)[:, columns]`` otherwise; the loss
+    is over these columns, and ``positions`` must select exactly them (checked on the first batch).
+
     ``autocast``: bfloat16 autocast of the training forward pass, **on CUDA only** (ignored on the
     CPU; :attr:`TrainResult.autocast` records whether it was used). bfloat16 keeps 8 significant
     bits (relative rounding ~4e-3), so curves with and without it agree only to about 1e-2
@@ -90,6 +97,7 @@ class TrainConfig:
     autocast: bool = False
     final_train_examples: int | None = None
     plateau: Plateau | None = None
+    columns: tuple[int, ...] | None = None
 
     def __post_init__(self):
         for name in ("steps", "eval_every", "eval_batch_size"):
@@ -111,6 +119,12 @@ class TrainConfig:
         check_positions(self.positions)
         if self.plateau is not None and not isinstance(self.plateau, Plateau):
             raise ConfigError(f"plateau must be a training.plateau.Plateau or None, got {type(self.plateau).__name__}")
+        if self.columns is not None:
+            if not isinstance(self.columns, tuple) or not self.columns or self.positions == "last":
+                raise ConfigError(f"columns must be a non-empty tuple of positions (with positions 'all' or a mask), "
+                                  f"got {self.columns!r} with positions {self.positions!r}")
+            for column in self.columns:
+                require_int("a scored column", column, 0)
 
     def as_dict(self) -> dict:
         """JSON-friendly copy; a ``positions`` callback is recorded by its qualified name."""
@@ -331,14 +345,30 @@ def lr_factor(config: TrainConfig) -> Callable[[int], float]:
     return factor
 
 
+def check_columns(inputs: torch.Tensor, targets: torch.Tensor, config: TrainConfig) -> None:
+    """``config.columns`` must be exactly the positions ``config.positions`` scores in this batch."""
+    shape = inputs.shape[:2]
+    expected = torch.zeros(shape, dtype=torch.bool, device=targets.device)
+    expected[:, list(config.columns)] = True
+    if not torch.equal(position_mask(inputs, targets, config.positions, shape), expected):
+        raise ConfigError(f"columns {config.columns} are not the positions {config.positions!r} scores")
+
+
 def train_step(model: nn.Module, optimizer, scheduler, batch: Data, config: TrainConfig,
                use_autocast: bool) -> torch.Tensor:
     """One optimizer step on ``batch``; returns the (detached) mean loss."""
     inputs, targets = batch
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_autocast):
-        outputs = model(inputs)
-    total, count = loss_sum(*scored(outputs, inputs, targets, config.loss, config.positions), config.loss)
+        if config.columns is None:
+            outputs = model(inputs)
+        else:
+            columns = torch.tensor(config.columns, device=inputs.device)
+            outputs = (model(inputs, at=columns) if getattr(model, "selects_positions", False)
+                       else model(inputs)[:, columns])
+            targets = targets[:, columns]
+    positions = config.positions if config.columns is None else "all"
+    total, count = loss_sum(*scored(outputs, inputs, targets, config.loss, positions), config.loss)
     loss = total / count
     loss.backward()
     if config.grad_clip is not None:
@@ -379,6 +409,8 @@ def train(model: nn.Module, train_data: Data, config: TrainConfig, eval_data: Da
     step, stop = 0, None
     for step, idx in enumerate(indices, start=1):
         batch = (train_data[0][idx].to(device), train_data[1][idx].to(device))
+        if step == 1 and config.columns is not None:
+            check_columns(*batch, config)
         running, since = running + train_step(model, optimizer, scheduler, batch, config, use_autocast), since + 1
         if step % config.eval_every == 0 or step == config.steps:
             curve.append((step, float(running) / since, None if eval_data is None else eval_loss(eval_data)))

@@ -43,6 +43,7 @@ from .tasks import (
     answer_mask,
     copy_format,
     recall_format,
+    scored_positions,
     sequence_length,
     task_tensors,
     vocab_size,
@@ -146,12 +147,15 @@ class SweepSetup:
                                              max_len=sequence_length(self.task_config(size)), heads=self.heads)
         return CausalTransformer(matched)
 
-    def train_config(self, seed: int, spec: ModelSpec | None = None) -> TrainConfig:
+    def train_config(self, seed: int, spec: ModelSpec | None = None, size: int | None = None) -> TrainConfig:
+        """The training configuration of ``spec`` for ``seed``; with the task ``size``, its answer positions
+        are the trainer's ``columns`` (a step then computes the outputs there only, where the model can)."""
         lr = self.transformer_lr if spec is not None and spec.family == "transformer" and self.transformer_lr else self.lr
         return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=lr, weight_decay=0.0, seed=seed,
                            loss="cross_entropy", positions=answer_mask, warmup_steps=min(50, self.steps // 10),
                            eval_every=self.eval_every or max(1, self.steps // 4), autocast=self.autocast,
-                           final_train_examples=FINAL_TRAIN_INSTANCES, plateau=self.plateau)
+                           final_train_examples=FINAL_TRAIN_INSTANCES, plateau=self.plateau,
+                           columns=None if size is None else tuple(scored_positions(self.task_config(size)).tolist()))
 
     def data(self, size: int, seed: int) -> tuple[TaskTensors, TaskTensors, TaskTensors]:
         """Training, (fresh) test and (fresh) monitoring instances of one size and seed; the same for
@@ -233,7 +237,8 @@ def train_one(setup: SweepSetup, spec: ModelSpec, size: int, seed: int, device: 
     model = setup.build(spec, size).to(device)
     monitored = data[2]
     start = time.perf_counter()
-    result = train(model, data[0].data, setup.train_config(seed, spec), monitor=lambda m: accuracies(m, monitored)[0])
+    result = train(model, data[0].data, setup.train_config(seed, spec, size),
+                   monitor=lambda m: accuracies(m, monitored)[0])
     return measure(setup, spec, size, seed, model, result, data, time.perf_counter() - start), model
 
 
