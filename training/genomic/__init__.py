@@ -78,6 +78,8 @@ from .data import (
     motif_occurrences,
 )
 from .figures import figure_specs
+from .motifs import MOTIF_FILE, MotifFileError, MotifMatrix, MotifSet, load_motifs, parse_motifs
+from .sites import NEAR_MOTIF, OTHER_TF, SITE, SiteConfig, SiteData, generate_sites
 from .hand_built import AT_VERSUS_GC, CompositionCounter, MotifScanner, PositionReader, one_hot_embedding
 from .measures import MEASURES, class_margin, gradient_input_importance, importance, occlusion_importance
 from .metrics import (
@@ -96,7 +98,9 @@ from .runner import (
     GenomicResult,
     GenomicSetup,
     ModelReport,
+    describe_data,
     explain,
+    make_data,
     model_accuracy,
     run_experiment,
 )
@@ -111,6 +115,20 @@ from .verdicts import (
 )
 
 __all__ = [
+    "MOTIF_FILE",
+    "MotifFileError",
+    "MotifMatrix",
+    "MotifSet",
+    "NEAR_MOTIF",
+    "OTHER_TF",
+    "SITE",
+    "SiteConfig",
+    "SiteData",
+    "describe_data",
+    "generate_sites",
+    "load_motifs",
+    "make_data",
+    "parse_motifs",
     "ACCURACY_MIN",
     "ALPHABET",
     "AT_VERSUS_GC",
