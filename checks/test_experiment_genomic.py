@@ -49,14 +49,14 @@ from training.genomic import (
 )
 from training.plateau import Plateau
 
-#: the paper profile's task: four JASPAR classes (9-12 bases) at L = 1024, 1-3 sites, up to 3 decoys
-PAPER_DATA = SiteConfig(length=1024, classes=("SP1", "CEBPA", "Irf1", "Nrf1"), decoys=("MYB", "TBP", "CREB1"),
-                        max_sites=3, max_decoys=3, site_p_value=1e-5)
+#: the paper profile's task: three JASPAR classes (10-12 bases) at L = 1024, 1-3 sites, up to 3 decoys
+PAPER_DATA = SiteConfig(length=1024, classes=("CEBPA", "Irf1", "Nrf1"), decoys=("MYB", "TBP", "CREB1", "SP1"),
+                        max_sites=3, max_decoys=3, site_p_value=1e-4)
 
 SETUPS = {
-    "tiny": GenomicSetup(data=SiteConfig(length=32, max_sites=1, max_decoys=1), train_samples=512, test_samples=256,
+    "tiny": GenomicSetup(data=SiteConfig(length=48, max_sites=1, max_decoys=1), train_samples=512, test_samples=256,
                          explained_samples=8, width=16, fnn_hidden=32, steps=60),
-    # L = 64, TBP vs CREB1 (1-2 sites, up to 2 decoys), 2048 sequences, 300 steps
+    # L = 80, CREB1 vs CEBPA (1-2 sites, up to 2 decoys), 2048 sequences, 300 steps
     "quick": GenomicSetup(data=SiteConfig()),
     "paper": GenomicSetup(data=PAPER_DATA, train_samples=8192, test_samples=1024, explained_samples=16, width=32,
                           fnn_hidden=64, steps=2000, dt_min=1e-3, lr=3e-3, plateau=Plateau(), eval_every=100,
