@@ -2,28 +2,35 @@
 :mod:`training.genomic`).
 
 **Synthetic data.** No installed package ships real genomic sequences and nothing is downloaded,
-so the sequences are generated: uniform DNA background with one class motif (``TATAAT`` or
-``CAGCTG``) planted once at a random position (the only occurrence of any motif in the
-sequence), so the truly important positions are known.
+so the sequences are generated (``training/genomic/sites.py``): a synthetic uniform background with
+1-2 (quick; 1-3 paper) binding sites of the label's class sampled from a real JASPAR 2024
+transcription-factor matrix (every site differs) and up to 2 (3) decoys -- near-motifs (class sites
+mutated below the class threshold) and sites of TFs that define no class. A sequence is kept only
+when its planted sites are the only windows scoring as a site of any class (integer log-odds at
+background p-value 1e-3 quick, 1e-4 paper), so the label is the only class with a site and the
+truly important positions are known. Planted JASPAR-sampled sites in a synthetic background: never
+real genomic sequences, and every record says so.
 
 An SSM+FNN (dense ``A``, two layers, read out at the last position, cross entropy) is trained on
 them for several seeds; on held-out sequences its token importance is measured by occlusion and by
 gradient x input. Each seed gets its own verdict (``training.genomic.verdict``), recorded; the claim
 is decided over the seeds that learned (accuracy >= 0.9) by two-sided 95% t-intervals
-(``training.genomic.seeds_verdict``): mean top-``k`` share of ``|importance|`` >= 0.5 (``k`` = motif
-length; uniform gives ``k / L``) and mean pairwise Jaccard overlap of the top-``k`` sets <= 0.25
+(``training.genomic.seeds_verdict``): mean top-``k`` share of ``|importance|`` >= 0.5 (``k`` = the most
+positions the planted sites occupy, ``max_sites`` x the longest class matrix; uniform gives ``k / L``) and mean pairwise Jaccard overlap of the top-``k`` sets <= 0.25
 (fixed positions give 1), for both measures; an interval wholly on the wrong side fails, one across
 its threshold is inconclusive. One seed is not enough: with one seed the quick verdict flipped from
 ``holds`` to ``fails`` when an equivalent convolution path changed the training's rounding
 (gradient x input share 0.592 -> 0.481; seeds 0-5 give 0.45-0.56).
 
 Controls break the claim's own objects, reusing the trained models (``_RESULTS``; the module is one
-xdist group): the trained networks explained on sequences whose motif never moves (importance can
-no longer move with the input: must not hold), and the same networks untrained (must not hold).
+xdist group): the trained networks explained on sequences with one site, no decoy, always at the same
+start (importance can no longer move with the input: must not hold), and the same networks untrained (must not hold).
 The measures and the rule on hand-built models with known important positions (a motif scanner, a
 one-position reader, a bag-of-bases counter) are tests of the judge, in ``tests/test_genomic.py``.
-Profiles: ``tiny`` (seconds, may well be ``inconclusive``), ``quick`` (L = 64, 4 seeds, about 15 s
-each on one CPU thread), ``thorough`` (L = 1024, 5 seeds, meant for a GPU).
+Profiles: ``tiny`` (seconds, may well be ``inconclusive``), ``quick`` (L = 80, CREB1 vs CEBPA, 4 seeds,
+300 steps), ``paper`` (L = 256, CEBPA / Irf1 / Nrf1, 3 seeds, plateau stopping: the largest length
+whose training and occlusion fit the profile's budget of about 15 minutes on one core, see
+``SETUPS``), ``thorough`` (L = 1024, 5 seeds, meant for a GPU).
 """
 
 from __future__ import annotations
