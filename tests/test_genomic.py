@@ -455,3 +455,11 @@ def test_a_fixed_start_plants_one_site_there_and_no_decoy():
 def test_bad_site_configs_name_the_problem(overrides, match):
     with pytest.raises(ConfigError, match=match):
         SiteConfig(**overrides)
+
+
+def test_every_data_description_says_synthetic_and_not_real_sequences():
+    from training.genomic import describe_data
+
+    text = describe_data(SiteConfig())
+    assert "synthetic" in text and "JASPAR2024" in text and "not real genomic sequences" in text
+    assert "synthetic" in describe_data(SMALL) and "not the paper's" in describe_data(SMALL)
