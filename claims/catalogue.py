@@ -901,8 +901,8 @@ CATALOGUE = [
         paper_claims=["C6"],
         notes="The data are synthetic: a synthetic background with planted sites sampled from JASPAR 2024 matrices "
         "(training/genomic/sites.py, motifs.py; the matrices shipped in jaspar_motifs.json, CC BY 4.0), never real "
-        "genomic sequences: no installed package ships real sequences and nothing is downloaded. Quick: L = 80, CREB1 "
-        "vs CEBPA, 1-2 sites, up to 2 decoys, 4 seeds of 300 steps; paper profile: L = 256 (the largest length whose "
+        "genomic sequences: no installed package ships real sequences and nothing is downloaded. Quick: L = 64, TBP "
+        "vs CREB1 (p <= 3e-4), 1-2 sites, up to 2 decoys, 4 seeds of 300 steps; paper profile: L = 256 (the largest length whose "
         "training and occlusion fit its budget on one core), Irf1 vs Nrf1, 1-3 sites, up to 3 decoys, 3 seeds "
         "with plateau stopping. The planted sites are the known ground truth (agreement of the top-k with them is "
         "reported, not judged). Controls (the claim's own trained networks): explained on sequences with one site, no "

@@ -428,11 +428,11 @@ def test_the_site_generator_is_pure_in_config_n_and_seed(config, seed):
 
 
 def test_sampled_sites_differ_and_positions_vary():
-    data = generate_sites(SiteConfig(length=128), 200, seed=0)  # CREB1 and CEBPA at p = 1e-3: 65 and 1048 site strings
+    data = generate_sites(SiteConfig(length=128, site_p_value=1e-3), 200, seed=0)  # TBP, CREB1: 16 and 65 site strings
     sites = {tuple(data.tokens[i, s : s + int(n)].tolist()) for i, s, n, kind in
              zip(*[t.flatten().tolist() for t in (torch.arange(200).unsqueeze(1).expand_as(data.starts), data.starts,
                                                    data.lengths, data.kinds)]) if kind == SITE}
-    assert len(sites) > 50  # sampled from the matrix, not one consensus string
+    assert len(sites) > 30  # sampled from the matrix, not one consensus string
     assert len(set(data.starts[data.kinds == SITE].tolist())) > 40
     assert set(data.site_counts().tolist()) == {1, 2}
 
@@ -447,7 +447,7 @@ def test_a_fixed_start_plants_one_site_there_and_no_decoy():
     ({"classes": ("CREB1", "GATA9")}, "no motif 'GATA9'"),
     ({"decoys": ("CREB1",)}, "define no class"),
     ({"classes": ("MYB", "SP1"), "decoys": (), "site_p_value": 1e-5}, "no window scores as a site of MYB"),
-    ({"length": 39}, "do not fit"),
+    ({"length": 35}, "do not fit"),
     ({"length": 60, "max_decoys": 0}, "top_k / L"),
     ({"fixed_start": 3}, "one site and no decoy"),
     ({"decoy_mutations": 9}, "exceeds the shortest"),

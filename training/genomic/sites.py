@@ -56,14 +56,14 @@ class SiteConfig:
     decoys, always at this start (the fixed-position control).
     """
 
-    length: int = 80
-    classes: tuple[str, ...] = ("CREB1", "CEBPA")
-    decoys: tuple[str, ...] = ("MYB", "TBP")
+    length: int = 64
+    classes: tuple[str, ...] = ("TBP", "CREB1")
+    decoys: tuple[str, ...] = ("MYB", "SP1")
     min_sites: int = 1
     max_sites: int = 2
     max_decoys: int = 2
     decoy_mutations: int = 2
-    site_p_value: float = 1e-3
+    site_p_value: float = 3e-4
     background: str = "uniform"
     transitions: tuple[tuple[float, ...], ...] | None = None
     fixed_start: int | None = None
