@@ -451,6 +451,7 @@ def test_a_fixed_start_plants_one_site_there_and_no_decoy():
     ({"length": 60, "max_decoys": 0}, "top_k / L"),
     ({"fixed_start": 3}, "one site and no decoy"),
     ({"decoy_mutations": 9}, "exceeds the shortest"),
+    ({"transitions": ((1.0, 0.0),)}, "row-stochastic"),
 ])
 def test_bad_site_configs_name_the_problem(overrides, match):
     with pytest.raises(ConfigError, match=match):
