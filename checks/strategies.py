@@ -483,3 +483,25 @@ def ngram_lookup_instances(draw, *, key: str, max_alphabet: int = 4, max_n: int 
     config = NgramLookupConfig(alphabet, len(string), n, answer, key)
     strings = torch.tensor([string])
     return config, strings, strings[:, start : start + n]
+
+
+@st.composite
+def site_configs(draw, *, max_length: int = 160):
+    """Planted-JASPAR-site task configurations (:class:`training.genomic.SiteConfig`): two or three
+    class TFs and up to two decoy TFs of the shipped matrices, 1-3 sites, 0-3 decoys, a length that
+    fits them and keeps ``k / L <= 1/4``."""
+    from training.genomic import SiteConfig, load_motifs
+
+    names = list(load_motifs().names)
+    classes = draw(st.lists(st.sampled_from(names[3:]), min_size=2, max_size=3, unique=True))  # 9..12 bases
+    decoys = draw(st.lists(st.sampled_from([n for n in names if n not in classes]), max_size=2, unique=True))
+    min_sites = draw(st.integers(1, 2))
+    max_sites = draw(st.integers(min_sites, 3))
+    max_decoys = draw(st.integers(0, 3))
+    longest = max(load_motifs()[n].length for n in classes + decoys)
+    k = max_sites * max(load_motifs()[n].length for n in classes)
+    shortest = max(4 * k, (max_sites + max_decoys) * longest)
+    return SiteConfig(length=draw(st.integers(shortest, max(shortest, max_length))), classes=tuple(classes),
+                      decoys=tuple(decoys), min_sites=min_sites, max_sites=max_sites, max_decoys=max_decoys,
+                      decoy_mutations=draw(st.integers(1, 3)), site_p_value=draw(st.sampled_from([1e-4, 1e-5])),
+                      background=draw(st.sampled_from(["uniform", "markov"])))

@@ -8,10 +8,21 @@ import dataclasses
 
 import pytest
 import torch
+from hypothesis import given, settings
 
 from constructions.errors import ShapeError, TokenRangeError
+from checks.strategies import seeds, site_configs
 from training import SSMFNN, ConfigError
 from training.genomic import (
+    MOTIF_FILE,
+    NEAR_MOTIF,
+    OTHER_TF,
+    SITE,
+    MotifFileError,
+    SiteConfig,
+    generate_sites,
+    load_motifs,
+    parse_motifs,
     ACCURACY_MIN,
     AT_VERSUS_GC,
     MEASURES,
@@ -329,3 +340,127 @@ def test_experiment_records_and_figures_are_well_formed(tmp_path):
         assert len(draw(spec, tmp_path / "figures")) == 2
     shares = specs["figure:genomic-top-k-share"]["series"]
     assert all(s["x"] == [1, 6] for s in shares)  # k beyond L dropped
+
+
+# ----------------------------------------------------------------------------- JASPAR matrices, planted sites
+def test_the_shipped_jaspar_file_holds_seven_matrices_of_lengths_6_to_12_under_cc_by():
+    motifs = load_motifs()
+    assert motifs.release == "JASPAR2024" and "CC BY 4.0" in motifs.licence and "Rauluseviciute" in motifs.attribution
+    assert [m.length for m in motifs.motifs] == list(range(6, 13))
+    assert motifs["MA0102.5"] is motifs["CEBPA"]
+    for m in motifs.motifs:
+        sums = m.count_tensor().sum(0)
+        assert (m.count_tensor() >= 0).all() and float(sums.max() - sums.min()) <= 1e-3 * float(sums.max())
+
+
+def test_integer_thresholds_are_the_exact_background_tail():
+    """Enumerating every 6- and 7-mer: the threshold is the smallest score whose uniform tail is <= p."""
+    for name in ("MYB", "TBP"):
+        m = load_motifs()[name]
+        every = torch.cartesian_prod(*[torch.arange(4)] * m.length)  # (4^m, m)
+        scores = m.scores(every)[:, 0]
+        for p in (1e-2, 1e-3):
+            t = m.threshold(p)
+            assert float((scores >= t).double().mean()) <= p < float((scores >= t - 1).double().mean())
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda d: d.pop("licence"), "licence"),
+    (lambda d: d.update(motifs=[]), "at least one matrix"),
+    (lambda d: d["motifs"][0]["counts"].pop("T"), "exactly the rows"),
+    (lambda d: d["motifs"][0]["counts"]["A"].append(1.0), "one length"),
+    (lambda d: d["motifs"][0]["counts"]["C"].__setitem__(0, -1.0), "non-negative"),
+    (lambda d: d["motifs"][0]["counts"]["C"].__setitem__(0, float("nan")), "finite"),
+    (lambda d: d["motifs"][0]["counts"]["C"].__setitem__(0, 5000.0), "same positive count"),
+    (lambda d: d["motifs"][1].update(name=d["motifs"][0]["name"]), "repeats a name"),
+])
+def test_a_malformed_motif_file_names_the_problem(edit, match):
+    import json
+
+    document = json.loads(MOTIF_FILE.read_text(encoding="utf-8"))
+    edit(document)
+    with pytest.raises(MotifFileError, match=match):
+        parse_motifs(document)
+
+
+def test_an_unreadable_motif_file_raises_a_motif_file_error(tmp_path):
+    with pytest.raises(MotifFileError, match="cannot read"):
+        load_motifs(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    with pytest.raises(MotifFileError, match="not JSON"):
+        load_motifs(tmp_path / "bad.json")
+
+
+@given(config=site_configs(), seed=seeds)
+@settings(max_examples=20, deadline=None)
+def test_planted_sites_are_the_only_windows_scoring_as_sites_and_decoys_stay_below(config, seed):
+    """Site counts within bounds, sites of the label's class only, the only windows of any class at
+    or above its threshold; near-motifs below their matrix's threshold; masks cover exactly the items;
+    items never overlap."""
+    data = generate_sites(config, 24, seed=seed)
+    assert data.tokens.shape == (24, config.length) and int(data.tokens.min()) >= 0 and int(data.tokens.max()) < 4
+    counts = data.site_counts()
+    assert ((counts >= config.min_sites) & (counts <= config.max_sites)).all()
+    decoys = ((data.kinds == NEAR_MOTIF) | (data.kinds == OTHER_TF)).sum(1)
+    assert (decoys <= config.max_decoys).all()
+    assert (data.matrices[data.kinds == SITE] == data.labels.unsqueeze(1).expand_as(data.kinds)[data.kinds == SITE]).all()
+    for c, (matrix, t) in enumerate(zip(config.class_matrices(), config.thresholds())):
+        hits = (matrix.scores(data.tokens) >= t).nonzero().tolist()
+        mine = ((data.kinds == SITE) & (data.labels.unsqueeze(1) == c)).nonzero()
+        assert sorted(map(tuple, hits)) == sorted((int(i), int(data.starts[i, j])) for i, j in mine.tolist())
+    rows, slots = (data.kinds == NEAR_MOTIF).nonzero(as_tuple=True)
+    for i, j in zip(rows.tolist(), slots.tolist()):
+        matrix = config.class_matrices()[int(data.matrices[i, j])]
+        start = int(data.starts[i, j])
+        window = data.tokens[i : i + 1, start : start + matrix.length]
+        assert int(matrix.scores(window)[0, 0]) < matrix.threshold(config.site_p_value)
+    used = data.kinds != 0
+    assert torch.equal(data.motif_mask().sum(1), (data.lengths * (data.kinds == SITE)).sum(1))
+    assert torch.equal((data.motif_mask() | data.decoy_mask()).sum(1), (data.lengths * used).sum(1))  # no overlap
+    assert not (data.motif_mask() & data.decoy_mask()).any()
+
+
+@given(config=site_configs(max_length=96), seed=seeds)
+@settings(max_examples=5, deadline=None)
+def test_the_site_generator_is_pure_in_config_n_and_seed(config, seed):
+    a, b = generate_sites(config, 8, seed), generate_sites(config, 8, seed)
+    assert all(torch.equal(getattr(a, f), getattr(b, f)) for f in ("tokens", "labels", "starts", "kinds", "matrices"))
+
+
+def test_sampled_sites_differ_and_positions_vary():
+    data = generate_sites(SiteConfig(length=128, site_p_value=1e-3), 200, seed=0)  # TBP, CREB1: 16 and 65 site strings
+    sites = {tuple(data.tokens[i, s : s + int(n)].tolist()) for i, s, n, kind in
+             zip(*[t.flatten().tolist() for t in (torch.arange(200).unsqueeze(1).expand_as(data.starts), data.starts,
+                                                   data.lengths, data.kinds)]) if kind == SITE}
+    assert len(sites) > 30  # sampled from the matrix, not one consensus string
+    assert len(set(data.starts[data.kinds == SITE].tolist())) > 40
+    assert set(data.site_counts().tolist()) == {1, 2}
+
+
+def test_a_fixed_start_plants_one_site_there_and_no_decoy():
+    data = generate_sites(SiteConfig(max_sites=1, max_decoys=0, fixed_start=20), 30, seed=1)
+    assert (data.starts[:, 0] == 20).all() and (data.kinds[:, 0] == SITE).all()
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"classes": ("TBP",)}, "at least two distinct"),
+    ({"classes": ("CREB1", "GATA9")}, "no motif 'GATA9'"),
+    ({"decoys": ("CREB1",)}, "define no class"),
+    ({"classes": ("MYB", "SP1"), "decoys": (), "site_p_value": 1e-5}, "no window scores as a site of MYB"),
+    ({"length": 35}, "do not fit"),
+    ({"length": 60, "max_decoys": 0}, "top_k / L"),
+    ({"fixed_start": 3}, "one site and no decoy"),
+    ({"decoy_mutations": 9}, "exceeds the shortest"),
+    ({"transitions": ((1.0, 0.0),)}, "row-stochastic"),
+])
+def test_bad_site_configs_name_the_problem(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        SiteConfig(**overrides)
+
+
+def test_every_data_description_says_synthetic_and_not_real_sequences():
+    from training.genomic import describe_data
+
+    text = describe_data(SiteConfig())
+    assert "synthetic" in text and "JASPAR2024" in text and "not real genomic sequences" in text
+    assert "synthetic" in describe_data(SMALL) and "not the paper's" in describe_data(SMALL)

@@ -84,6 +84,7 @@ def test_the_wheel_holds_every_module_of_every_package_of_the_checkout(wheel):
         shipped = set(z.namelist())
     assert expected - shipped == set()
     assert "checks/test_ssm_model.py" in shipped and "claims/pytest_plugin.py" in shipped
+    assert "training/genomic/jaspar_motifs.json" in shipped  # package data: the genomic task's JASPAR matrices
 
 
 def test_the_wheel_ships_no_conftest_tests_or_project_file_into_site_packages(wheel):

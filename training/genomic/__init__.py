@@ -6,12 +6,17 @@ positions they are changes from one sequence to the next) -- the dynamic token s
 paper's theorems are about.
 
 **Data: synthetic, not the paper's.** No installed Python package ships real genomic sequences
-(and nothing may be downloaded at run time), so the sequences are generated
-(:func:`generate`): a background over ``A, C, G, T`` (i.i.d. uniform, or a first-order Markov
-chain) with one class-defining motif planted once per sequence at a uniformly random start
-(or, for the control, at a fixed start). A sequence is redrawn until the planted motif is the only
-occurrence of *any* class motif in it, so the ground-truth important positions (the planted
-window) are known for every sequence.
+(and nothing may be downloaded at run time; the public genomic benchmarks ship coordinates, not
+sequences), so the sequences are generated. The experiment's task (:mod:`~training.genomic.sites`,
+:func:`generate_sites`): a synthetic background over ``A, C, G, T`` with 1-3 binding sites of the
+label's class *sampled from a real transcription-factor matrix* (JASPAR 2024, shipped in
+``jaspar_motifs.json``, :mod:`~training.genomic.motifs`; every site differs), and decoys: near-motifs
+(class sites mutated below the class threshold) and sites of TFs that define no class. A window is
+a site of class ``c`` when its integer log-odds score reaches ``c``'s threshold at a background
+p-value; a sequence is redrawn until its planted sites are the only such windows, so the label is
+the only class with a site and the ground-truth important positions (the planted sites) are known
+for every sequence. The original task (:func:`generate`: one exact motif string planted once) stays
+for the hand-built controls of the measures (``tests/test_genomic.py``).
 
 **Model.** :class:`~training.models.SSMFNN` on token ids (``input="tokens"``), read out at the last
 position, trained with cross entropy (:func:`run_experiment`, on one CPU thread: these models are
@@ -28,7 +33,8 @@ probability it does not saturate for confident predictions):
   embedded token (the output of ``model.embed``, captured by a forward hook), summed over the
   embedding dimension; one backward pass per batch.
 
-**Metrics** (all batched), with ``k`` the motif length:
+**Metrics** (all batched), with ``k`` = ``config.k`` (the site task: ``max_sites`` times the longest
+class matrix, the most positions the planted sites occupy; the exact-motif task: the motif length):
 
 * sparsity (:func:`top_k_share`): the share of the total ``|importance|`` held by the ``k`` most
   important positions; importance spread uniformly gives ``k / L``;
@@ -56,12 +62,14 @@ wholly on the wrong side; ``inconclusive`` otherwise, or when fewer than two see
 
 **Modules** (every public name is importable from the package itself):
 
-* :mod:`~training.genomic.data` -- the alphabet, :class:`GenomicConfig`, :func:`generate`;
+* :mod:`~training.genomic.data` -- the alphabet, the backgrounds, :class:`GenomicConfig`, :func:`generate`;
+* :mod:`~training.genomic.motifs` -- the shipped JASPAR matrices (:func:`load_motifs`), integer scores, thresholds;
+* :mod:`~training.genomic.sites` -- the planted-site task: :class:`SiteConfig`, :func:`generate_sites`;
 * :mod:`~training.genomic.hand_built` -- the hand-built controls (:class:`MotifScanner`, ...);
 * :mod:`~training.genomic.measures` -- occlusion and gradient x input;
 * :mod:`~training.genomic.metrics` -- top-``k`` share, overlap, motif agreement, :func:`summarize`;
 * :mod:`~training.genomic.verdicts` -- the thresholds, :func:`verdict`, :func:`seeds_verdict`;
-* :mod:`~training.genomic.runner` -- :class:`GenomicSetup`, :func:`run_experiment`;
+* :mod:`~training.genomic.runner` -- :class:`GenomicSetup`, :func:`run_experiment` (optional plateau stopping);
 * :mod:`~training.genomic.figures` -- the report figures.
 """
 
@@ -78,6 +86,8 @@ from .data import (
     motif_occurrences,
 )
 from .figures import figure_specs
+from .motifs import MOTIF_FILE, MotifFileError, MotifMatrix, MotifSet, load_motifs, parse_motifs
+from .sites import NEAR_MOTIF, OTHER_TF, SITE, SiteConfig, SiteData, generate_sites
 from .hand_built import AT_VERSUS_GC, CompositionCounter, MotifScanner, PositionReader, one_hot_embedding
 from .measures import MEASURES, class_margin, gradient_input_importance, importance, occlusion_importance
 from .metrics import (
@@ -96,7 +106,9 @@ from .runner import (
     GenomicResult,
     GenomicSetup,
     ModelReport,
+    describe_data,
     explain,
+    make_data,
     model_accuracy,
     run_experiment,
 )
@@ -126,27 +138,41 @@ __all__ = [
     "ImportanceSummary",
     "MAX_TOP_FRACTION",
     "MEASURES",
+    "MOTIF_FILE",
     "ModelReport",
+    "MotifFileError",
+    "MotifMatrix",
     "MotifScanner",
+    "MotifSet",
+    "NEAR_MOTIF",
+    "OTHER_TF",
     "PositionReader",
+    "SITE",
     "SPARSE_MIN_SHARE",
+    "SiteConfig",
+    "SiteData",
     "check_tokens",
     "class_margin",
     "decode",
+    "describe_data",
     "encode",
     "explain",
     "figure_specs",
     "generate",
+    "generate_sites",
     "gradient_input_importance",
     "importance",
     "is_input_dependent",
     "is_sparse",
     "jaccard_matrix",
+    "load_motifs",
+    "make_data",
     "model_accuracy",
     "motif_agreement",
     "motif_occurrences",
     "occlusion_importance",
     "one_hot_embedding",
+    "parse_motifs",
     "random_overlap",
     "run_experiment",
     "seeds_verdict",

@@ -103,6 +103,15 @@ class GenomicConfig:
     def classes(self) -> int:
         return len(self.motifs)
 
+    @property
+    def n_classes(self) -> int:
+        return len(self.motifs)
+
+    @property
+    def k(self) -> int:
+        """The ``k`` of the importance metrics: the motif length (one planted motif a sequence)."""
+        return self.motif_length
+
     def motif_tokens(self) -> torch.Tensor:
         """``(classes, m)`` int64 token ids of the motifs."""
         return torch.stack([encode(m) for m in self.motifs])

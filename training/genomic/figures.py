@@ -7,7 +7,7 @@ share ``k / L``.
 
 from __future__ import annotations
 
-from .runner import GenomicResult
+from .runner import GenomicResult, describe_data
 
 
 def figure_specs(result: GenomicResult, inputs: int = 3) -> dict:
@@ -24,20 +24,20 @@ def figure_specs(result: GenomicResult, inputs: int = 3) -> dict:
     along = {"name": "genomic-importance-along-sequence",
              "title": "Token importance along the sequence (trained SSM+FNN, synthetic DNA)",
              "xlabel": "position", "ylabel": "|importance| / max (offset by input)", "series": [],
-             "note": f"bars above the curves: planted motif positions; L = {L}, motifs {list(result.setup.data.motifs)}"}
+             "note": f"marks above the curves: planted site positions; L = {L}; {describe_data(result.setup.data)}"}
     for i in range(min(inputs, len(data))):
         for measure, style in (("occlusion", "-"), ("gradient_input", ":")):
             a = result.trained.scores[measure][i].abs()
             a = a / a.max().clamp_min(1e-30)
             along["series"].append({"label": f"input {i} {measure}", "x": positions, "y": (a + 1.2 * i).tolist(),
                                     "style": style})
-        motif = data.motif_mask()[i].nonzero().squeeze(1).tolist()  # consecutive: drawn as a bar
-        along["series"].append({"label": f"input {i} motif", "x": motif, "y": [1.2 * i + 1.08] * len(motif),
-                                "style": "-"})
+        motif = data.motif_mask()[i].nonzero().squeeze(1).tolist()  # one or several sites: drawn as marks
+        along["series"].append({"label": f"input {i} sites", "x": motif, "y": [1.2 * i + 1.08] * len(motif),
+                                "style": "" if len(motif) and motif[-1] - motif[0] >= len(motif) else "-"})
     ks = [k for k in result.setup.top_k_grid if k <= L]
     share = {"name": "genomic-top-k-share", "title": "Share of |importance| in the top-k positions",
              "xlabel": "k", "ylabel": "mean top-k share", "series": [],
-             "note": f"motif length {result.setup.data.motif_length}; uniform importance gives k / L"}
+             "note": f"judged at k = {result.setup.data.k}; uniform importance gives k / L"}
     for report in (result.trained, result.untrained):
         for measure, style in (("occlusion", "-"), ("gradient_input", "--")):
             share["series"].append({"label": f"{report.name} {measure}", "x": ks,

@@ -18,8 +18,10 @@ from torch import nn
 from constructions.threads import one_thread
 
 from ..models import SSMFNN, SSMFNNConfig, count_parameters, require_int
+from ..plateau import Plateau
 from ..trainer import TrainConfig, accuracy, set_seed, train
 from .data import ALPHABET, GenomicConfig, GenomicData, generate
+from .sites import SiteConfig, SiteData, generate_sites
 from .measures import MEASURES, importance
 from .metrics import ImportanceSummary, summarize, top_k_share
 from .verdicts import verdict
@@ -35,7 +37,7 @@ FINAL_TRAIN_SAMPLES = 2048
 class GenomicSetup:
     """One run of the experiment: data, model and training sizes (the check's profiles)."""
 
-    data: GenomicConfig = GenomicConfig(length=64)
+    data: GenomicConfig | SiteConfig = GenomicConfig(length=64)
     train_samples: int = 2048
     test_samples: int = 512
     explained_samples: int = 32
@@ -53,6 +55,11 @@ class GenomicSetup:
     lr: float = 1e-2
     seed: int = 0
     top_k_grid: tuple[int, ...] = (1, 2, 4, 6, 8, 12, 16, 24)
+    #: plateau early stopping (:mod:`training.plateau`) on the accuracy of ``monitor_samples`` held-out
+    #: sequences (neither trained on nor scored), every ``eval_every`` steps; ``steps`` is then the cap
+    plateau: Plateau | None = None
+    monitor_samples: int = 512
+    eval_every: int | None = None
 
     def __post_init__(self):
         for name in ("train_samples", "test_samples", "steps", "batch_size"):
@@ -62,14 +69,15 @@ class GenomicSetup:
     def model_config(self) -> SSMFNNConfig:
         return SSMFNNConfig(input="tokens", vocab_size=len(ALPHABET), width=self.width, state_size=self.state_size,
                             layers=self.layers, fnn_depth=self.fnn_depth, fnn_hidden=self.fnn_hidden,
-                            ssm_kind=self.ssm_kind, out_features=self.data.classes, layer_norm=self.layer_norm,
+                            ssm_kind=self.ssm_kind, out_features=self.data.n_classes, layer_norm=self.layer_norm,
                             dt_min=self.dt_min,
                             dt_max=self.dt_max)
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
                            loss="cross_entropy", positions="last", warmup_steps=min(20, self.steps // 10),
-                           eval_every=max(1, self.steps // 10), final_train_examples=FINAL_TRAIN_SAMPLES)
+                           eval_every=self.eval_every or max(1, self.steps // 10),
+                           final_train_examples=FINAL_TRAIN_SAMPLES, plateau=self.plateau)
 
 
 @dataclass
@@ -87,11 +95,17 @@ class ModelReport:
                 "summaries": {m: s.to_dict() for m, s in self.summaries.items()}, "top_k_curve": self.top_k_curve}
 
 
-def explain(name: str, model: nn.Module, data: GenomicData, test_accuracy: float,
+def make_data(config: GenomicConfig | SiteConfig, n: int, seed: int) -> GenomicData | SiteData:
+    """``n`` sequences of either task (:func:`~training.genomic.data.generate` or
+    :func:`~training.genomic.sites.generate_sites`), pure in ``(config, n, seed)``."""
+    return (generate_sites if isinstance(config, SiteConfig) else generate)(config, n, seed)
+
+
+def explain(name: str, model: nn.Module, data: GenomicData | SiteData, test_accuracy: float,
             k_grid: tuple[int, ...] = ()) -> ModelReport:
-    """Both importance measures of ``model`` on ``data`` (true labels), their summaries at ``k = m``
-    and the mean top-``k`` share for each ``k`` in ``k_grid`` (those ``<= L``)."""
-    k = data.config.motif_length
+    """Both importance measures of ``model`` on ``data`` (true labels), their summaries at ``k``
+    (``data.config.k``: the motif length, or the most positions planted sites occupy) and the mean top-``k`` share for each ``k`` in ``k_grid`` (those ``<= L``)."""
+    k = data.config.k
     scores, summaries, curve = {}, {}, {}
     for measure in MEASURES:
         s = importance(model, measure, data.tokens, data.labels).cpu()
@@ -117,13 +131,22 @@ class GenomicResult:
     importance_seconds: float
     curve: list = field(default_factory=list)
     model: nn.Module | None = field(default=None, repr=False)
+    steps_used: int = 0
+    stop_reason: str = "max-steps"
 
     def summary(self) -> dict:
         return {"setup": asdict(self.setup), "parameters": self.parameters, "verdict": self.verdict,
                 "reason": self.reason, "trained": self.trained.to_dict(), "untrained": self.untrained.to_dict(),
+                "steps_used": self.steps_used, "stop_reason": self.stop_reason,
                 "train_seconds": round(self.train_seconds, 2), "importance_seconds": round(self.importance_seconds, 2),
-                "learning_curve": self.curve, "data": "synthetic planted-motif DNA (training/genomic/), "
-                "not the paper's genomic data"}
+                "learning_curve": self.curve, "data": describe_data(self.setup.data)}
+
+
+def describe_data(config: GenomicConfig | SiteConfig) -> str:
+    """What the data are, for the records: always synthetic, never the paper's genomic data."""
+    if isinstance(config, SiteConfig):
+        return config.describe() + " (training/genomic/sites.py), not the paper's genomic data"
+    return "synthetic planted-motif DNA (training/genomic/data.py), not the paper's genomic data"
 
 
 def model_accuracy(model: nn.Module, data: GenomicData) -> float:
@@ -142,16 +165,20 @@ def run_experiment(setup: GenomicSetup, device: torch.device | str = "cpu") -> G
 
 
 def _run(setup: GenomicSetup, device: torch.device) -> GenomicResult:
-    train_data = generate(setup.data, setup.train_samples, seed=setup.seed * 1000 + 1).to(device)
-    test_data = generate(setup.data, setup.test_samples, seed=setup.seed * 1000 + 2).to(device)
-    explained = generate(setup.data, setup.explained_samples, seed=setup.seed * 1000 + 3).to(device)
+    train_data = make_data(setup.data, setup.train_samples, seed=setup.seed * 1000 + 1).to(device)
+    test_data = make_data(setup.data, setup.test_samples, seed=setup.seed * 1000 + 2).to(device)
+    explained = make_data(setup.data, setup.explained_samples, seed=setup.seed * 1000 + 3).to(device)
     set_seed(setup.seed)
     untrained_model = SSMFNN(setup.model_config()).to(device)
     set_seed(setup.seed)
     model = SSMFNN(setup.model_config()).to(device)
+    monitor = None
+    if setup.plateau is not None:
+        monitored = make_data(setup.data, setup.monitor_samples, seed=setup.seed * 1000 + 4).to(device)
+        monitor = lambda m: model_accuracy(m, monitored)  # noqa: E731
     start = time.perf_counter()
     result = train(model, (train_data.tokens, train_data.labels), setup.train_config(),
-                   eval_data=(test_data.tokens, test_data.labels))
+                   eval_data=(test_data.tokens, test_data.labels), monitor=monitor)
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
     # the test accuracy train() measured at the end (model_accuracy's value, without a second pass)
@@ -161,4 +188,5 @@ def _run(setup: GenomicSetup, device: torch.device) -> GenomicResult:
     importance_seconds = time.perf_counter() - start
     decision, reason = verdict(trained.test_accuracy, list(trained.summaries.values()))
     return GenomicResult(setup, trained, untrained, explained.to("cpu"), decision, reason, count_parameters(model),
-                         train_seconds, importance_seconds, [list(c) for c in result.curve], model)
+                         train_seconds, importance_seconds, [list(c) for c in result.curve], model,
+                         result.steps_used, result.stop_reason)
