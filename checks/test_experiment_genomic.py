@@ -55,6 +55,7 @@ from training.genomic import (
     seeds_verdict,
 )
 from training.plateau import Plateau
+from training.progress import say
 
 #: the paper profile's task: two JASPAR classes (11 and 12 bases), 1-3 sites, up to 3 decoys (the other five
 #: matrices); at L = 256 (paper) and 1024 (thorough)
@@ -93,7 +94,13 @@ pytestmark = [pytest.mark.xdist_group("genomic"), pytest.mark.usefixtures("train
 def _results(sizes, device):
     key = (sizes.name, str(device))
     if key not in _RESULTS:
-        _RESULTS[key] = [run_experiment(replace(SETUPS[sizes.name], seed=seed), device) for seed in SEEDS[sizes.name]]
+        _RESULTS[key] = []
+        for seed in SEEDS[sizes.name]:
+            result = run_experiment(replace(SETUPS[sizes.name], seed=seed), device)
+            say(f"genomic L {result.setup.data.length} seed {seed}: trained, {result.steps_used} steps "
+                f"({result.stop_reason}), test accuracy {result.trained.test_accuracy:.3f}, "
+                f"{result.train_seconds:.1f} s + {result.importance_seconds:.1f} s explaining")
+            _RESULTS[key].append(result)
     return _RESULTS[key]
 
 

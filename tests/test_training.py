@@ -372,3 +372,18 @@ def test_training_on_scored_columns_follows_the_masked_training_step_for_step():
     with pytest.raises(ConfigError, match="not the positions"):
         train(build("diagonal", input="tokens", in_features=None, vocab_size=6, out_features=6).to(F64), (tokens, targets),
             dataclasses.replace(config, columns=(4,)))
+
+
+def test_training_on_the_last_position_asks_the_model_for_it_alone_and_changes_nothing():
+    """positions='last': a model that selects positions computes only the last output; the same run."""
+    x, y = features(32, 11, 3, seed=9, dtype=F64), torch.randn(32, 2, generator=torch.Generator().manual_seed(9), dtype=F64)
+    config = TrainConfig(steps=5, batch_size=8, lr=1e-2, eval_every=5)
+    runs = []
+    for selects in (True, False):
+        set_seed(10)
+        model = build("diagonal").to(F64)
+        model.selects_positions = selects
+        result = train(model, (x, y), config)
+        runs.append((result.curve[-1][1], torch.cat([p.detach().flatten() for p in model.parameters()])))
+    assert runs[0][0] == pytest.approx(runs[1][0], rel=1e-12)
+    assert torch.allclose(runs[0][1], runs[1][1], rtol=0, atol=1e-12)

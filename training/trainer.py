@@ -68,6 +68,7 @@ class TrainConfig:
     the cap (``None``: always ``steps`` steps). The learning-rate schedule is laid out over the cap
     either way, so a run stopped early has the schedule's rate at its stopping step.
 
+    With ``positions="last"`` a model that can skip positions is asked for the last one only.
     ``columns``: the scored positions as fixed columns, the same in every example (a format's answer
     positions), or ``None``. With them a training step asks the model only for the outputs at these
     columns: ``model(inputs, at=columns)`` for a model that can skip the others
@@ -360,7 +361,9 @@ def train_step(model: nn.Module, optimizer, scheduler, batch: Data, config: Trai
     inputs, targets = batch
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_autocast):
-        if config.columns is None:
+        if config.positions == "last" and getattr(model, "selects_positions", False):
+            outputs = model(inputs, at=torch.tensor([inputs.shape[1] - 1], device=inputs.device))  # (batch, 1, F)
+        elif config.columns is None:
             outputs = model(inputs)
         else:
             columns = torch.tensor(config.columns, device=inputs.device)
