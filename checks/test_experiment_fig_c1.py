@@ -127,8 +127,9 @@ def _cache_evidence() -> dict:
 
 
 #: one xdist worker runs the tests of one task (``--dist loadgroup``, pyproject.toml), so ``_RUNS`` is
-#: shared by them; the two tasks' sweeps may train on two workers at once
-TASK_PARAMS = [pytest.param(task, marks=pytest.mark.xdist_group(f"appendix-c-{task}")) for task in TASKS]
+#: shared by them; the two tasks' sweeps train on two workers at once, the longer (recall) first
+TASK_PARAMS = [pytest.param(task, marks=[pytest.mark.xdist_group(f"appendix-c-{task}"), pytest.mark.trains(order=order)])
+               for order, task in enumerate(TASKS)]
 pytestmark = [pytest.mark.usefixtures("training_sandbox"), pytest.mark.trains]
 
 

@@ -108,7 +108,7 @@ def _over_seeds(reports):
     return seeds_verdict([r.test_accuracy for r in reports], [list(r.summaries.values()) for r in reports])
 
 
-@pytest.mark.trains
+@pytest.mark.trains(order=2)
 @pytest.mark.claim("experiment.genomic-sparsity")
 def test_trained_ssm_fnn_importance_is_sparse_and_input_dependent(sizes, device, evidence):
     start = time.perf_counter()

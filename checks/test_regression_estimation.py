@@ -85,7 +85,7 @@ def _decide(evidence, verdict: dict) -> None:
     assert verdict["verdict"] == "holds", verdict["reason"]
 
 
-@pytest.mark.trains
+@pytest.mark.trains(order=3)
 @pytest.mark.claim("regression.estimation-slope")
 @pytest.mark.parametrize("model", MODELS)
 def test_excess_risk_slope_against_n(model, sizes, evidence):
@@ -96,7 +96,7 @@ def test_excess_risk_slope_against_n(model, sizes, evidence):
     _decide(evidence, result["models"][model])
 
 
-@pytest.mark.trains
+@pytest.mark.trains(order=3)
 @pytest.mark.claim("regression.estimation-slope")
 def test_ssm_fnn_and_transformer_slopes_are_equal(sizes, evidence):
     """The claim is an equality of rates: the paired difference of the two slopes within +-delta."""

@@ -9,8 +9,11 @@ root ``conftest.py`` of a source checkout: both under the name ``claims.pytest_p
   A test of a verdict function on synthetic tables tests the judge, not the claim: it belongs in
   ``tests/``, not among a claim's controls. A control without ``breaks`` stops the run at collection.
 * ``@pytest.mark.gpu`` -- needs CUDA; skipped cleanly without it.
-* ``@pytest.mark.trains`` -- trains networks (tens of seconds each): run first, so that with
-  pytest-xdist the long tests overlap instead of one of them finishing the run alone.
+* ``@pytest.mark.trains(order=N)`` -- trains networks (tens of seconds each): run first, lowest
+  ``order`` first (default 9; the longest groups get the lowest), so that with pytest-xdist the long
+  tests overlap instead of one of them finishing the run alone. xdist keeps this order when scopes
+  are not re-sorted by their number of tests (``--no-loadscope-reorder``, set in pyproject.toml and by
+  the report's runner): each worker then starts with one of the longest groups.
 * ``--claims ID[,ID...]`` runs only the tests linked to these claims.
 * ``--device cpu|cuda`` selects the device the ``device`` fixture returns.
 * ``--suite-profile quick|paper|thorough|tiny`` (or ``SSM_SUITE_PROFILE``) selects sizes and the
@@ -112,8 +115,13 @@ def pytest_collection_modifyitems(session, config, items):
         keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-    # long tests first (a stable sort keeps the order within each part)
-    items[:] = sorted(keep, key=lambda item: item.get_closest_marker("trains") is None)
+    # long tests first, lowest order first (a stable sort keeps the order within each part)
+    items[:] = sorted(keep, key=_training_order)
+
+
+def _training_order(item) -> tuple[bool, int]:
+    mark = item.get_closest_marker("trains")
+    return (mark is None, 0 if mark is None else mark.kwargs.get("order", 9))
 
 
 @pytest.fixture

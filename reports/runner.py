@@ -47,7 +47,7 @@ class RunOptions:
             "-p", PLUGIN, "-p", "no:cacheprovider",
             "-q", "--tb=short", "-W", "ignore", "--suite-profile", self.profile, "--device", self.device, "-n", str(self.workers),
             # xdist_group marks keep a module's cached models on one worker
-            "--dist", "loadgroup",
+            "--dist", "loadgroup", "--no-loadscope-reorder",  # the training groups first (claims/pytest_plugin.py)
         ]
         if self.seed is not None:
             args += ["--suite-seed", str(self.seed)]
