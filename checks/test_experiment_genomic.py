@@ -68,10 +68,12 @@ SETUPS = {
     # L = 64, TBP vs CREB1 (1-2 sites, up to 2 decoys), 2048 sequences, 300 steps
     "quick": GenomicSetup(data=SiteConfig()),
     # L = 256: at L = 1024 one training step took 1.4 s and one forward pass over 1024 sequences 14 s on a
-    # loaded core, so 1500 steps and the occlusion of 16 sequences (49,152 variants) alone exceed the budget
+    # loaded core, so 1500 steps and the occlusion of 16 sequences (49,152 variants) alone exceed the budget.
+    # Diagonal A at lr 1e-2 (dense A diverged at 1e-2; at 5e-3 one of 3 seeds learned within 1500 steps), at
+    # most 2000 steps, plateau patience 8: a seed that learns leaves a plateau near 0.79 after 1000-1800 steps
     "paper": GenomicSetup(data=PAPER_DATA, train_samples=8192, test_samples=1024, explained_samples=16, width=32,
-                          fnn_hidden=64, steps=1500, dt_min=1e-3, lr=5e-3, plateau=Plateau(patience=6), eval_every=100,
-                          top_k_grid=(1, 2, 4, 8, 12, 16, 36, 64, 128)),
+                          fnn_hidden=64, steps=2000, dt_min=1e-3, lr=1e-2, ssm_kind="diagonal",
+                          plateau=Plateau(patience=8), eval_every=100, top_k_grid=(1, 2, 4, 8, 12, 16, 36, 64, 128)),
     "thorough": GenomicSetup(data=replace(PAPER_DATA, length=1024), train_samples=16384, test_samples=2048,
                              explained_samples=64, width=64,
                              fnn_hidden=128, steps=3000, dt_min=1e-3, dt_max=1.0, lr=3e-3,
@@ -79,7 +81,7 @@ SETUPS = {
 }
 
 #: training seeds per profile (the claim is decided over the seeds whose model learned)
-SEEDS = {"tiny": (0, 1), "quick": (0, 1, 2, 3), "paper": (0, 1, 2), "thorough": (0, 1, 2, 3, 4)}
+SEEDS = {"tiny": (0, 1), "quick": (0, 1, 2, 3), "paper": (0, 1, 2, 3, 4), "thorough": (0, 1, 2, 3, 4)}
 
 #: sequences for the controls (the trained networks explained on other inputs: no training)
 CONTROL_SAMPLES = {"tiny": 8, "quick": 32, "paper": 16, "thorough": 64}
