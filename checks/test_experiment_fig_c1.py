@@ -159,7 +159,7 @@ def _scale_note(setup: SweepSetup) -> str:
     return (f"{setup.task}: sizes {list(setup.sizes)} ({fmt} at the largest), models {[m.name for m in setup.models]}, "
             f"seeds {list(setup.seeds)}, {setup.steps} steps of {setup.batch_size}, lr {setup.lr} (Transformer "
             f"{setup.transformer_lr or setup.lr}); the paper: 26 letters, "
-            "10 digits, K = 5, 10, 15 (thorough profile). Where the format has fewer distinct instances than "
+            "10 digits, K = 5, 10, 15 (paper profile). Where the format has fewer distinct instances than "
             "training draws, test instances are fresh draws but not unseen ones: accuracy over the distribution")
 
 
