@@ -56,6 +56,16 @@ def check_tokens(tokens: torch.Tensor, vocab_size: int = len(ALPHABET)) -> None:
                               f"[{int(tokens.min())}, {int(tokens.max())}]")
 
 
+def check_background(background: str, transitions) -> None:
+    """A background name of :data:`BACKGROUNDS` and ``transitions`` ``None`` or a row-stochastic 4 x 4
+    matrix (:class:`ConfigError` naming the problem); shared by both generators' configs."""
+    require_option("background", background, BACKGROUNDS)
+    if transitions is not None:
+        P = torch.tensor(transitions, dtype=torch.float64)
+        if P.shape != (4, 4) or (P < 0).any() or not torch.allclose(P.sum(1), torch.ones(4, dtype=torch.float64)):
+            raise ConfigError(f"transitions must be a row-stochastic 4 x 4 matrix, got {transitions!r}")
+
+
 @dataclass(frozen=True)
 class GenomicConfig:
     """Synthetic planted-motif DNA classification; validated on construction (:class:`ConfigError`).
@@ -84,11 +94,7 @@ class GenomicConfig:
             raise ConfigError(f"motifs must be distinct and of one length, got {self.motifs!r}")
         if self.motif_length > self.length:
             raise ConfigError(f"motif length {self.motif_length} exceeds the sequence length {self.length}")
-        require_option("background", self.background, BACKGROUNDS)
-        if self.transitions is not None:
-            P = torch.tensor(self.transitions, dtype=torch.float64)
-            if P.shape != (4, 4) or (P < 0).any() or not torch.allclose(P.sum(1), torch.ones(4, dtype=torch.float64)):
-                raise ConfigError(f"transitions must be a row-stochastic 4 x 4 matrix, got {self.transitions!r}")
+        check_background(self.background, self.transitions)
         if self.fixed_start is not None:
             require_int("fixed_start", self.fixed_start, 0)
             if self.fixed_start > self.length - self.motif_length:

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..models import ConfigError, require_int, require_option
-from .data import BACKGROUNDS, _background
+from ..models import ConfigError, require_int
+from .data import _background, check_background
 from .metrics import MAX_TOP_FRACTION
 from .motifs import MotifMatrix, MotifSet, load_motifs
 
@@ -83,11 +83,7 @@ class SiteConfig:
         require_int("max_decoys", self.max_decoys, 0)
         if not 0 < self.site_p_value < 1:
             raise ConfigError(f"site_p_value must lie in (0, 1), got {self.site_p_value!r}")
-        require_option("background", self.background, BACKGROUNDS)
-        if self.transitions is not None:
-            P = torch.tensor(self.transitions, dtype=torch.float64)
-            if P.shape != (4, 4) or (P < 0).any() or not torch.allclose(P.sum(1), torch.ones(4, dtype=torch.float64)):
-                raise ConfigError(f"transitions must be a row-stochastic 4 x 4 matrix, got {self.transitions!r}")
+        check_background(self.background, self.transitions)
         shortest = min(m.length for m in self.class_matrices())
         require_int("decoy_mutations", self.decoy_mutations, 1)
         if self.decoy_mutations > shortest:
