@@ -35,6 +35,7 @@ from training.genomic import (
     class_margin,
     decode,
     encode,
+    explain,
     figure_specs,
     generate,
     gradient_input_importance,
@@ -340,6 +341,30 @@ def test_experiment_records_and_figures_are_well_formed(tmp_path):
         assert len(draw(spec, tmp_path / "figures")) == 2
     shares = specs["figure:genomic-top-k-share"]["series"]
     assert all(s["x"] == [1, 6] for s in shares)  # k beyond L dropped
+
+
+def test_a_diverged_training_run_counts_as_a_seed_that_did_not_learn():
+    """Training at an absurd learning rate overflows the weights: the run is recorded as diverged
+    (accuracy NaN, no importance), its verdict is inconclusive, and over seeds it is left out."""
+    setup = GenomicSetup(data=GenomicConfig(length=32), train_samples=64, test_samples=32, explained_samples=4,
+                         width=8, fnn_hidden=8, steps=5, lr=1e12, top_k_grid=(1, 6))
+    result = run_experiment(setup)
+    assert result.trained.diverged and "not finite" in result.trained.diverged
+    assert result.verdict == "inconclusive" and "diverged" in result.reason
+    assert result.trained.summaries == {} and result.summary()["trained"]["diverged"]
+    learned = [summary(0.8, 0.05), dataclasses.replace(summary(0.7, 0.05), measure="gradient_input")]
+    decision, reason, _ = seeds_verdict([0.95, result.trained.test_accuracy, 0.97],
+                                        [learned, list(result.trained.summaries.values()), learned])
+    assert "2 of 3 seeds learned" in reason and decision == "holds"
+
+
+def test_a_model_with_non_finite_importance_is_reported_diverged():
+    model = small_model()
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("inf"))
+    data = generate(SMALL, 4, seed=0)
+    report = explain("broken", model, data, 1.0)
+    assert report.diverged and "not finite" in report.diverged and report.test_accuracy != report.test_accuracy
 
 
 # ----------------------------------------------------------------------------- JASPAR matrices, planted sites

@@ -89,9 +89,11 @@ class ModelReport:
     summaries: dict[str, ImportanceSummary]
     scores: dict[str, torch.Tensor] = field(repr=False)
     top_k_curve: dict[str, list[float]] = field(default_factory=dict)
+    #: why the model counts as diverged (:func:`diverged_report`), else ``None``
+    diverged: str | None = None
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "test_accuracy": self.test_accuracy,
+        return {"name": self.name, "test_accuracy": self.test_accuracy, "diverged": self.diverged,
                 "summaries": {m: s.to_dict() for m, s in self.summaries.items()}, "top_k_curve": self.top_k_curve}
 
 
@@ -99,6 +101,12 @@ def make_data(config: GenomicConfig | SiteConfig, n: int, seed: int) -> GenomicD
     """``n`` sequences of either task (:func:`~training.genomic.data.generate` or
     :func:`~training.genomic.sites.generate_sites`), pure in ``(config, n, seed)``."""
     return (generate_sites if isinstance(config, SiteConfig) else generate)(config, n, seed)
+
+
+def diverged_report(name: str, why: str) -> ModelReport:
+    """The report of a model whose training diverged (non-finite weights or importance): accuracy NaN, so
+    it never counts as learned (``nan >= ACCURACY_MIN`` is false), and no importance to summarise."""
+    return ModelReport(name, float("nan"), {}, {}, {}, diverged=why)
 
 
 def explain(name: str, model: nn.Module, data: GenomicData | SiteData, test_accuracy: float,
@@ -109,6 +117,8 @@ def explain(name: str, model: nn.Module, data: GenomicData | SiteData, test_accu
     scores, summaries, curve = {}, {}, {}
     for measure in MEASURES:
         s = importance(model, measure, data.tokens, data.labels).cpu()
+        if not torch.isfinite(s).all():
+            return diverged_report(name, f"its {measure} importance is not finite")
         scores[measure] = s
         summaries[measure] = summarize(measure, s, k, data.motif_mask().cpu())
         curve[measure] = [float(top_k_share(s, kk).mean()) for kk in k_grid if kk <= s.shape[1]]
@@ -181,12 +191,18 @@ def _run(setup: GenomicSetup, device: torch.device) -> GenomicResult:
                    eval_data=(test_data.tokens, test_data.labels), monitor=monitor)
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    # the test accuracy train() measured at the end (model_accuracy's value, without a second pass)
-    trained = explain("trained", model, explained, result.final_eval_accuracy, setup.top_k_grid)
+    if all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        # the test accuracy train() measured at the end (model_accuracy's value, without a second pass)
+        trained = explain("trained", model, explained, result.final_eval_accuracy, setup.top_k_grid)
+    else:
+        trained = diverged_report("trained", f"its weights are not finite after {result.steps_used} steps")
     untrained = explain("untrained", untrained_model, explained, model_accuracy(untrained_model, test_data),
                         setup.top_k_grid)
     importance_seconds = time.perf_counter() - start
-    decision, reason = verdict(trained.test_accuracy, list(trained.summaries.values()))
+    if trained.diverged:
+        decision, reason = "inconclusive", f"training diverged ({trained.diverged}): a seed that did not learn"
+    else:
+        decision, reason = verdict(trained.test_accuracy, list(trained.summaries.values()))
     return GenomicResult(setup, trained, untrained, explained.to("cpu"), decision, reason, count_parameters(model),
                          train_seconds, importance_seconds, [list(c) for c in result.curve], model,
                          result.steps_used, result.stop_reason)

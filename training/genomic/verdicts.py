@@ -45,11 +45,11 @@ def is_input_dependent(summary: ImportanceSummary) -> bool:
 
 def verdict(test_accuracy: float, summaries: list[ImportanceSummary]) -> tuple[str, str]:
     """``(verdict, reason)``: the rule of :mod:`training.genomic`, for every summary given."""
-    if not summaries:
-        raise ValueError("a verdict needs at least one importance summary")
-    if not test_accuracy >= ACCURACY_MIN:
+    if not test_accuracy >= ACCURACY_MIN:  # NaN (a diverged model) included
         return "inconclusive", (f"not learned: test accuracy {test_accuracy:.3f} < {ACCURACY_MIN}; "
                                 "the importance of a model that has not learned the task says nothing")
+    if not summaries:
+        raise ValueError("a verdict needs at least one importance summary")
     parts, failed = [], []
     for s in summaries:
         text = (f"{s.measure}: top-{s.k} share {s.top_k_share:.3f} (uniform {s.uniform_share:.3f}, "
