@@ -345,12 +345,14 @@ def test_configs_are_frozen():
 # ----------------------------------------------------------------------------- outputs at a few positions
 @pytest.mark.parametrize("kind", [*SSM_KINDS, "transformer"])
 @pytest.mark.parametrize("layers", [1, 2])
-def test_outputs_at_selected_positions_equal_the_full_outputs_there(kind, layers):
+@pytest.mark.parametrize("length", [15, 40])  # the direct and the FFT convolution
+@pytest.mark.parametrize("at", [[3, 7, 14], [14], list(range(12))])  # few positions (Toeplitz rows) and many
+def test_outputs_at_selected_positions_equal_the_full_outputs_there(kind, layers, length, at):
     set_seed(5)
-    extra = {} if kind == "transformer" else {"layer_norm": True}
+    extra = {"max_len": 64} if kind == "transformer" else {"layer_norm": True}
     model = build(kind, input="tokens", in_features=None, vocab_size=6, layers=layers, **extra).to(F64)
-    tokens = torch.randint(0, 6, (4, 15), generator=torch.Generator().manual_seed(6))
-    at = torch.tensor([3, 7, 14])
+    tokens = torch.randint(0, 6, (4, length), generator=torch.Generator().manual_seed(6))
+    at = torch.tensor(at)
     assert (model(tokens, at=at) - model(tokens)[:, at]).abs().max() < 1e-12
 
 

@@ -215,6 +215,11 @@ def direct_causal_conv(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return torch.einsum("dts,bsd->btd", toeplitz, x.to(dtype))
 
 
+#: up to this many selected positions a block computes its SSM's outputs there only (Toeplitz rows,
+#: ``O(P L D)``) instead of the whole convolution; beyond, the convolution and a selection
+SELECTED_OUTPUTS_MAX = 8
+
+
 def causal_conv(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """The causal convolution by the faster path for the length (the two agree to rounding)."""
     return direct_causal_conv(x, kernel) if x.shape[1] <= DIRECT_CONV_MAX_LENGTH else fft_causal_conv(x, kernel)
@@ -249,6 +254,15 @@ class TrainableSSM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (batch, L, D)
         return causal_conv(x, self.kernel(x.shape[1]))
+
+    def outputs_at(self, x: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+        """``forward(x)[:, at]`` without the other outputs: ``y_p = sum_{s <= p} K_s x_{p-s}`` for the
+        positions ``at: (P,)``, as ``P`` rows of the Toeplitz matrix, ``O(P L D)`` per sequence instead
+        of a whole convolution (a step scored at the last position reads one output of the last layer)."""
+        L = x.shape[1]
+        lag = at.to(x.device).unsqueeze(1) - torch.arange(L, device=x.device)  # (P, L): p - s
+        rows = self.kernel(L)[:, lag.clamp(min=0)] * (lag >= 0)  # (D, P, L)
+        return torch.einsum("dps,bsd->bpd", rows.to(x.dtype), x)
 
     def initial_state(self, batch: int) -> torch.Tensor:
         """``h_{-1} = 0``: ``(batch, D, N)``."""
@@ -349,12 +363,18 @@ class SSMFNNBlock(nn.Module):
         self.residual = config.residual
 
     def forward(self, z: torch.Tensor, recurrent: bool = False, at: torch.Tensor | None = None) -> torch.Tensor:
-        """``at``: only the tokens at these positions leave the block (the SSM still reads every token;
-        the token-wise FNN runs on the selected ones)."""
+        """``at``: only the tokens at these positions leave the block (the SSM reads every token; for a few
+        positions it computes its outputs there only, :meth:`TrainableSSM.outputs_at`; the token-wise FNN
+        runs on the selected ones)."""
         h = self.norm(z)
-        h = self.ssm.recurrence(h) if recurrent else self.ssm(h)
+        if recurrent:
+            h = self.ssm.recurrence(h)[:, at] if at is not None else self.ssm.recurrence(h)
+        elif at is not None and len(at) <= SELECTED_OUTPUTS_MAX:
+            h = self.ssm.outputs_at(h, at)
+        else:
+            h = self.ssm(h) if at is None else self.ssm(h)[:, at]
         if at is not None:
-            z, h = z[:, at], h[:, at]
+            z = z[:, at]
         h = self.fnn(h)
         return z + h if self.residual else h
 
