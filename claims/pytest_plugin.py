@@ -10,7 +10,8 @@ root ``conftest.py`` of a source checkout: both under the name ``claims.pytest_p
   ``tests/``, not among a claim's controls. A control without ``breaks`` stops the run at collection.
 * ``@pytest.mark.gpu`` -- needs CUDA; skipped cleanly without it.
 * ``@pytest.mark.trains(order=N)`` -- trains networks (tens of seconds each): run first, lowest
-  ``order`` first (default 9; the longest groups get the lowest), so that with pytest-xdist the long
+  ``order`` first (default 9; the longest groups get the lowest; ``by_profile={"paper": M}`` overrides
+  it for a profile), so that with pytest-xdist the long
   tests overlap instead of one of them finishing the run alone. xdist keeps this order when scopes
   are not re-sorted by their number of tests (``--no-loadscope-reorder``, set in pyproject.toml and by
   the report's runner): each worker then starts with one of the longest groups.
@@ -120,8 +121,14 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def _training_order(item) -> tuple[bool, int]:
+    """``trains(order=N)``, or ``trains(order=N, by_profile={"paper": M})`` where the profile changes which
+    groups are longest (the paper profile's genomic run outlasts Fig. C.1's sweeps)."""
     mark = item.get_closest_marker("trains")
-    return (mark is None, 0 if mark is None else mark.kwargs.get("order", 9))
+    if mark is None:
+        return (True, 0)
+    from checks import profiles
+
+    return (False, mark.kwargs.get("by_profile", {}).get(profiles.current().name, mark.kwargs.get("order", 9)))
 
 
 @pytest.fixture

@@ -343,6 +343,27 @@ def test_experiment_records_and_figures_are_well_formed(tmp_path):
     assert all(s["x"] == [1, 6] for s in shares)  # k beyond L dropped
 
 
+def test_a_cached_genomic_model_gives_the_same_result_and_a_tampered_entry_is_retrained(tmp_path):
+    from training.result_cache import ResultCache
+
+    setup = GenomicSetup(data=GenomicConfig(length=32), train_samples=64, test_samples=32, explained_samples=4,
+                         width=8, fnn_hidden=8, steps=3, top_k_grid=(1, 6))
+    first = run_experiment(setup, store=ResultCache(tmp_path))
+    store = ResultCache(tmp_path)
+    again = run_experiment(setup, store=store)
+    assert (first.cached, again.cached, store.hits) == (False, True, 1)
+    assert again.trained.test_accuracy == first.trained.test_accuracy and again.steps_used == first.steps_used
+    for measure in MEASURES:
+        assert torch.equal(again.trained.scores[measure], first.trained.scores[measure])
+    other = run_experiment(dataclasses.replace(setup, seed=1), store=ResultCache(tmp_path))
+    assert not other.cached  # another seed is another entry
+    (entry,) = [p for p in tmp_path.glob("*.json") if '"seed":0' in p.read_text()]
+    entry.write_text(entry.read_text().replace('"steps_used":3', '"steps_used":4'))
+    store = ResultCache(tmp_path)
+    retrained = run_experiment(setup, store=store)
+    assert not retrained.cached and any("SHA-256" in note for note in store.notes)
+
+
 def test_a_diverged_training_run_counts_as_a_seed_that_did_not_learn():
     """Training at an absurd learning rate overflows the weights: the run is recorded as diverged
     (accuracy NaN, no importance), its verdict is inconclusive, and over seeds it is left out."""

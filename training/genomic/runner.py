@@ -18,7 +18,8 @@ from torch import nn
 from constructions.threads import one_thread
 
 from ..models import SSMFNN, SSMFNNConfig, count_parameters, require_int
-from ..plateau import Plateau
+from ..plateau import STOP_REASONS, Plateau
+from ..result_cache import ResultCache, code_version, decode_state, encode_state, settings_hash
 from ..trainer import TrainConfig, accuracy, set_seed, train
 from .data import ALPHABET, GenomicConfig, GenomicData, generate
 from .sites import SiteConfig, SiteData, generate_sites
@@ -143,11 +144,13 @@ class GenomicResult:
     model: nn.Module | None = field(default=None, repr=False)
     steps_used: int = 0
     stop_reason: str = "max-steps"
+    #: the trained weights came from the disk cache (``train_seconds`` is then the original training's)
+    cached: bool = False
 
     def summary(self) -> dict:
         return {"setup": asdict(self.setup), "parameters": self.parameters, "verdict": self.verdict,
                 "reason": self.reason, "trained": self.trained.to_dict(), "untrained": self.untrained.to_dict(),
-                "steps_used": self.steps_used, "stop_reason": self.stop_reason,
+                "steps_used": self.steps_used, "stop_reason": self.stop_reason, "from_cache": self.cached,
                 "train_seconds": round(self.train_seconds, 2), "importance_seconds": round(self.importance_seconds, 2),
                 "learning_curve": self.curve, "data": describe_data(self.setup.data)}
 
@@ -163,25 +166,64 @@ def model_accuracy(model: nn.Module, data: GenomicData) -> float:
     return accuracy(model, (data.tokens, data.labels), positions="last")
 
 
-def run_experiment(setup: GenomicSetup, device: torch.device | str = "cpu") -> GenomicResult:
+def run_experiment(setup: GenomicSetup, device: torch.device | str = "cpu",
+                   store: ResultCache | None = None) -> GenomicResult:
     """Generate data, train the SSM+FNN, measure accuracy and importance (trained and untrained).
 
     On the CPU torch runs on one thread (restored after): the models are tiny, more threads only
-    contend. Data and model live on ``device``.
+    contend. Data and model live on ``device``. ``store``: a disk cache (:mod:`training.result_cache`):
+    a trained model found there (same setup, seed, device and code) is loaded instead of trained, and a
+    model trained here is written there; the explanation is recomputed from the weights either way
+    (``GenomicResult.cached`` says which).
     """
     device = torch.device(device)
     with one_thread(device):
-        return _run(setup, device)
+        return _run(setup, device, store)
 
 
-def _run(setup: GenomicSetup, device: torch.device) -> GenomicResult:
-    train_data = make_data(setup.data, setup.train_samples, seed=setup.seed * 1000 + 1).to(device)
-    test_data = make_data(setup.data, setup.test_samples, seed=setup.seed * 1000 + 2).to(device)
-    explained = make_data(setup.data, setup.explained_samples, seed=setup.seed * 1000 + 3).to(device)
-    set_seed(setup.seed)
-    untrained_model = SSMFNN(setup.model_config()).to(device)
-    set_seed(setup.seed)
-    model = SSMFNN(setup.model_config()).to(device)
+def cache_key(setup: GenomicSetup, device: torch.device) -> dict:
+    """The disk-cache key of one trained genomic model: every setting of the setup (its seed included),
+    the device and the code version."""
+    return {"experiment": "genomic", "seed": setup.seed, "settings": settings_hash(asdict(setup)),
+            "device": str(device), "code": code_version()}
+
+
+@dataclass(frozen=True)
+class _Trained:
+    """What training gave, as the cache stores it beside the weights."""
+
+    final_eval_accuracy: float
+    curve: list
+    steps_used: int
+    stop_reason: str
+    train_seconds: float
+
+    @classmethod
+    def from_record(cls, record) -> "_Trained":
+        """Checked field by field (``ValueError`` naming the problem)."""
+        names = [f for f in cls.__dataclass_fields__]
+        if not isinstance(record, dict) or sorted(record) != sorted(names):
+            raise ValueError(f"a cached training record needs exactly the fields {sorted(names)}")
+        number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+        if not (number(record["final_eval_accuracy"]) and number(record["train_seconds"])
+                and isinstance(record["steps_used"], int) and isinstance(record["curve"], list)
+                and record["stop_reason"] in STOP_REASONS):
+            raise ValueError("a cached training record has a field of the wrong type or value")
+        return cls(**record)
+
+
+def _train(setup: GenomicSetup, device: torch.device, model: nn.Module, train_data, test_data,
+           store: ResultCache | None) -> tuple[_Trained, bool]:
+    """Train ``model`` in place, or load it from ``store``: ``(what training gave, loaded from the cache)``."""
+    key = None if store is None else cache_key(setup, device)
+    payload = None if store is None else store.load(key)
+    if payload is not None:
+        try:
+            trained = _Trained.from_record(payload.get("training"))
+            decode_state(payload.get("weights"), model)
+            return trained, True
+        except (ValueError, TypeError, RuntimeError) as error:
+            store.reject(key, f"unusable payload ({error})")
     monitor = None
     if setup.plateau is not None:
         monitored = make_data(setup.data, setup.monitor_samples, seed=setup.seed * 1000 + 4).to(device)
@@ -189,13 +231,28 @@ def _run(setup: GenomicSetup, device: torch.device) -> GenomicResult:
     start = time.perf_counter()
     result = train(model, (train_data.tokens, train_data.labels), setup.train_config(),
                    eval_data=(test_data.tokens, test_data.labels), monitor=monitor)
-    train_seconds = time.perf_counter() - start
+    # the test accuracy train() measured at the end (model_accuracy's value, without a second pass)
+    trained = _Trained(result.final_eval_accuracy, [list(c) for c in result.curve], result.steps_used,
+                       result.stop_reason, time.perf_counter() - start)
+    if store is not None:
+        store.store(key, {"training": asdict(trained), "weights": encode_state(model)})
+    return trained, False
+
+
+def _run(setup: GenomicSetup, device: torch.device, store: ResultCache | None) -> GenomicResult:
+    train_data = make_data(setup.data, setup.train_samples, seed=setup.seed * 1000 + 1).to(device)
+    test_data = make_data(setup.data, setup.test_samples, seed=setup.seed * 1000 + 2).to(device)
+    explained = make_data(setup.data, setup.explained_samples, seed=setup.seed * 1000 + 3).to(device)
+    set_seed(setup.seed)
+    untrained_model = SSMFNN(setup.model_config()).to(device)
+    set_seed(setup.seed)
+    model = SSMFNN(setup.model_config()).to(device)
+    training, cached = _train(setup, device, model, train_data, test_data, store)
     start = time.perf_counter()
     if all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-        # the test accuracy train() measured at the end (model_accuracy's value, without a second pass)
-        trained = explain("trained", model, explained, result.final_eval_accuracy, setup.top_k_grid)
+        trained = explain("trained", model, explained, training.final_eval_accuracy, setup.top_k_grid)
     else:
-        trained = diverged_report("trained", f"its weights are not finite after {result.steps_used} steps")
+        trained = diverged_report("trained", f"its weights are not finite after {training.steps_used} steps")
     untrained = explain("untrained", untrained_model, explained, model_accuracy(untrained_model, test_data),
                         setup.top_k_grid)
     importance_seconds = time.perf_counter() - start
@@ -204,5 +261,5 @@ def _run(setup: GenomicSetup, device: torch.device) -> GenomicResult:
     else:
         decision, reason = verdict(trained.test_accuracy, list(trained.summaries.values()))
     return GenomicResult(setup, trained, untrained, explained.to("cpu"), decision, reason, count_parameters(model),
-                         train_seconds, importance_seconds, [list(c) for c in result.curve], model,
-                         result.steps_used, result.stop_reason)
+                         training.train_seconds, importance_seconds, training.curve, model,
+                         training.steps_used, training.stop_reason, cached)
