@@ -264,12 +264,24 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
-def eval_batches(model: nn.Module, data: Data, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def outputs_at_last(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor | None:
+    """The output at the last position alone, ``(batch, 1, F)``, from a model that can skip the others
+    (:attr:`~training.models.SSMFNN.selects_positions`); ``None`` for any other model."""
+    if not getattr(model, "selects_positions", False):
+        return None
+    return model(inputs, at=torch.tensor([inputs.shape[1] - 1], device=inputs.device))
+
+
+def eval_batches(model: nn.Module, data: Data, batch_size: int,
+                 positions: Positions | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """``(inputs, targets, outputs)`` chunk by chunk (on the model's device) with the model in
-    :func:`eval_mode`; the caller's ``no_grad`` covers the forward passes, which run as it iterates."""
+    :func:`eval_mode`; the caller's ``no_grad`` covers the forward passes, which run as it iterates.
+    ``positions="last"``: a model that can skips the other outputs (``outputs`` then ``(batch, 1, F)``,
+    which :func:`scored` reads the same way)."""
     with eval_mode(model):
         for inputs, targets in chunks(data, batch_size, model_device(model)):
-            yield inputs, targets, model(inputs)
+            last = outputs_at_last(model, inputs) if positions == "last" else None
+            yield inputs, targets, model(inputs) if last is None else last
 
 
 @torch.no_grad()
@@ -281,7 +293,7 @@ def loss_and_accuracy(model: nn.Module, data: Data, loss: str = "mse", positions
     check_positions(positions)
     check_data("data", data)
     total, count, hits = 0.0, 0, 0
-    for inputs, targets, outputs in eval_batches(model, data, batch_size):
+    for inputs, targets, outputs in eval_batches(model, data, batch_size, positions):
         pred, tgt = scored(outputs, inputs, targets, loss, positions)
         s, k = loss_sum(pred, tgt, loss)
         total, count = total + float(s), count + k
@@ -302,7 +314,7 @@ def accuracy(model: nn.Module, data: Data, positions: Positions = "last", batch_
     check_positions(positions)
     check_data("data", data)
     hits, count = 0, 0
-    for inputs, targets, outputs in eval_batches(model, data, batch_size):
+    for inputs, targets, outputs in eval_batches(model, data, batch_size, positions):
         pred, tgt = scored(outputs, inputs, targets, "cross_entropy", positions)
         hits, count = hits + int((pred.argmax(-1) == tgt).sum()), count + tgt.numel()
     return hits / count
@@ -362,7 +374,7 @@ def train_step(model: nn.Module, optimizer, scheduler, batch: Data, config: Trai
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_autocast):
         if config.positions == "last" and getattr(model, "selects_positions", False):
-            outputs = model(inputs, at=torch.tensor([inputs.shape[1] - 1], device=inputs.device))  # (batch, 1, F)
+            outputs = outputs_at_last(model, inputs)  # (batch, 1, F)
         elif config.columns is None:
             outputs = model(inputs)
         else:

@@ -16,7 +16,7 @@ from torch import nn
 from constructions.errors import ShapeError
 
 from ..models import ConfigError, require_option
-from ..trainer import eval_mode, model_device
+from ..trainer import eval_mode, model_device, outputs_at_last
 from .data import check_tokens
 
 
@@ -41,7 +41,8 @@ def _check_importance_inputs(model: nn.Module, tokens: torch.Tensor, labels: tor
 
 
 def _margin_at_last(model: nn.Module, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    logits = model(tokens)[:, -1].float()  # (n, classes)
+    last = outputs_at_last(model, tokens)  # a model that can skip the other positions computes this one alone
+    logits = (model(tokens) if last is None else last)[:, -1].float()  # (n, classes)
     if (labels < 0).any() or (labels >= logits.shape[1]).any():
         raise ShapeError(f"labels must lie in [0, {logits.shape[1]}), got range [{int(labels.min())}, {int(labels.max())}]")
     return class_margin(logits, labels)
