@@ -212,6 +212,7 @@ class _Stage:
     lazy_steps: list = field(default_factory=list)  # [(a (nl,), b (nl,), relu)]: x <- relu?(a x + b)
     prefix: _Prefix | None = None
     _ranges: tuple | None = None
+    dense_cols: torch.Tensor | None = None  # the channels of kind DENSE, ascending (the columns of dense)
 
     @property
     def T(self) -> int:
@@ -229,7 +230,7 @@ class _Stage:
             dense_cols, dense = dense_cols[order], dense[:, order]
             forms = _forms(width, dense_cols, lazy_cols if lazy_cols is not None and len(lazy_cols) else None, dev)
         s.kind, s.pos = forms
-        s.dense = dense
+        s.dense, s.dense_cols = dense, dense_cols
         if code.numel():
             keep = val != 0
             code, val = code[keep], val[keep]
@@ -243,6 +244,8 @@ class _Stage:
         return s
 
     def channels(self, kind: int) -> torch.Tensor:
+        if kind == DENSE and self.dense_cols is not None:
+            return self.dense_cols
         return (self.kind == kind).nonzero().squeeze(1)
 
     # ------------------------------------------------------------------ reading
@@ -409,6 +412,7 @@ class _AffinePlan:
     local: torch.Tensor = None
     sizes: torch.Tensor = None
     lookups: list = field(default_factory=list)  # [(signature, groups, sorted codes, outputs)]
+    merged: tuple | None = None  # every signature's codes in one table (_merged_lookups)
     fanin_join: tuple | None = None  # (sorted columns, weight entries): sparse inputs of fan-in outputs
     lazy_out: tuple | None = None  # (lazy output channels, their prefix channels, steps)
     dense_only: bool = False  # dense inputs to dense outputs only: one product
@@ -493,6 +497,7 @@ def _classify(stage: _Stage, A: _Affine, out_layout: Layout | None, narrow_max: 
                 ocode = ocode * sizes[g] + local[cols[:, i]]
             ocode, order = torch.sort(ocode)
             plan.lookups.append((m, gs, ocode, outs[order]))
+        plan.merged = _merged_lookups(plan.lookups, plan.sizes, G, dev)
     undecided &= ~lookup
     fanin = undecided & ~reads_lazy & ((dense_upper <= 0) if A.relu else ((A.bias == 0) & ~reads_dense))
     irregular = undecided & ~fanin
@@ -569,7 +574,15 @@ def _apply(stage: _Stage, plan: _AffinePlan) -> _Stage:
         bit = 1 << torch.arange(G, device=dev)
         row_masks = ((active >= 0).long() * bit).sum(1)  # the groups active in each row
         local_active = plan.local[active.clamp(min=0)]
-        for m, gs, ocode, outs in plan.lookups:
+        if plan.merged is not None and T * len(plan.lookups) * G <= MERGED_MAX:  # all signatures at once
+            signatures, radix, offset, codes, outs = plan.merged
+            r, sig = (((row_masks.unsqueeze(1) & signatures) == signatures)).nonzero(as_tuple=True)
+            q = (local_active[r] * radix[sig]).sum(1) + offset[sig]
+            first = torch.searchsorted(codes, q)
+            seg, at = _expand(first, torch.searchsorted(codes, q, right=True) - first, f"{where}: lookup candidates")
+            cand_rows.append(r[seg])
+            cand_outs.append(outs[at])
+        for m, gs, ocode, outs in plan.lookups if not cand_rows else ():
             rows = ((row_masks & m) == m).nonzero().squeeze(1)  # rows where every required group is active
             rcode = torch.zeros(len(rows), dtype=torch.long, device=dev)
             for g in gs:
@@ -597,6 +610,34 @@ def _apply(stage: _Stage, plan: _AffinePlan) -> _Stage:
         lazy_kw = dict(lazy_cols=lazy_out, lazy_src=src, lazy_steps=steps, prefix=stage.prefix)
     return _Stage.build(stage, n_out, plan.layout, dense_cols=dense_out, dense=y, code=code, val=vals, forms=plan.forms,
                         **lazy_kw)
+
+
+#: rows x signatures x groups up to which :func:`_apply` looks every signature up at once (a step's few rows)
+MERGED_MAX = 1 << 16
+
+
+def _merged_lookups(lookups: list, sizes: torch.Tensor, G: int, dev):
+    """Every lookup signature's sorted codes in one sorted table: ``(signatures (S,), radix (S, G), offset (S,),
+    codes, outputs)``; a row's code under signature ``s`` is ``offset_s + sum_g radix_sg local_g`` (the
+    mixed-radix code of :func:`_classify`, its range shifted past the previous signatures'). ``None`` when
+    the table's codes would pass 2^62."""
+    if not lookups:
+        return None
+    radix = torch.zeros(len(lookups), G, dtype=torch.long, device=dev)
+    offsets, codes, outs, start = [], [], [], 0
+    for s, (m, gs, ocode, o) in enumerate(lookups):
+        weight = 1
+        for g in reversed(gs):
+            radix[s, g] = weight
+            weight *= int(sizes[g])
+        offsets.append(start)
+        codes.append(ocode + start)
+        outs.append(o)
+        start += weight
+        if start >= 1 << 62:
+            return None
+    signatures = torch.tensor([m for m, _, _, _ in lookups], dtype=torch.long, device=dev)
+    return signatures, radix, torch.tensor(offsets, dtype=torch.long, device=dev), torch.cat(codes), torch.cat(outs)
 
 
 def _forms(width: int, dense_cols: torch.Tensor, lazy_cols: torch.Tensor | None, dev) -> tuple[torch.Tensor, torch.Tensor]:
@@ -767,6 +808,19 @@ def forward(network, tokens: torch.Tensor, *, narrow_max: int = NARROW_MAX, chun
     """``network(tokens)`` on the structured path: ``(batch, length, d_out)``, as the dense forward pass
     returns it. Raises what the dense path raises on bad tokens, and
     :class:`~constructions.errors.SparsePathUnavailableError` where this path does not apply."""
+    return _run(network, tokens, narrow_max, chunk_tokens, states=False)[0]
+
+
+def prefill(network, tokens: torch.Tensor, *, narrow_max: int = NARROW_MAX, chunk_tokens: int = CHUNK_TOKENS):
+    """:meth:`~constructions.network.SSMNetwork.prefill` on the structured path: ``(network(tokens), state)``
+    with every block's step-mode state after the last token, read from the stages this path holds: a
+    prefix sum's state is the sum of its inputs over the sequence (``h = B sum_t x_t``), a shift layer's
+    the last ``N`` inputs; other layers raise :class:`~constructions.errors.SparsePathUnavailableError`."""
+    network.initial_state(1)  # a two-sided layer has no step mode: refused before the pass
+    return _run(network, tokens, narrow_max, chunk_tokens, states=True)
+
+
+def _run(network, tokens, narrow_max, chunk_tokens, states: bool):
     if not supports(network):
         raise SparsePathUnavailableError(
             f"the structured path needs a one-hot embedding and SSM layers with a finite window or prefix sums "
@@ -774,15 +828,18 @@ def forward(network, tokens: torch.Tensor, *, narrow_max: int = NARROW_MAX, chun
     network.embedding.check_tokens(tokens)  # ShapeError, TokenRangeError, DeviceMismatchError as the dense path
     B, L = tokens.shape
     if B == 0 or L == 0:
-        return network(tokens)
+        return network.prefill(tokens) if states else (network(tokens), None)
     plan = _plan(network)
     rows = max(1, chunk_tokens // L)
-    parts = []
+    parts, chunk_states = [], []
     with torch.no_grad():
         for chunk in torch.split(tokens, rows):
             stage = _embed(network, chunk, narrow_max)
+            after = []
             for kind, item, where in plan:
                 if kind == "ssm":
+                    if states:
+                        after.append(_state_after(stage, item, where))
                     stage = _ssm(stage, item, where)
                 else:
                     for A, _, out_layout in item:
@@ -791,5 +848,50 @@ def forward(network, tokens: torch.Tensor, *, narrow_max: int = NARROW_MAX, chun
             if network.clip is not None:
                 out = out.clamp(*network.clip)
             parts.append(out)
-    return torch.cat(parts) if len(parts) > 1 else parts[0]
+            chunk_states.append(tuple(after))
+    state = _cat_states(chunk_states) if states else None
+    return (torch.cat(parts) if len(parts) > 1 else parts[0]), state
 
+
+def _state_after(stage: _Stage, layer, where: str):
+    """``layer.state_after(x)`` for the stage ``x`` it reads (:func:`prefill`)."""
+    from .ssm import ShiftSSM
+
+    B, L, dev = stage.B, stage.L, stage.device
+    states, start = [], 0
+    for g in _groups(layer):
+        chans = torch.arange(start, start + g.channels, device=dev)
+        start += g.channels
+        if g.prefix_sum_weight() is not None:
+            sums = torch.zeros(B, g.channels, dtype=stage.dtype, device=dev)
+            dense = stage.kind[chans] == DENSE
+            if bool(dense.any()):
+                sums[:, dense] = stage.dense[:, stage.pos[chans[dense]]].reshape(B, L, -1).sum(1)
+            c = stage.code % stage.width - (start - g.channels)  # channel within the group
+            s = (c >= 0) & (c < g.channels)
+            sums.index_put_((stage.code[s] // stage.width // L, c[s]), stage.val[s], accumulate=True)
+            states.append((sums.unsqueeze(-1).to(g.B.dtype) * g.B).to(g.C.dtype))  # as DiagonalSSM.final_state
+        elif isinstance(g, ShiftSSM):
+            last = min(L, g.state_size)
+            rows = (torch.arange(B, device=dev) * L).unsqueeze(1) + torch.arange(L - last, L, device=dev)  # (B, last)
+            tail = stage.values_at(rows.reshape(-1, 1).expand(-1, g.channels).reshape(-1), chans.repeat(B * last))
+            states.append(g.state_after(tail.reshape(B, last, g.channels), length=L))
+        else:
+            raise SparsePathUnavailableError(f"{where}: the state of a {type(g).__name__} is read by the dense prefill only")
+    return tuple(states) if isinstance(layer, SSMBank) else states[0]
+
+
+def _cat_states(parts: list):
+    """Step-mode states of consecutive chunks of instances as one (batch concatenated)."""
+    from dataclasses import replace
+
+    from .ssm import ShiftState
+
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    if isinstance(first, tuple):
+        return tuple(_cat_states([p[i] for p in parts]) for i in range(len(first)))
+    if isinstance(first, ShiftState):
+        return replace(first, window=torch.cat([p.window for p in parts]))
+    return torch.cat(parts)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import torch
 
+from .. import sparse_path
 from ..construction import Construction
-from ..errors import DecodingError, UnknownOptionError
+from ..errors import DecodingError, SparsePathUnavailableError, UnknownOptionError
+from ..sparse_step import SparseStepper
 from ..ssm import Mode
 
 
@@ -64,12 +66,35 @@ def greedy_decode(construction: Construction, prompts: torch.Tensor, steps: int,
     def next_outputs(column: torch.Tensor | None) -> torch.Tensor:
         nonlocal stepper
         if column is None:
-            out, state = network.prefill(prompts, prefill)
-            stepper = network.stepper(state) if _fed_ids_checked(construction) else _Checked(network, state)
+            out, state = _prefill(network, prompts, prefill)
+            stepper = _stepper(network, state, prompts) if _fed_ids_checked(construction) else _Checked(network, state)
             return out[:, -1:]
         return stepper(column.view(-1)).unsqueeze(1)
 
     return _decode(construction, prompts, steps, next_outputs, on_no_token)
+
+
+def _prefill(network, prompts: torch.Tensor, mode: Mode):
+    """``network.prefill(prompts, mode)``; on the structured path (:func:`constructions.sparse_path.prefill`, the
+    same weights) where verification takes it: ``mode="auto"``, a supported network and a wide dense pass."""
+    if mode == "auto" and sparse_path.worth_it(network, prompts):
+        try:
+            return sparse_path.prefill(network, prompts)
+        except SparsePathUnavailableError:
+            pass
+    return network.prefill(prompts, mode)
+
+
+def _stepper(network, state: tuple, prompts: torch.Tensor):
+    """The network's lean stepper for checked ids: on the structured path (:class:`constructions.sparse_step.SparseStepper`,
+    the same weights) for the networks whose prompts verification would run there, else the dense
+    :class:`~constructions.network.NetworkStepper`."""
+    if sparse_path.worth_it(network, prompts):
+        try:
+            return SparseStepper(network, state)
+        except SparsePathUnavailableError:
+            pass
+    return network.stepper(state)
 
 
 def _fed_ids_checked(construction: Construction) -> bool:
