@@ -138,7 +138,8 @@ def main(argv=None) -> None:
     for r in missed:
         print(f"NOT met: {r['case']} L = {r['length']} batch {r['batch']}: a generated token may take "
               f"{r['budget_s'] * 1e6:.1f} us ({r['budget_s'] / torch_op:.0f} torch or {r['budget_s'] / numpy_op:.0f} numpy "
-              f"dispatches); the step takes {r['per_token_s'] * 1e6:.1f} us, {r['per_token_s'] / r['budget_s']:.1f}x the budget "
+              f"dispatches); the step takes {r['per_token_s'] * 1e6:.1f} us, "
+              f"{r['per_token_s'] / r['budget_s']:.1f}x the budget "
               "(step mode dispatches per token from Python: embedding, every layer, the read-out, the decoder's choice)")
 
 

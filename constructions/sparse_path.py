@@ -352,7 +352,8 @@ class _Stage:
         rows, g_of, chans = rows[sel], g_of[sel], chans[sel]
         active = torch.full((self.T, G), -1, dtype=torch.long, device=self.device)
         if rows.numel() > 1 and int(torch.unique(rows * G + g_of).numel()) < rows.numel():
-            raise _NotOneHot(torch.unique(g_of[torch.bincount(rows * G + g_of, minlength=self.T * G)[rows * G + g_of] > 1]).tolist())
+            count = torch.bincount(rows * G + g_of, minlength=self.T * G)[rows * G + g_of]
+            raise _NotOneHot(torch.unique(g_of[count > 1]).tolist())
         active[rows, g_of] = chans
         return active
 

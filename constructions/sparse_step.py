@@ -17,28 +17,29 @@ dead, found by key lookup, by fan-in, or dense), applied per token (:func:`~cons
   updated only at the cells the token writes, ``h_c <- lam_c h_c + B_c x_c`` (``lam = 1``), and read lazily,
   ``y_c = C_c h_c``, at the cells the next maps ask for: ``O(writes + reads)`` per token;
 * **finite windows** on narrow channels: the layer's own step (a shift layer's ring buffer);
-* **plans need bounds valid for every future token**. A plan decides from interval bounds on its inputs
-  (``sparse_path``'s rule), so here the bounds are not the observed ranges but ones that hold whatever comes
-  next: one-hot embeddings give ``[0, 1]``, FNN maps and finite windows propagate intervals; a memory's
-  output is bounded by its current values plus ``headroom`` further writes, and checked at every write:
-  a value outside makes new bounds (headroom doubled) and new plans downstream. A block a plan takes for a
-  one-hot group (at most one nonzero per row, judged from the token it was made on) that holds two is
-  dropped from the groups and the plan remade.
+* **plans need bounds that hold for the tokens they serve**. A plan decides from bounds on its inputs
+  (``sparse_path``'s rule: dead, lookup, fan-in), so each stage keeps an *envelope*, one interval per layout
+  block (a memory cell never written before is no new bound), grown from the values seen; every stage of
+  every token is checked against it (a clamp and a comparison) before the plan reading it runs, and a
+  value outside grows the envelope and remakes that plan. A memory's envelope is its current values plus
+  ``headroom`` further writes of the largest input, checked at every write (outside: headroom doubled,
+  new envelopes and plans downstream). A block a plan takes for a one-hot group (at most one nonzero per
+  row, judged from the token it was made on) that holds two is dropped from the groups and the plan remade.
 
-What is inherently not ``O(1)`` per token: making a plan (``O(nnz)`` of its weights, at the first token and
-after each widening: a handful of times per decode) and a memory's bounds (``O(cells)``, as often).
+What is not ``O(1)`` per token: making a plan (``O(nnz)`` of its weights: at the first tokens and after each
+widening, 19 plans in a whole decode of the n-gram copier at L = 4095) and a memory's bounds (``O(cells)``,
+as often). Per token the work is in the nonzeros and candidates, but it is a few hundred torch operations
+(about 540 for the n-gram copier), each a few microseconds of dispatch whatever its size.
 
-Errors as the dense step: every stage's values are summed into one finiteness check per token; when it
-fails (or the structured path declines mid-way, :class:`~constructions.errors.SparsePathUnavailableError`)
-the token's state changes are undone and the token is stepped by ``network.step``, which raises the named
-:class:`~constructions.errors.NumericalRangeError`; a declined path stays on the dense step
-(:class:`~constructions.network.NetworkStepper`) from then on. Token ids are the caller's to check (a
-decoder feeding back ids it decoded), as for ``NetworkStepper``.
+Errors as the dense step: a value that is not finite falls outside every envelope; then (or when the
+structured path declines mid-way, :class:`~constructions.errors.SparsePathUnavailableError`) the token's
+state changes are undone and the token is stepped by ``network.step``, which raises the named
+:class:`~constructions.errors.NumericalRangeError` (finite outputs whose sum overflows are no error, as
+for :class:`~constructions.network.NetworkStepper`); a declined path stays on the dense step from then on.
+Token ids are the caller's to check (a decoder feeding back ids it decoded), as for ``NetworkStepper``.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 
@@ -67,12 +68,10 @@ class SparseStepper:
     """``out_t = stepper(ids_t)``: :meth:`~constructions.network.SSMNetwork.step` of ``network`` from ``state``
     on the structured path (module docstring); ``stepper.state()`` the state after the tokens read, in the
     dense step's format. Made from the network's tensors as they are when it is built (as
-    :class:`~constructions.network.NetworkStepper`). ``ranges``: every stage's channel ranges on the prompt
-    (``sparse_path.prefill``'s), the first envelopes. Raises :class:`~constructions.errors.SparsePathUnavailableError` when the network
-    is not one this path runs (:func:`~constructions.sparse_path.supports`)."""
+    :class:`~constructions.network.NetworkStepper`). Raises :class:`~constructions.errors.SparsePathUnavailableError`
+    when the network is not one this path runs (:func:`~constructions.sparse_path.supports`)."""
 
-    def __init__(self, network, state: tuple, *, ranges: list | None = None, narrow_max: int = NARROW_MAX,
-                 headroom: int = HEADROOM):
+    def __init__(self, network, state: tuple, *, narrow_max: int = NARROW_MAX, headroom: int = HEADROOM):
         if not supports(network):
             raise SparsePathUnavailableError(f"the structured step runs one-hot embeddings and SSM layers with a finite "
                                              f"window or prefix sums; this {type(network).__name__} has others")
@@ -82,7 +81,7 @@ class SparseStepper:
         self.dense = None  # the dense NetworkStepper, once this path declined
         self.plans: dict = {}  # stage number -> the _AffinePlan of the map reading that stage
         self.excluded: dict = {}  # stage number -> its blocks seen holding two nonzeros in a row
-        self.envelopes: dict = dict(enumerate(ranges)) if ranges else {}  # stage number -> (lo, hi)
+        self.envelopes: dict = {}  # stage number -> (lo, hi), per layout block
         self.fresh: set = set()  # stages whose envelope has not yet met this path's own values
         self.dense_bounds: dict = {}  # stage number -> (forms, envelope, its bounds at the dense columns)
         self._adopt(state)
@@ -125,7 +124,6 @@ class SparseStepper:
                     m += 1
                     stage, remade = layer.step(stage, self.envelopes[k], undo)
                     if remade:  # a memory's bounds changed: so do the envelopes of what reads it, and their plans
-                        self.fresh.update(range(k + 1, max(self.fresh | {k + 1}) + 1))
                         self.fresh.update(n for n in self.envelopes if n > k)
                     k = self._enveloped(k + 1, stage)
                     continue
@@ -303,8 +301,8 @@ class _LayerStep:
                     continue
                 if len(cols):
                     y[:, cols] = self._dense_prefix(gi, local, x, undo)
-                    outside |= not torch.equal(torch.clamp(y[:, cols], self.out[0][start + local], self.out[1][start + local]),
-                                               y[:, cols])
+                    lo_c, hi_c = self.out[0][start + local], self.out[1][start + local]
+                    outside |= not torch.equal(torch.clamp(y[:, cols], lo_c, hi_c), y[:, cols])
                 inside = (c_code >= start) & (c_code < end)
                 if bool(inside.any()):
                     c = c_code[inside] - start

@@ -73,7 +73,8 @@ def test_the_numpy_stepper_names_an_overflow_as_the_torch_step_does():
     network.blocks[0].fnn.weights[0].data *= 1e308
     tokens = copying.generate(construction.config, 1, 0).tokens[0]
     lean = numpy_stepper(network, network.initial_state(1))
-    with pytest.raises(NumericalRangeError, match="the FNN of block 0") as fast, np.errstate(over="ignore", invalid="ignore"):
+    with pytest.raises(NumericalRangeError, match="the FNN of block 0") as fast, np.errstate(over="ignore",
+                                                                                         invalid="ignore"):
         for token in tokens:
             lean(token.view(1))
     state = network.initial_state(1)
