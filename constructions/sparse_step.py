@@ -84,6 +84,11 @@ class SparseStepper:
         self.envelopes: dict = {}  # stage number -> (lo, hi), per layout block
         self.fresh: set = set()  # stages whose envelope has not yet met this path's own values
         self.dense_bounds: dict = {}  # stage number -> (forms, envelope, its bounds at the dense columns)
+        V = network.embedding.vocabulary.size
+        ids = torch.arange(V, device=network.device)
+        self.vocab = _embed(network, ids.unsqueeze(1), narrow_max)  # row i: token i's embedded stage, made once
+        self.wide = self.vocab.kind[ids] != DENSE  # tokens whose one-hot channel is a sparse one
+        self.all_narrow = not bool(self.wide.any())
         self._adopt(state)
 
     def _adopt(self, state: tuple) -> None:
@@ -115,7 +120,7 @@ class SparseStepper:
 
     def _token(self, ids_t: torch.Tensor, undo: list) -> torch.Tensor:
         with torch.no_grad():
-            stage = _embed(self.network, ids_t.unsqueeze(1), self.narrow_max)
+            stage = self._embed(ids_t)
             k = self._enveloped(0, stage)
             m = 0
             for kind, item, where in self.items:
@@ -131,6 +136,20 @@ class SparseStepper:
                     stage = self._affine(k, stage, A, layout, where)
                     k = self._enveloped(k + 1, stage)
             return stage.to_dense()[:, 0]
+
+    def _embed(self, ids_t: torch.Tensor) -> _Stage:
+        """``sparse_path._embed`` of one token per sequence, read off the vocabulary's embedded rows."""
+        v = self.vocab
+        dense = v.dense.index_select(0, ids_t)
+        if self.all_narrow:
+            code, val = v.code[:0], v.val[:0]
+        else:
+            wide = self.wide[ids_t]
+            code = torch.arange(len(ids_t), device=ids_t.device)[wide] * v.width + ids_t[wide]
+            val = torch.ones(len(code), dtype=v.dtype, device=v.device)
+        like = _Stage(len(ids_t), 1, v.width, v.layout, v.dtype, v.device)
+        return _Stage.build(like, v.width, v.layout, dense_cols=v.dense_cols, dense=dense, code=code, val=val,
+                            forms=(v.kind, v.pos))
 
     def _enveloped(self, k: int, stage: _Stage) -> int:
         """Stage ``k``'s values are within its envelope, the bounds its reader's plan was made for; else the
