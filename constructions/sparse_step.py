@@ -29,7 +29,7 @@ dead, found by key lookup, by fan-in, or dense), applied per token (:func:`~cons
 What is not ``O(1)`` per token: making a plan (``O(nnz)`` of its weights: at the first tokens and after each
 widening, 19 plans in a whole decode of the n-gram copier at L = 4095) and a memory's bounds (``O(cells)``,
 as often). Per token the work is in the nonzeros and candidates, but it is a few hundred torch operations
-(about 540 for the n-gram copier), each a few microseconds of dispatch whatever its size.
+(about 500 for the n-gram copier), each a few microseconds of dispatch whatever its size.
 
 Errors as the dense step: a value that is not finite falls outside every envelope; then (or when the
 structured path declines mid-way, :class:`~constructions.errors.SparsePathUnavailableError`) the token's
