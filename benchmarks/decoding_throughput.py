@@ -16,10 +16,15 @@ and the line prints both times and their ratio against the target (free running 
 :data:`TARGET_RATIO` x of teacher-forced verification at L = 4096; printed, never asserted), and whether
 the decoded copies are exact. ``--rerun-max-length`` also times the slow reference twin
 (:func:`~constructions.copying.greedy_decode_rerunning`: the whole prefix per token) up to that length.
-Step mode's per-token cost is a fixed Python/torch overhead (tens of microseconds per layer) plus
-work proportional to the batch, so the ratio falls as the batch grows. Times are the best of
-``--repeats``; one torch thread (``--threads``); on a busy machine both sides slow down, the
-per-step overhead more.
+Step mode's per-token cost is a fixed count of dispatched operations (torch's or, at small batches of
+small dense networks, numpy's: ``constructions/numpy_step.py``) plus work proportional to the batch, so
+the ratio falls as the batch grows. Each line also prints the decode time per generated token
+(``us/tok``) and the target's budget per generated token (``budget``: 3 x verify's time / generated
+tokens), and the budget in dispatches of a tiny torch and numpy operation measured at the start
+(``dispatches``: how many operations a step may make to meet the target). Where that is a handful, the
+target is out of reach of any per-token Python loop; the closing lines say so for the rows not met.
+Times are the best of ``--repeats``; one torch thread (``--threads``); on a busy machine both sides
+slow down, the per-step overhead more.
 """
 
 from __future__ import annotations
@@ -60,6 +65,22 @@ def best_of(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
+def dispatch_costs(repeats: int = 20000) -> tuple[float, float]:
+    """Seconds of one tiny torch and one tiny numpy operation (an addition of 3 numbers), best of 5 runs."""
+    import numpy as np
+
+    costs = []
+    for x in (torch.zeros(3), np.zeros(3)):
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(repeats):
+                x + x
+            best = min(best, (time.perf_counter() - start) / repeats)
+        costs.append(best)
+    return costs[0], costs[1]
+
+
 def measure(case, length: int, batch: int, repeats: int, rerun_max: int) -> dict:
     fmt = case.for_length(length, torch.float64)
     construction = case.build(fmt, torch.float64, "cpu")
@@ -69,7 +90,8 @@ def measure(case, length: int, batch: int, repeats: int, rerun_max: int) -> dict
     verify_s, result = best_of(lambda: verify(construction, tokens), repeats)
     decode_s, generated = best_of(lambda: greedy_decode(construction, prompts, s + 1), repeats)
     row = {"case": case.name, "length": fmt.length, "format": fmt.label, "batch": batch, "verify_s": verify_s,
-           "decode_s": decode_s, "ratio": decode_s / verify_s, "exact": result.ok and bool(torch.equal(generated, copies))}
+           "decode_s": decode_s, "ratio": decode_s / verify_s, "exact": result.ok and bool(torch.equal(generated, copies)),
+           "per_token_s": decode_s / (s + 1), "budget_s": TARGET_RATIO * verify_s / (s + 1)}
     if fmt.length <= rerun_max:
         rerun_s, slow = best_of(lambda: greedy_decode_rerunning(construction, prompts, s + 1), 1)
         row.update(rerun_s=rerun_s, rerun_ratio=rerun_s / verify_s, twins_equal=bool(torch.equal(slow, generated)))
@@ -90,10 +112,13 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     cases = _formats()
     names = args.cases or list(cases)
+    torch_op, numpy_op = dispatch_costs()
     print(f"free-running decoding (step mode) vs teacher-forced verify; target: decode <= {TARGET_RATIO:g}x verify at "
-          f"L = {TARGET_LENGTH}; torch threads {args.threads}")
+          f"L = {TARGET_LENGTH}; torch threads {args.threads}; one tiny operation: torch {torch_op * 1e6:.2f} us, "
+          f"numpy {numpy_op * 1e6:.2f} us")
     print(f"{'construction':<20} {'L':>5} {'format':<18} {'batch':>5} {'verify s':>9} {'decode s':>9} {'ratio':>7} "
-          f"{'target':>6} {'exact':>5} {'rerun s':>8} {'rerun ratio':>11}")
+          f"{'target':>6} {'exact':>5} {'us/tok':>8} {'budget':>8} {'dispatches':>14} {'rerun s':>8} {'rerun ratio':>11}")
+    missed = []
     for name in names:
         for length in args.lengths:
             for batch in args.batches:
@@ -103,8 +128,19 @@ def main(argv=None) -> None:
                 target = ("met" if r["ratio"] <= TARGET_RATIO else "NOT") if abs(r["length"] - TARGET_LENGTH) <= 3 else "-"
                 rerun = (f"{r['rerun_s']:8.3f} {r['rerun_ratio']:10.0f}x" + ("" if r["twins_equal"] else " (twins differ!)")
                          if "rerun_s" in r else f"{'-':>8} {'-':>11}")
+                ops = f"{r['budget_s'] / torch_op:5.1f} / {r['budget_s'] / numpy_op:5.1f}"
                 print(f"{name:<20} {r['length']:>5} {r['format']:<18} {batch:>5} {r['verify_s']:9.4f} {r['decode_s']:9.4f} "
-                      f"{r['ratio']:6.2f}x {target:>6} {'yes' if r['exact'] else 'NO':>5} {rerun}", flush=True)
+                      f"{r['ratio']:6.2f}x {target:>6} {'yes' if r['exact'] else 'NO':>5} {r['per_token_s'] * 1e6:8.1f} "
+                      f"{r['budget_s'] * 1e6:8.1f} {ops:>14} {rerun}", flush=True)
+                if target == "NOT":
+                    missed.append(r)
+    print("dispatches: the budget per generated token in tiny torch / numpy operations")
+    for r in missed:
+        print(f"NOT met: {r['case']} L = {r['length']} batch {r['batch']}: a generated token may take "
+              f"{r['budget_s'] * 1e6:.1f} us ({r['budget_s'] / torch_op:.0f} torch or {r['budget_s'] / numpy_op:.0f} numpy "
+              f"dispatches); the step takes {r['per_token_s'] * 1e6:.1f} us, "
+              f"{r['per_token_s'] / r['budget_s']:.1f}x the budget "
+              "(step mode dispatches per token from Python: embedding, every layer, the read-out, the decoder's choice)")
 
 
 if __name__ == "__main__":

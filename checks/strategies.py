@@ -99,6 +99,19 @@ def token_sequences(draw, vocabulary: int, *, max_batch: int = 3, max_length: in
     return torch.tensor(ids, dtype=torch.long).reshape(B, L)
 
 
+@st.composite
+def wide_networks(draw):
+    """One of the two wide constructions the structured path runs (the outer-product memory, the n-gram
+    copier) at a small format: its network."""
+    from constructions.associative_recall import outer_product
+    from constructions.copying import ngram
+    from constructions.tasks.copying import CopyConfig
+
+    if draw(st.booleans()):
+        return outer_product.build(draw(ar_configs(query="last", max_keys=9, max_values=6, max_queries=4, max_length=40))).network
+    return ngram.build(CopyConfig(draw(st.integers(1, 4)), draw(st.integers(1, 8))), draw(st.integers(1, 3))).network
+
+
 # ----------------------------------------------------------------------------- long instances, packed draws
 #: bits of one integer draw of :func:`packed_ints`: one draw carries many small symbols
 PACKED_BITS = 256

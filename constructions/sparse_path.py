@@ -212,6 +212,7 @@ class _Stage:
     lazy_steps: list = field(default_factory=list)  # [(a (nl,), b (nl,), relu)]: x <- relu?(a x + b)
     prefix: _Prefix | None = None
     _ranges: tuple | None = None
+    dense_cols: torch.Tensor | None = None  # the channels of kind DENSE, ascending (the columns of dense)
 
     @property
     def T(self) -> int:
@@ -219,29 +220,32 @@ class _Stage:
 
     @classmethod
     def build(cls, like: "_Stage", width: int, layout, *, dense_cols, dense, code, val, lazy_cols=None, lazy_src=None,
-              lazy_steps=(), prefix=None) -> "_Stage":
+              lazy_steps=(), prefix=None, forms=None) -> "_Stage":
+        """``forms``: ``(kind, pos)`` made by :func:`_forms` from the same (ascending) ``dense_cols`` and
+        ``lazy_cols``, for a caller that builds many stages of one form (a plan)."""
         dev = like.device
         s = cls(like.B, like.L, width, layout, like.dtype, dev)
-        s.kind = torch.full((width,), SPARSE, dtype=torch.long, device=dev)
-        s.pos = torch.full((width,), -1, dtype=torch.long, device=dev)
-        order = torch.argsort(dense_cols)
-        dense_cols, dense = dense_cols[order], dense[:, order]
-        s.kind[dense_cols] = DENSE
-        s.pos[dense_cols] = torch.arange(len(dense_cols), device=dev)
-        s.dense = dense
-        keep = val != 0
-        code, val = code[keep], val[keep]
-        order = torch.argsort(code)
-        s.code, s.val = code[order], val[order]
+        if forms is None:
+            order = torch.argsort(dense_cols)
+            dense_cols, dense = dense_cols[order], dense[:, order]
+            forms = _forms(width, dense_cols, lazy_cols if lazy_cols is not None and len(lazy_cols) else None, dev)
+        s.kind, s.pos = forms
+        s.dense, s.dense_cols = dense, dense_cols
+        if code.numel():
+            keep = val != 0
+            code, val = code[keep], val[keep]
+            order = torch.argsort(code)
+            code, val = code[order], val[order]
+        s.code, s.val = code, val
         if lazy_cols is not None and len(lazy_cols):
-            s.kind[lazy_cols] = LAZY
-            s.pos[lazy_cols] = torch.arange(len(lazy_cols), device=dev)
             s.lazy_src, s.lazy_steps, s.prefix = lazy_src, list(lazy_steps), prefix
         else:
             s.lazy_src = torch.zeros(0, dtype=torch.long, device=dev)
         return s
 
     def channels(self, kind: int) -> torch.Tensor:
+        if kind == DENSE and self.dense_cols is not None:
+            return self.dense_cols
         return (self.kind == kind).nonzero().squeeze(1)
 
     # ------------------------------------------------------------------ reading
@@ -310,30 +314,48 @@ class _Stage:
                                       "its outputs cannot be represented in this dtype")
 
     # ------------------------------------------------------------------ one-hot groups
-    def groups(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The layout blocks (not lazy ones) that hold at most one nonzero per row: their *groups*
-        (at most 62, for bit masks). Returns ``(group of each channel or -1, index within its group,
-        group sizes, active channel per row and group or -1: (T, G))``."""
+    def blocks(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(widths, block of each channel)`` of the layout's blocks (one block of every channel without one)."""
         blocks = self.layout.blocks if self.layout is not None else (("all", self.width),)
         widths = torch.tensor([w for _, w in blocks], device=self.device)
-        starts = torch.cat([widths.new_zeros(1), widths.cumsum(0)])
-        block_of = torch.repeat_interleave(torch.arange(len(blocks), device=self.device), widths)
-        nb, T = len(blocks), self.T
+        return widths, torch.repeat_interleave(torch.arange(len(blocks), device=self.device), widths)
+
+    def members(self) -> list[int]:
+        """The layout blocks (not lazy ones) that hold at most one nonzero per row of this stage: its *groups*
+        (at most 62, for bit masks), by block index."""
+        widths, block_of = self.blocks()
+        nb = len(widths)
         rows, chans = self._nonzeros()
-        counts = torch.bincount(rows * nb + block_of[chans], minlength=T * nb).reshape(T, nb)
+        counts = torch.bincount(rows * nb + block_of[chans], minlength=self.T * nb).reshape(self.T, nb)
         has_lazy = torch.zeros(nb, dtype=torch.bool, device=self.device)
         has_lazy[block_of[self.kind == LAZY]] = True
-        members = ((counts <= 1).all(0) & ~has_lazy & (widths > 0)).nonzero().squeeze(1)[:62].tolist()
+        return ((counts <= 1).all(0) & ~has_lazy & (widths > 0)).nonzero().squeeze(1)[:62].tolist()
+
+    def group_of(self, members: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For the groups ``members`` (block indices): ``(group of each channel or -1, index within its group,
+        group sizes)``."""
+        widths, _ = self.blocks()
+        starts = torch.cat([widths.new_zeros(1), widths.cumsum(0)])
         group = torch.full((self.width,), -1, dtype=torch.long, device=self.device)
         local = torch.full((self.width,), -1, dtype=torch.long, device=self.device)
         for gi, b in enumerate(members):
             group[starts[b] : starts[b + 1]] = gi
             local[starts[b] : starts[b + 1]] = torch.arange(int(widths[b]), device=self.device)
-        active = torch.full((T, len(members)), -1, dtype=torch.long, device=self.device)
+        return group, local, widths[members] if members else widths[:0]
+
+    def active(self, group: torch.Tensor, G: int) -> torch.Tensor:
+        """The nonzero channel of every group in every row, ``(T, G)`` (-1: none); :class:`_NotOneHot` where a
+        group has two in one row (the groups of a stage's own :meth:`members` never have)."""
+        rows, chans = self._nonzeros()
         g_of = group[chans]
         sel = g_of >= 0
-        active[rows[sel], g_of[sel]] = chans[sel]
-        return group, local, widths[members] if members else widths[:0], active
+        rows, g_of, chans = rows[sel], g_of[sel], chans[sel]
+        active = torch.full((self.T, G), -1, dtype=torch.long, device=self.device)
+        if rows.numel() > 1 and int(torch.unique(rows * G + g_of).numel()) < rows.numel():
+            count = torch.bincount(rows * G + g_of, minlength=self.T * G)[rows * G + g_of]
+            raise _NotOneHot(torch.unique(g_of[count > 1]).tolist())
+        active[rows, g_of] = chans
+        return active
 
     def _nonzeros(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(row, channel) of every nonzero dense or sparse entry."""
@@ -353,17 +375,6 @@ def _expand(starts: torch.Tensor, counts: torch.Tensor, limit_what: str) -> tupl
     return seg, starts[seg] + torch.arange(total, device=counts.device) - offsets[seg]
 
 
-def _join_columns(entry_chans: torch.Tensor, w_cols: torch.Tensor, w_mask: torch.Tensor, what: str):
-    """Pairs (entry i, weight j) with ``w_cols[j] == entry_chans[i]`` among the weights in ``w_mask``."""
-    idx = w_mask.nonzero().squeeze(1)
-    cols, order = torch.sort(w_cols[idx], stable=True)
-    idx = idx[order]
-    lo = torch.searchsorted(cols, entry_chans)
-    hi = torch.searchsorted(cols, entry_chans, right=True)
-    seg, at = _expand(lo, hi - lo, what)
-    return seg, idx[at]
-
-
 def _evaluate(stage: _Stage, A: _Affine, rows: torch.Tensor, outs: torch.Tensor) -> torch.Tensor:
     """``act(b_o + sum_k W_ok x_k(r))`` at the pairs ``(rows, outs)``, exactly from the weights."""
     starts = A.row_ptr[outs]
@@ -375,14 +386,68 @@ def _evaluate(stage: _Stage, A: _Affine, rows: torch.Tensor, outs: torch.Tensor)
 
 
 # ----------------------------------------------------------------------------- FNN layers
-def _affine(stage: _Stage, A: _Affine, out_layout: Layout | None, narrow_max: int, where: str) -> _Stage:
-    dev, T = stage.device, stage.T
+class _NotOneHot(Exception):
+    """A stage's row has two nonzeros in a block a plan took for a one-hot group (``args[0]``: the groups)."""
+
+
+@dataclass
+class _AffinePlan:
+    """How one affine map runs on stages of given forms (which input channels are dense, sparse or lazy),
+    ranges and one-hot groups: the form each output channel takes and how its candidates are found,
+    decided once from the weights (:func:`_classify`: ``O(nnz(W))``), then applied to the rows of any
+    stage of those forms whose values lie in the ranges and whose groups are one-hot (:func:`_apply`:
+    work in the stage's nonzeros and the candidates, not in the width)."""
+
+    A: _Affine
+    layout: Layout | None
+    where: str
+    members: list
+    out_lo: torch.Tensor  # bounds of every output over inputs within the ranges (interval arithmetic)
+    out_hi: torch.Tensor
+    forms: tuple = None  # (kind, pos) of the output stage
+    dense_out: torch.Tensor = None
+    Wd: torch.Tensor | None = None  # (dense outputs, dense inputs)
+    sparse_join: tuple | None = None  # (sorted columns, weight entries): sparse inputs of dense outputs
+    lazy_read: tuple | None = None  # (lazy input channels, weights (dense outputs, those))
+    group: torch.Tensor = None
+    local: torch.Tensor = None
+    sizes: torch.Tensor = None
+    lookups: list = field(default_factory=list)  # [(signature, groups, sorted codes, outputs)]
+    merged: tuple | None = None  # every signature's codes in one table (_merged_lookups)
+    fanin_join: tuple | None = None  # (sorted columns, weight entries): sparse inputs of fan-in outputs
+    lazy_out: tuple | None = None  # (lazy output channels, their prefix channels, steps)
+    dense_only: bool = False  # dense inputs to dense outputs only: one product
+
+
+def _weight_columns(A: _Affine, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weight entries in ``mask``, sorted by column: ``(columns, entries)`` for :func:`_join`."""
+    idx = mask.nonzero().squeeze(1)
+    cols, order = torch.sort(A.cols[idx], stable=True)
+    return cols, idx[order]
+
+
+def _join(entry_chans: torch.Tensor, columns: tuple[torch.Tensor, torch.Tensor], what: str):
+    """Pairs (entry i, weight j) with ``A.cols[j] == entry_chans[i]`` among the weights ``columns`` lists."""
+    cols, idx = columns
+    lo = torch.searchsorted(cols, entry_chans)
+    hi = torch.searchsorted(cols, entry_chans, right=True)
+    seg, at = _expand(lo, hi - lo, what)
+    return seg, idx[at]
+
+
+def _classify(stage: _Stage, A: _Affine, out_layout: Layout | None, narrow_max: int, where: str,
+              lo: torch.Tensor, hi: torch.Tensor, members: list[int]) -> _AffinePlan:
+    """The plan of ``A`` on stages of ``stage``'s forms whose channels lie in ``[lo, hi]`` and whose blocks
+    ``members`` hold at most one nonzero per row (module docstring: dead, lookup, fan-in, irregular)."""
+    dev = stage.device
     kind_in = stage.kind[A.cols]
-    lo, hi = stage.ranges()
     contrib = torch.maximum(A.vals * lo[A.cols], A.vals * hi[A.cols])  # largest each weight can add
     upper = A.bias.clone().index_add_(0, A.rows, contrib)
+    lower = A.bias.clone().index_add_(0, A.rows, torch.minimum(A.vals * lo[A.cols], A.vals * hi[A.cols]))
     n_out = A.n_out
     nnz = A.row_ptr[1:] - A.row_ptr[:-1]
+    plan = _AffinePlan(A, out_layout, where, members, lower.clamp(min=0) if A.relu else lower,
+                       upper.clamp(min=0) if A.relu else upper)
 
     def per_out(mask):
         return torch.zeros(n_out, dtype=contrib.dtype, device=dev).index_add_(0, A.rows, mask.to(contrib.dtype))
@@ -406,19 +471,34 @@ def _affine(stage: _Stage, A: _Affine, out_layout: Layout | None, narrow_max: in
     undecided &= ~dead
 
     lookup = torch.zeros_like(undecided)
-    if A.relu and bool(undecided.any()):
-        group, local, sizes, active = stage.groups()
-        G = len(sizes)
-        if G:
-            has = (group[A.cols] >= 0).nonzero().squeeze(1)
-            e_row, e_group = A.rows[has], group[A.cols[has]]
-            key = e_row * G + e_group  # sorted: rows ascend, and groups with the columns within a row
-            _, inverse, count = torch.unique_consecutive(key, return_inverse=True, return_counts=True)
-            req = has[(count[inverse] == 1) & (upper[e_row] - contrib[has] <= 0)]  # required (output, group) entries
-            req_row, req_group = A.rows[req], group[A.cols[req]]
-            masks = torch.zeros(n_out, dtype=torch.long, device=dev).index_add_(0, req_row, 1 << req_group)
-            req_start = torch.searchsorted(req_row, torch.arange(n_out, device=dev))
-            lookup = undecided & (masks != 0)
+    plan.group, plan.local, plan.sizes = stage.group_of(members)
+    G = len(members)
+    if A.relu and bool(undecided.any()) and G:
+        group, local, sizes = plan.group, plan.local, plan.sizes
+        has = (group[A.cols] >= 0).nonzero().squeeze(1)
+        e_row, e_group = A.rows[has], group[A.cols[has]]
+        key = e_row * G + e_group  # sorted: rows ascend, and groups with the columns within a row
+        _, inverse, count = torch.unique_consecutive(key, return_inverse=True, return_counts=True)
+        req = has[(count[inverse] == 1) & (upper[e_row] - contrib[has] <= 0)]  # required (output, group) entries
+        req_row = A.rows[req]
+        masks = torch.zeros(n_out, dtype=torch.long, device=dev).index_add_(0, req_row, 1 << group[A.cols[req]])
+        req_start = torch.searchsorted(req_row, torch.arange(n_out, device=dev))
+        lookup = undecided & (masks != 0)
+        looked = lookup.nonzero().squeeze(1)
+        sig, order = torch.sort(masks[looked], stable=True)
+        looked = looked[order]
+        kinds, counts = torch.unique_consecutive(sig, return_counts=True)
+        for m, outs in zip(kinds.tolist(), torch.split(looked, counts.tolist())):  # one signature at a time
+            gs = [g for g in range(G) if m >> g & 1]
+            if math.prod(int(sizes[g]) for g in gs) >= 1 << 62:
+                raise SparsePathUnavailableError(f"{where}: lookup codes over groups {gs} overflow 64 bits")
+            cols = A.cols[req[req_start[outs].unsqueeze(1) + torch.arange(len(gs), device=dev)]]  # (outs, groups ascending)
+            ocode = torch.zeros(len(outs), dtype=torch.long, device=dev)
+            for i, g in enumerate(gs):  # mixed-radix code of the required channels
+                ocode = ocode * sizes[g] + local[cols[:, i]]
+            ocode, order = torch.sort(ocode)
+            plan.lookups.append((m, gs, ocode, outs[order]))
+        plan.merged = _merged_lookups(plan.lookups, plan.sizes, G, dev)
     undecided &= ~lookup
     fanin = undecided & ~reads_lazy & ((dense_upper <= 0) if A.relu else ((A.bias == 0) & ~reads_dense))
     irregular = undecided & ~fanin
@@ -428,63 +508,93 @@ def _affine(stage: _Stage, A: _Affine, out_layout: Layout | None, narrow_max: in
 
     # dense outputs: narrow and irregular channels, at every row
     dense_out = (narrow | irregular).nonzero().squeeze(1)
-    y = A.bias[dense_out].expand(T, -1).clone()
+    plan.dense_out = dense_out
     if len(dense_out):
         opos = torch.full((n_out,), -1, dtype=torch.long, device=dev)
         opos[dense_out] = torch.arange(len(dense_out), device=dev)
         into = opos[A.rows] >= 0
         d = into & (kind_in == DENSE)
         if bool(d.any()):
-            Wd = torch.zeros(len(dense_out), stage.dense.shape[1], dtype=stage.dtype, device=dev)
-            Wd[opos[A.rows[d]], stage.pos[A.cols[d]]] = A.vals[d]
-            y += stage.dense @ Wd.T
+            plan.Wd = torch.zeros(len(dense_out), stage.dense.shape[1], dtype=stage.dtype, device=dev)
+            plan.Wd[opos[A.rows[d]], stage.pos[A.cols[d]]] = A.vals[d]
         s = into & (kind_in == SPARSE)
-        if bool(s.any()) and stage.code.numel():
-            seg, j = _join_columns(stage.code % stage.width, A.cols, s, f"{where}: sparse inputs of dense channels")
-            y.index_put_((stage.code[seg] // stage.width, opos[A.rows[j]]), stage.val[seg] * A.vals[j], accumulate=True)
+        if bool(s.any()):
+            plan.sparse_join = _weight_columns(A, s), opos
         z = into & (kind_in == LAZY)
         if bool(z.any()):
             lazy_cols = torch.unique(A.cols[z])
-            if len(lazy_cols) * T > PAIRS_MAX:
-                raise SparsePathUnavailableError(f"{where}: dense channels read {len(lazy_cols)} memory channels at every row")
-            X = stage.column(lazy_cols)
             Wz = torch.zeros(len(dense_out), len(lazy_cols), dtype=stage.dtype, device=dev)
             Wz[opos[A.rows[z]], torch.searchsorted(lazy_cols, A.cols[z])] = A.vals[z]
-            y += X @ Wz.T
+            plan.lazy_read = lazy_cols, Wz
+    if bool(fanin.any()):
+        plan.fanin_join = _weight_columns(A, fanin[A.rows] & (kind_in == SPARSE))
+
+    # lazy outputs: x <- act(w x + b) on the one memory channel they read
+    lazy_out = lazy_local.nonzero().squeeze(1)
+    if len(lazy_out):
+        entry = A.row_ptr[lazy_out]
+        src_pos = stage.pos[A.cols[entry]]
+        steps = [(a[src_pos], b[src_pos], r) for a, b, r in stage.lazy_steps]
+        steps.append((A.vals[entry], A.bias[lazy_out], A.relu))
+        plan.lazy_out = lazy_out, stage.lazy_src[src_pos], steps
+    plan.forms = _forms(n_out, dense_out, lazy_out if len(lazy_out) else None, dev)
+    plan.dense_only = (len(dense_out) == n_out and plan.sparse_join is None and plan.lazy_read is None)
+    return plan
+
+
+def _apply(stage: _Stage, plan: _AffinePlan) -> _Stage:
+    """``plan``'s map on the rows of ``stage`` (of the forms the plan was made for)."""
+    A, dev, T, where = plan.A, stage.device, stage.T, plan.where
+    n_out, dense_out = A.n_out, plan.dense_out
+    if plan.dense_only:  # a narrow map of narrow inputs: the product the dense path makes
+        y = torch.nn.functional.linear(stage.dense, plan.Wd, A.bias) if plan.Wd is not None else A.bias.expand(T, -1).clone()
+        y = torch.relu(y) if A.relu else y
+        return _Stage.build(stage, n_out, plan.layout, dense_cols=dense_out, dense=y, code=stage.code[:0], val=stage.val[:0],
+                            forms=plan.forms)
+    y = A.bias[dense_out].expand(T, -1).clone()
+    if len(dense_out):
+        if plan.Wd is not None:
+            y += stage.dense @ plan.Wd.T
+        if plan.sparse_join is not None and stage.code.numel():
+            columns, opos = plan.sparse_join
+            seg, j = _join(stage.code % stage.width, columns, f"{where}: sparse inputs of dense channels")
+            y.index_put_((stage.code[seg] // stage.width, opos[A.rows[j]]), stage.val[seg] * A.vals[j], accumulate=True)
+        if plan.lazy_read is not None:
+            lazy_cols, Wz = plan.lazy_read
+            if len(lazy_cols) * T > PAIRS_MAX:
+                raise SparsePathUnavailableError(f"{where}: dense channels read {len(lazy_cols)} memory channels at every row")
+            y += stage.column(lazy_cols) @ Wz.T
         if A.relu:
             y = torch.relu(y)
 
     # sparse outputs: candidates (row, channel), then evaluated exactly
     cand_rows, cand_outs = [], []
-    if bool(lookup.any()):
+    if plan.lookups:
+        G = len(plan.members)
+        active = stage.active(plan.group, G)
         bit = 1 << torch.arange(G, device=dev)
         row_masks = ((active >= 0).long() * bit).sum(1)  # the groups active in each row
-        local_active = local[active.clamp(min=0)]
-        looked = lookup.nonzero().squeeze(1)
-        sig, order = torch.sort(masks[looked], stable=True)
-        looked = looked[order]
-        kinds, counts = torch.unique_consecutive(sig, return_counts=True)
-        for m, outs in zip(kinds.tolist(), torch.split(looked, counts.tolist())):  # one signature at a time
-            gs = [g for g in range(G) if m >> g & 1]
-            if math.prod(int(sizes[g]) for g in gs) >= 1 << 62:
-                raise SparsePathUnavailableError(f"{where}: lookup codes over groups {gs} overflow 64 bits")
+        local_active = plan.local[active.clamp(min=0)]
+        if plan.merged is not None and T * len(plan.lookups) * G <= MERGED_MAX:  # all signatures at once
+            signatures, radix, offset, codes, outs = plan.merged
+            r, sig = (((row_masks.unsqueeze(1) & signatures) == signatures)).nonzero(as_tuple=True)
+            q = (local_active[r] * radix[sig]).sum(1) + offset[sig]
+            first = torch.searchsorted(codes, q)
+            seg, at = _expand(first, torch.searchsorted(codes, q, right=True) - first, f"{where}: lookup candidates")
+            cand_rows.append(r[seg])
+            cand_outs.append(outs[at])
+        for m, gs, ocode, outs in plan.lookups if not cand_rows else ():
             rows = ((row_masks & m) == m).nonzero().squeeze(1)  # rows where every required group is active
-            cols = A.cols[req[req_start[outs].unsqueeze(1) + torch.arange(len(gs), device=dev)]]  # (outs, groups ascending)
-            ocode = torch.zeros(len(outs), dtype=torch.long, device=dev)
             rcode = torch.zeros(len(rows), dtype=torch.long, device=dev)
-            for i, g in enumerate(gs):  # mixed-radix code of the required channels
-                ocode = ocode * sizes[g] + local[cols[:, i]]
-                rcode = rcode * sizes[g] + local_active[rows, g]
-            ocode, order = torch.sort(ocode)
-            outs = outs[order]
+            for g in gs:
+                rcode = rcode * plan.sizes[g] + local_active[rows, g]
             first = torch.searchsorted(ocode, rcode)
             last = torch.searchsorted(ocode, rcode, right=True)
             seg, at = _expand(first, last - first, f"{where}: lookup candidates")
             cand_rows.append(rows[seg])
             cand_outs.append(outs[at])
-    if bool(fanin.any()) and stage.code.numel():
-        seg, j = _join_columns(stage.code % stage.width, A.cols, fanin[A.rows] & (kind_in == SPARSE),
-                               f"{where}: fan-out of sparse inputs")
+    if plan.fanin_join is not None and stage.code.numel():
+        seg, j = _join(stage.code % stage.width, plan.fanin_join, f"{where}: fan-out of sparse inputs")
         pair = torch.unique((stage.code[seg] // stage.width) * n_out + A.rows[j])
         cand_rows.append(pair // n_out)
         cand_outs.append(pair % n_out)
@@ -495,17 +605,58 @@ def _affine(stage: _Stage, A: _Affine, out_layout: Layout | None, narrow_max: in
     else:
         code = torch.zeros(0, dtype=torch.long, device=dev)
         vals = torch.zeros(0, dtype=stage.dtype, device=dev)
-
-    # lazy outputs: x <- act(w x + b) on the one memory channel they read
-    lazy_out = lazy_local.nonzero().squeeze(1)
     lazy_kw = {}
-    if len(lazy_out):
-        entry = A.row_ptr[lazy_out]
-        src_pos = stage.pos[A.cols[entry]]
-        steps = [(a[src_pos], b[src_pos], r) for a, b, r in stage.lazy_steps]
-        steps.append((A.vals[entry], A.bias[lazy_out], A.relu))
-        lazy_kw = dict(lazy_cols=lazy_out, lazy_src=stage.lazy_src[src_pos], lazy_steps=steps, prefix=stage.prefix)
-    out = _Stage.build(stage, n_out, out_layout, dense_cols=dense_out, dense=y, code=code, val=vals, **lazy_kw)
+    if plan.lazy_out is not None:
+        lazy_out, src, steps = plan.lazy_out
+        lazy_kw = dict(lazy_cols=lazy_out, lazy_src=src, lazy_steps=steps, prefix=stage.prefix)
+    return _Stage.build(stage, n_out, plan.layout, dense_cols=dense_out, dense=y, code=code, val=vals, forms=plan.forms,
+                        **lazy_kw)
+
+
+#: rows x signatures x groups up to which :func:`_apply` looks every signature up at once (a step's few rows)
+MERGED_MAX = 1 << 16
+
+
+def _merged_lookups(lookups: list, sizes: torch.Tensor, G: int, dev):
+    """Every lookup signature's sorted codes in one sorted table: ``(signatures (S,), radix (S, G), offset (S,),
+    codes, outputs)``; a row's code under signature ``s`` is ``offset_s + sum_g radix_sg local_g`` (the
+    mixed-radix code of :func:`_classify`, its range shifted past the previous signatures'). ``None`` when
+    the table's codes would pass 2^62."""
+    if not lookups:
+        return None
+    radix = torch.zeros(len(lookups), G, dtype=torch.long, device=dev)
+    offsets, codes, outs, start = [], [], [], 0
+    for s, (m, gs, ocode, o) in enumerate(lookups):
+        weight = 1
+        for g in reversed(gs):
+            radix[s, g] = weight
+            weight *= int(sizes[g])
+        offsets.append(start)
+        codes.append(ocode + start)
+        outs.append(o)
+        start += weight
+        if start >= 1 << 62:
+            return None
+    signatures = torch.tensor([m for m, _, _, _ in lookups], dtype=torch.long, device=dev)
+    return signatures, radix, torch.tensor(offsets, dtype=torch.long, device=dev), torch.cat(codes), torch.cat(outs)
+
+
+def _forms(width: int, dense_cols: torch.Tensor, lazy_cols: torch.Tensor | None, dev) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(kind, pos)`` of a stage with these dense (ascending) and lazy channels, every other one sparse."""
+    kind = torch.full((width,), SPARSE, dtype=torch.long, device=dev)
+    pos = torch.full((width,), -1, dtype=torch.long, device=dev)
+    kind[dense_cols] = DENSE
+    pos[dense_cols] = torch.arange(len(dense_cols), device=dev)
+    if lazy_cols is not None:
+        kind[lazy_cols] = LAZY
+        pos[lazy_cols] = torch.arange(len(lazy_cols), device=dev)
+    return kind, pos
+
+
+def _affine(stage: _Stage, A: _Affine, out_layout: Layout | None, narrow_max: int, where: str) -> _Stage:
+    """``A`` on a whole stage: planned for the stage's own ranges and groups, then applied."""
+    plan = _classify(stage, A, out_layout, narrow_max, where, *stage.ranges(), stage.members())
+    out = _apply(stage, plan)
     out.check_finite(where)
     return out
 
@@ -658,6 +809,19 @@ def forward(network, tokens: torch.Tensor, *, narrow_max: int = NARROW_MAX, chun
     """``network(tokens)`` on the structured path: ``(batch, length, d_out)``, as the dense forward pass
     returns it. Raises what the dense path raises on bad tokens, and
     :class:`~constructions.errors.SparsePathUnavailableError` where this path does not apply."""
+    return _run(network, tokens, narrow_max, chunk_tokens, states=False)[0]
+
+
+def prefill(network, tokens: torch.Tensor, *, narrow_max: int = NARROW_MAX, chunk_tokens: int = CHUNK_TOKENS):
+    """:meth:`~constructions.network.SSMNetwork.prefill` on the structured path: ``(network(tokens), state)``
+    with every block's step-mode state after the last token, read from the stages this path holds: a
+    prefix sum's state is the sum of its inputs over the sequence (``h = B sum_t x_t``), a shift layer's
+    the last ``N`` inputs; other layers raise :class:`~constructions.errors.SparsePathUnavailableError`."""
+    network.initial_state(1)  # a two-sided layer has no step mode: refused before the pass
+    return _run(network, tokens, narrow_max, chunk_tokens, states=True)
+
+
+def _run(network, tokens, narrow_max, chunk_tokens, states: bool):
     if not supports(network):
         raise SparsePathUnavailableError(
             f"the structured path needs a one-hot embedding and SSM layers with a finite window or prefix sums "
@@ -665,15 +829,18 @@ def forward(network, tokens: torch.Tensor, *, narrow_max: int = NARROW_MAX, chun
     network.embedding.check_tokens(tokens)  # ShapeError, TokenRangeError, DeviceMismatchError as the dense path
     B, L = tokens.shape
     if B == 0 or L == 0:
-        return network(tokens)
+        return network.prefill(tokens) if states else (network(tokens), None)
     plan = _plan(network)
     rows = max(1, chunk_tokens // L)
-    parts = []
+    parts, chunk_states = [], []
     with torch.no_grad():
         for chunk in torch.split(tokens, rows):
             stage = _embed(network, chunk, narrow_max)
+            after = []
             for kind, item, where in plan:
                 if kind == "ssm":
+                    if states:
+                        after.append(_state_after(stage, item, where))
                     stage = _ssm(stage, item, where)
                 else:
                     for A, _, out_layout in item:
@@ -682,5 +849,50 @@ def forward(network, tokens: torch.Tensor, *, narrow_max: int = NARROW_MAX, chun
             if network.clip is not None:
                 out = out.clamp(*network.clip)
             parts.append(out)
-    return torch.cat(parts) if len(parts) > 1 else parts[0]
+            chunk_states.append(tuple(after))
+    state = _cat_states(chunk_states) if states else None
+    return (torch.cat(parts) if len(parts) > 1 else parts[0]), state
 
+
+def _state_after(stage: _Stage, layer, where: str):
+    """``layer.state_after(x)`` for the stage ``x`` it reads (:func:`prefill`)."""
+    from .ssm import ShiftSSM
+
+    B, L, dev = stage.B, stage.L, stage.device
+    states, start = [], 0
+    for g in _groups(layer):
+        chans = torch.arange(start, start + g.channels, device=dev)
+        start += g.channels
+        if g.prefix_sum_weight() is not None:
+            sums = torch.zeros(B, g.channels, dtype=stage.dtype, device=dev)
+            dense = stage.kind[chans] == DENSE
+            if bool(dense.any()):
+                sums[:, dense] = stage.dense[:, stage.pos[chans[dense]]].reshape(B, L, -1).sum(1)
+            c = stage.code % stage.width - (start - g.channels)  # channel within the group
+            s = (c >= 0) & (c < g.channels)
+            sums.index_put_((stage.code[s] // stage.width // L, c[s]), stage.val[s], accumulate=True)
+            states.append((sums.unsqueeze(-1).to(g.B.dtype) * g.B).to(g.C.dtype))  # as DiagonalSSM.final_state
+        elif isinstance(g, ShiftSSM):
+            last = min(L, g.state_size)
+            rows = (torch.arange(B, device=dev) * L).unsqueeze(1) + torch.arange(L - last, L, device=dev)  # (B, last)
+            tail = stage.values_at(rows.reshape(-1, 1).expand(-1, g.channels).reshape(-1), chans.repeat(B * last))
+            states.append(g.state_after(tail.reshape(B, last, g.channels), length=L))
+        else:
+            raise SparsePathUnavailableError(f"{where}: the state of a {type(g).__name__} is read by the dense prefill only")
+    return tuple(states) if isinstance(layer, SSMBank) else states[0]
+
+
+def _cat_states(parts: list):
+    """Step-mode states of consecutive chunks of instances as one (batch concatenated)."""
+    from dataclasses import replace
+
+    from .ssm import ShiftState
+
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    if isinstance(first, tuple):
+        return tuple(_cat_states([p[i] for p in parts]) for i in range(len(first)))
+    if isinstance(first, ShiftState):
+        return replace(first, window=torch.cat([p.window for p in parts]))
+    return torch.cat(parts)

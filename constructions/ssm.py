@@ -502,15 +502,21 @@ class ShiftSSM(SSMLayer):
     def _stepper(self, state):
         return _ShiftStepper(self, state)
 
-    def state_after(self, x):
-        """The last ``N`` inputs of ``x`` in their slots: ``x_{L-1-n}`` in slot ``(L - 1 - n) mod N``."""
+    def state_after(self, x, length: int | None = None):
+        """The last ``N`` inputs of ``x`` in their slots: ``x_{L-1-n}`` in slot ``(L - 1 - n) mod N``. With
+        ``length``: ``x`` holds the last ``min(length, N)`` (or more) inputs of a sequence of ``length`` tokens."""
         self.check_input(x)
         require_finite_input("SSM input", x)
         state = self.initial_state(x.shape[0])
         L, N = x.shape[1], self.state_size
+        if length is not None:
+            if not min(length, N) <= L <= length:
+                raise ShapeError(f"the last tokens of a sequence of {length} must be at least min({length}, {N}) "
+                                 f"and at most {length} tokens, got {L}")
+            x, L = x[:, L - min(length, N) :], length
         last = min(L, N)
         slots = torch.arange(L - last, L, device=self.device) % N
-        state.window[..., slots] = x[:, L - last :].transpose(1, 2).unsqueeze(2)
+        state.window[..., slots] = x[:, x.shape[1] - last :].transpose(1, 2).unsqueeze(2)
         return replace(state, position=L % N)
 
     def state_vector(self, state):

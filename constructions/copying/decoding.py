@@ -3,10 +3,14 @@ mode, and its slow reference twin that re-runs the prefix)."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from ..construction import Construction
-from ..errors import DecodingError, UnknownOptionError
+from .. import sparse_path
+from ..construction import Construction, OneHotCode
+from ..errors import DecodingError, SparsePathUnavailableError, UnknownOptionError
+from ..numpy_step import NUMPY_MAX_BATCH, numpy_stepper
+from ..sparse_step import SparseStepper
 from ..ssm import Mode
 
 
@@ -46,9 +50,14 @@ def greedy_decode(construction: Construction, prompts: torch.Tensor, steps: int,
     SSM networks decode in step mode (:meth:`~constructions.network.SSMNetwork.step`): the prompt is
     read at once in the convolutional mode ``prefill`` (:meth:`~constructions.network.SSMNetwork.prefill`),
     then each generated token is one step of every layer's recurrence, ``O(1)`` work per token in the
-    length (a shift layer's ring buffer, an accumulator's sum). Networks without a step mode
-    (Transformers) re-run the prefix per token, as :func:`greedy_decode_rerunning`, the slow
-    reference twin, does for every network (tested equal).
+    length (a shift layer's ring buffer, an accumulator's sum). Where verification takes the structured
+    path (wide networks with sparse signals, :mod:`constructions.sparse_path`), so do the prefill and the
+    steps (:class:`~constructions.sparse_step.SparseStepper`: only the memory cells a token writes and reads);
+    small dense networks at up to :data:`~constructions.numpy_step.NUMPY_MAX_BATCH` prompts step in numpy
+    (:class:`~constructions.numpy_step.NumpyStepper`, its loop too), where torch's per-operation dispatch
+    would be most of the cost. All apply the network's own weights and are tested equal to the dense torch
+    step. Networks without a step mode (Transformers) re-run the prefix per token, as
+    :func:`greedy_decode_rerunning`, the slow reference twin, does for every network (tested equal).
 
     A prediction that decodes to no token of the vocabulary (``-1``: an output code no token has, as
     a +-1 code averaged between two symbols) cannot be fed back. ``on_no_token="stop"``: that prompt
@@ -59,17 +68,48 @@ def greedy_decode(construction: Construction, prompts: torch.Tensor, steps: int,
     if not hasattr(network, "step"):
         return greedy_decode_rerunning(construction, prompts, steps, prefill, on_no_token=on_no_token)
     _check_option(on_no_token)
-    stepper = None
+    stepper, checked = None, _fed_ids_checked(construction)
+    if steps > 0 and checked and prompts.shape[0] <= NUMPY_MAX_BATCH and _always_a_token(construction):
+        out, state = _prefill(network, prompts, prefill)
+        lean = numpy_stepper(network, state)
+        if lean is not None:  # small batches: numpy's dispatch, the same weights (constructions/numpy_step.py)
+            return _decode_numpy(construction, prompts, steps, out[:, -1].numpy(), lean)
+        stepper = _stepper(network, state, prompts)
 
     def next_outputs(column: torch.Tensor | None) -> torch.Tensor:
         nonlocal stepper
         if column is None:
-            out, state = network.prefill(prompts, prefill)
-            stepper = network.stepper(state) if _fed_ids_checked(construction) else _Checked(network, state)
-            return out[:, -1:]
+            if stepper is not None:
+                return out[:, -1:]
+            prefilled, state = _prefill(network, prompts, prefill)
+            stepper = _stepper(network, state, prompts) if checked else _Checked(network, state)
+            return prefilled[:, -1:]
         return stepper(column.view(-1)).unsqueeze(1)
 
     return _decode(construction, prompts, steps, next_outputs, on_no_token)
+
+
+def _prefill(network, prompts: torch.Tensor, mode: Mode):
+    """``network.prefill(prompts, mode)``; on the structured path (:func:`constructions.sparse_path.prefill`, the
+    same weights) where verification takes it: ``mode="auto"``, a supported network and a wide dense pass."""
+    if mode == "auto" and sparse_path.worth_it(network, prompts):
+        try:
+            return sparse_path.prefill(network, prompts)
+        except SparsePathUnavailableError:
+            pass
+    return network.prefill(prompts, mode)
+
+
+def _stepper(network, state: tuple, prompts: torch.Tensor):
+    """The network's lean stepper for checked ids: on the structured path (:class:`constructions.sparse_step.SparseStepper`,
+    the same weights) for the networks whose prompts verification would run there, else the dense
+    :class:`~constructions.network.NetworkStepper`."""
+    if sparse_path.worth_it(network, prompts):
+        try:
+            return SparseStepper(network, state)
+        except SparsePathUnavailableError:
+            pass
+    return network.stepper(state)
 
 
 def _fed_ids_checked(construction: Construction) -> bool:
@@ -137,3 +177,25 @@ def _decode(construction: Construction, prompts: torch.Tensor, steps: int, next_
             stopped |= none
             generated.append(torch.where(stopped, no_token, nxt))
     return torch.cat(generated, dim=1) if generated else prompts.new_zeros(prompts.shape[0], 0)
+
+
+def _decode_numpy(construction: Construction, prompts: torch.Tensor, steps: int, out: np.ndarray, stepper) -> torch.Tensor:
+    """:func:`_decode`'s loop in numpy for a :class:`~constructions.numpy_step.NumpyStepper` (its bookkeeping would cost
+    more torch dispatches than the step itself), for a code whose every output decodes to a token of the
+    vocabulary (:func:`_always_a_token`: no prompt ever stops): the same tokens. ``out``: the outputs ``(B, d)``
+    after the prompts."""
+    table = np.asarray(construction.code.tokens)
+    generated = np.empty((prompts.shape[0], steps), dtype=np.int64)
+    generated[:, 0] = table[out.argmax(-1)]
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is the stepper's to name (NumericalRangeError)
+        for step in range(1, steps):
+            generated[:, step] = table[stepper(generated[:, step - 1]).argmax(-1)]
+    return torch.from_numpy(generated).to(prompts.device)
+
+
+def _always_a_token(construction: Construction) -> bool:
+    """Every output of the construction's code decodes to a token of the task's vocabulary (a one-hot code of
+    vocabulary tokens): a free-running decoder never meets a no-token."""
+    code, config = construction.code, construction.config
+    return isinstance(code, OneHotCode) and hasattr(config, "vocabulary") \
+        and all(0 <= t < config.vocabulary().size for t in code.tokens)
