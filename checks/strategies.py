@@ -280,6 +280,18 @@ def network_tokens(draw, vocab_size: int, *, max_batch: int = 3, max_length: int
     return torch.randint(0, vocab_size, (B, L), generator=g)
 
 
+@st.composite
+def prefilled_networks(draw, *, max_length: int = 30):
+    """``(network, tokens, split, state)``: a drawn SSM network (stable or marginal spectrum), token ids, a
+    split point, and the step-mode state after ``tokens[:, :split]`` read at once (the initial state for 0):
+    a decoder's starting point, for steppers compared token by token from ``split`` on."""
+    network = draw(ssm_networks(spectrum=draw(st.sampled_from(["stable", "marginal"]))))
+    tokens = draw(network_tokens(network.embedding.vocabulary.size, max_length=max_length))
+    split = draw(st.integers(0, tokens.shape[1] - 1))
+    _, state = network.prefill(tokens[:, :split]) if split else (None, network.initial_state(tokens.shape[0]))
+    return network, tokens, split, tuple(state)
+
+
 # ----------------------------------------------------------------------------- copying
 @st.composite
 def copy_configs(draw, *, max_alphabet: int, max_length: int, min_alphabet: int = 1):

@@ -121,9 +121,10 @@ def ngram_property(build):
     return copies
 
 
-#: free-running decoding (step mode) still costs one pass over the memory's width per token, about what
-#: re-running a short prefix costs (seconds for one string at D = 5, n = 4): drawn strings are decoded up
-#: to this many memory cells; the exhaustive tests below decode every string
+#: at these short strings free-running decoding takes the dense step (the structured one, sparse_step.py,
+#: pays off only for long wide passes), one pass over the memory's width per token, about what re-running
+#: a short prefix costs (seconds for one string at D = 5, n = 4): drawn strings are decoded up to this many
+#: memory cells; the exhaustive tests below decode every string
 DECODED_MEMORY_MAX = 2500
 
 

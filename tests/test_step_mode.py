@@ -8,9 +8,8 @@ import math
 import pytest
 import torch
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from checks.strategies import network_tokens, ssm_networks
+from checks.strategies import prefilled_networks
 from constructions.copying import fixed_length, greedy_decode, greedy_decode_rerunning
 from constructions.errors import NonCausalError, NonFiniteInputError, NumericalRangeError, ShapeError
 from constructions.ssm import DiagonalSSM, SSMBank, ShiftSSM, accumulator, shifts
@@ -116,13 +115,10 @@ def test_verify_decodes_a_copier_free_running_in_step_mode(tmp_path):
 
 # ----------------------------------------------------------------------------- the lean stepper of decoders
 @settings(max_examples=40, deadline=None)
-@given(data=st.data())
-def test_the_network_stepper_equals_step_token_by_token(data):
-    network = data.draw(ssm_networks(spectrum=data.draw(st.sampled_from(["stable", "marginal"]), label="spectrum")))
-    tokens = data.draw(network_tokens(network.embedding.vocabulary.size, max_length=30))
-    split = data.draw(st.integers(0, tokens.shape[1] - 1), label="prefill")
-    _, state = network.prefill(tokens[:, :split]) if split else (None, network.initial_state(tokens.shape[0]))
-    stepper = network.stepper(tuple(state))
+@given(case=prefilled_networks())
+def test_the_network_stepper_equals_step_token_by_token(case):
+    network, tokens, split, state = case
+    stepper = network.stepper(state)
     for t in range(split, tokens.shape[1]):
         out, state = network.step(tokens[:, t], state)
         assert torch.equal(stepper(tokens[:, t]), out), f"token {t}"
