@@ -454,12 +454,21 @@ def report_command(out: Path, *extra: str) -> list[str]:
             "--quiet", "--out", str(out), *extra]
 
 
+def _signals_as_from_a_shell() -> None:
+    """In the child before exec: Ctrl-C unblocked and at its default, as a command started from a shell has it
+    (a child inherits its parent's signal mask and ignored signals, and a pytest-xdist worker's are not a
+    user's: two CI runs saw the run outlive its SIGINT by 120 s, never a run outside xdist)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_the_checks_keeps_the_old_report_and_a_concurrent_run_is_refused_at_once(tmp_path):
     out = old_folder(tmp_path / "out")
     before = everything(out)
     paused = tmp_path / "paused"
     first = subprocess.Popen(report_command(out), cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True,
-                             env=clean_env(PYTEST_PLUGINS="tests.report_pause_plugin", **{PAUSE_FILE_ENV: str(paused)}))
+                             env=clean_env(PYTEST_PLUGINS="tests.report_pause_plugin", **{PAUSE_FILE_ENV: str(paused)}),
+                             preexec_fn=_signals_as_from_a_shell)
     try:
         deadline = time.monotonic() + 240
         while not paused.exists():
