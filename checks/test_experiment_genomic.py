@@ -95,8 +95,8 @@ CONTROL_SAMPLES = {"tiny": 8, "quick": 32, "paper": 16, "thorough": 64}
 #: the experiment's results by (profile, device), reused by the controls of one process
 _RESULTS: dict = {}
 
-#: the disk cache each (profile, device) used (``None``: none), for the evidence
-_CACHE_SUMMARY: dict = {}
+#: the disk cache of trained models each (profile, device) used (``None``: none), for the evidence
+_STORES: dict = {}
 
 #: one xdist worker runs this module (``--dist loadgroup``), so ``_RESULTS`` is shared
 pytestmark = [pytest.mark.xdist_group("genomic"), pytest.mark.usefixtures("training_sandbox")]
@@ -106,8 +106,7 @@ def _results(sizes, device):
     key = (sizes.name, str(device))
     if key not in _RESULTS:
         _RESULTS[key] = []
-        store = cache_from_environment()  # the disk cache of trained models, when SSM_SUITE_TRAINING_CACHE names one
-        _CACHE_SUMMARY[key] = store
+        store = _STORES[key] = cache_from_environment()  # when SSM_SUITE_TRAINING_CACHE names a directory
         for seed in SEEDS[sizes.name]:
             result = run_experiment(replace(SETUPS[sizes.name], seed=seed), device, store)
             origin = "from the disk cache" if result.cached else "trained"
@@ -130,6 +129,7 @@ def test_trained_ssm_fnn_importance_is_sparse_and_input_dependent(sizes, device,
     decision, reason, intervals = _over_seeds([r.trained for r in results])
     shown = next((r for r in results if r.trained.test_accuracy >= ACCURACY_MIN),
                  next((r for r in results if not r.trained.diverged), None))
+    store = _STORES[(sizes.name, str(device))]
     per_seed = [{"seed": r.setup.seed, "test_accuracy": r.trained.test_accuracy, "verdict": r.verdict,
                  "diverged": r.trained.diverged,
                  **{f"{m}_{key}": getattr(s, key) for m, s in r.trained.summaries.items()
@@ -139,8 +139,7 @@ def test_trained_ssm_fnn_importance_is_sparse_and_input_dependent(sizes, device,
                     steps_used=[r.steps_used for r in results], stop_reasons=[r.stop_reason for r in results],
                     train_seconds=[round(r.train_seconds, 1) for r in results],
                     from_cache=[r.cached for r in results],
-                    **({} if (store := _CACHE_SUMMARY.get((sizes.name, str(device)))) is None
-                       else {"training_cache": store.summary()}),
+                    **({} if store is None else {"training_cache": store.summary()}),
                     data=describe_data(SETUPS[sizes.name].data), **(figure_specs(shown) if shown else {}))
     if decision == "inconclusive":
         evidence.inconclusive(reason)

@@ -153,9 +153,19 @@ class SSMNetwork(nn.Module):
     def stepper(self, state: tuple) -> "NetworkStepper":
         """A :class:`NetworkStepper` continuing from ``state``: :meth:`step` for a decoder that feeds token ids
         it has checked, with the per-layer checks made once per token instead."""
+        self._check_blocks(state)  # each layer's stepper checks its own
+        return NetworkStepper(self, state)
+
+    def check_step_state(self, state) -> None:
+        """``state`` is one of this network's step-mode states: a tuple of every block's SSM state (what the
+        steppers check once, for a stepper that makes no layer stepper of its own)."""
+        self._check_blocks(state)
+        for block, h in zip(self.blocks, state):
+            block.ssm.check_step_state(h)
+
+    def _check_blocks(self, state) -> None:
         if not isinstance(state, tuple) or len(state) != len(self.blocks):
             raise ShapeError(f"a state of this network is a tuple of {len(self.blocks)} SSM states (initial_state)")
-        return NetworkStepper(self, state)
 
     def prefill(self, inputs: torch.Tensor, mode: Mode = "auto") -> tuple[torch.Tensor, tuple]:
         """Read a whole prompt at once: ``(network(inputs, mode), state)`` with every block's state after

@@ -44,25 +44,8 @@ def numpy_stepper(network, state: tuple) -> "NumpyStepper | None":
         groups = block.ssm.groups if isinstance(block.ssm, SSMBank) else [block.ssm]
         if any(type(g) not in (ShiftSSM, DiagonalSSM, DenseSSM) or g.C.is_complex() for g in groups):
             return None
-    check_states(network, state)
+    network.check_step_state(state)
     return NumpyStepper(network, state)
-
-
-def check_states(network, state: tuple) -> None:
-    """``state`` is one of ``network``'s step-mode states (as :meth:`SSMNetwork.stepper` checks it, without making
-    the torch steppers)."""
-    from .errors import ShapeError
-
-    if not isinstance(state, tuple) or len(state) != len(network.blocks):
-        raise ShapeError(f"a state of this network is a tuple of {len(network.blocks)} SSM states (initial_state)")
-    for block, h in zip(network.blocks, state):
-        groups, states = (block.ssm.groups, h) if isinstance(block.ssm, SSMBank) else ([block.ssm], (h,))
-        if not isinstance(states, tuple) or len(states) != len(groups):
-            raise ShapeError(f"a state of this SSMBank is a tuple of {len(groups)} group states")
-        for g, x in zip(groups, states):
-            g._require_causal("step mode")
-            tensor = x.window if isinstance(x, ShiftState) else x
-            g._check_state(x, tensor.shape[0] if isinstance(tensor, torch.Tensor) and tensor.dim() else 0)
 
 
 def _fnn(fnn):

@@ -44,7 +44,6 @@ from __future__ import annotations
 import torch
 
 from .errors import SparsePathUnavailableError
-from .numpy_step import check_states
 from .sparse_path import (
     DENSE,
     LAZY,
@@ -75,7 +74,7 @@ class SparseStepper:
         if not supports(network):
             raise SparsePathUnavailableError(f"the structured step runs one-hot embeddings and SSM layers with a finite "
                                              f"window or prefix sums; this {type(network).__name__} has others")
-        check_states(network, state)
+        network.check_step_state(state)
         self.network, self.narrow_max, self.headroom = network, narrow_max, headroom
         self.items = _plan(network)
         self.dense = None  # the dense NetworkStepper, once this path declined

@@ -402,10 +402,15 @@ class SSMLayer(nn.Module):
     def stepper(self, state) -> "Stepper":
         """A :class:`Stepper` continuing from ``state`` (this layer's, checked once here): :meth:`step` without
         the per-call checks, for a caller that checks its inputs and outputs itself (a network's decoder)."""
+        self.check_step_state(state)
+        return self._stepper(state)
+
+    def check_step_state(self, state) -> None:
+        """``state`` is one of this layer's step-mode states, for as many sequences as it holds (what
+        :meth:`stepper` checks once); a two-sided layer has none (:class:`NonCausalError`)."""
         self._require_causal("step mode")
         tensor = state.window if isinstance(state, ShiftState) else state
         self._check_state(state, tensor.shape[0] if isinstance(tensor, torch.Tensor) and tensor.dim() else 0)
-        return self._stepper(state)
 
     def _stepper(self, state) -> "Stepper":
         return _AdvanceStepper(self, state)
@@ -703,9 +708,18 @@ class SSMBank(nn.Module):
 
     def stepper(self, state: tuple) -> "Stepper":
         """Every group's :meth:`SSMLayer.stepper`, on its channels; outputs concatenated in order."""
+        self._check_groups(state)
+        return _BankStepper([g.stepper(h) for g, h in zip(self.groups, state)], [g.channels for g in self.groups])
+
+    def check_step_state(self, state) -> None:
+        """``state`` is one of this bank's step-mode states: a tuple of every group's."""
+        self._check_groups(state)
+        for g, h in zip(self.groups, state):
+            g.check_step_state(h)
+
+    def _check_groups(self, state) -> None:
         if not isinstance(state, tuple) or len(state) != len(self.groups):
             raise ShapeError(f"a state of this SSMBank is a tuple of {len(self.groups)} group states")
-        return _BankStepper([g.stepper(h) for g, h in zip(self.groups, state)], [g.channels for g in self.groups])
 
     def state_after(self, x: torch.Tensor) -> tuple:
         """Every group's step-mode state after reading its channels of ``x``."""

@@ -367,12 +367,11 @@ class SSMFNNBlock(nn.Module):
         positions it computes its outputs there only, :meth:`TrainableSSM.outputs_at`; the token-wise FNN
         runs on the selected ones)."""
         h = self.norm(z)
-        if recurrent:
-            h = self.ssm.recurrence(h)[:, at] if at is not None else self.ssm.recurrence(h)
-        elif at is not None and len(at) <= SELECTED_OUTPUTS_MAX:
+        if at is not None and not recurrent and len(at) <= SELECTED_OUTPUTS_MAX:
             h = self.ssm.outputs_at(h, at)
         else:
-            h = self.ssm(h) if at is None else self.ssm(h)[:, at]
+            h = self.ssm.recurrence(h) if recurrent else self.ssm(h)
+            h = h if at is None else h[:, at]
         if at is not None:
             z = z[:, at]
         h = self.fnn(h)

@@ -276,7 +276,7 @@ def eval_batches(model: nn.Module, data: Data, batch_size: int,
                  positions: Positions | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """``(inputs, targets, outputs)`` chunk by chunk (on the model's device) with the model in
     :func:`eval_mode`; the caller's ``no_grad`` covers the forward passes, which run as it iterates.
-    ``positions="last"``: a model that can skips the other outputs (``outputs`` then ``(batch, 1, F)``,
+    ``positions="last"``: a model that can skip the other outputs does (``outputs`` then ``(batch, 1, F)``,
     which :func:`scored` reads the same way)."""
     with eval_mode(model):
         for inputs, targets in chunks(data, batch_size, model_device(model)):

@@ -201,7 +201,7 @@ class _Trained:
     @classmethod
     def from_record(cls, record) -> "_Trained":
         """Checked field by field (``ValueError`` naming the problem)."""
-        names = [f for f in cls.__dataclass_fields__]
+        names = list(cls.__dataclass_fields__)
         if not isinstance(record, dict) or sorted(record) != sorted(names):
             raise ValueError(f"a cached training record needs exactly the fields {sorted(names)}")
         number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
