@@ -335,6 +335,29 @@ def ngram_strings(draw, alphabets: st.SearchStrategy[int] | None = None, ns: st.
     return alphabet, n, draw(strings_without_repeated_ngram(alphabet=alphabet, n=n, max_length=max_length), label="string")
 
 
+@st.composite
+def perturbed_copiers(draw, *, max_length: int = 10):
+    """``(construction, tokens)``: a copier (the fixed-length shift, or the n-gram lookup with a string without a
+    repeated n-gram) with every bias of its last FNN moved by up to a drawn scale (0: exact; larger: wrong and
+    no-token predictions, which a free-running decoder feeds back), and one sequence ``(1, L)`` of its format."""
+    from constructions.copying import fixed_length, ngram
+    from constructions.tasks.copying import CopyConfig
+    from constructions.tasks.copying import assemble as assemble_copy
+
+    if draw(st.booleans(), label="n-gram copier"):
+        alphabet, n, string = draw(ngram_strings(vocab_sizes(1, 3), st.integers(1, 3), max_length=max_length))
+        config = CopyConfig(alphabet, len(string))
+        construction = ngram.build(config, n)
+    else:
+        config, string = draw(fixed_length_strings(copy_configs(max_alphabet=5, max_length=max_length)))
+        construction = fixed_length.build(config)
+    scale = draw(st.sampled_from([0.0, 0.3, 1.0, 3.0]), label="perturbation")
+    bias = construction.network.blocks[-1].fnn.biases[-1]
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**16), label="perturbation seed"))
+    bias.data += scale * (2 * torch.rand(bias.shape, generator=g, dtype=bias.dtype) - 1)
+    return construction, assemble_copy(config, torch.tensor([string])).tokens
+
+
 # ----------------------------------------------------------------------------- regression
 @st.composite
 def smoothness(draw, *, max_dim: int = 3):

@@ -44,7 +44,7 @@ SIZES = profiles.current()
 
 def _assert_decodings_agree(construction, batch, evidence):
     forced = teacher_forced(construction, batch.tokens)
-    free = greedy_decode(construction, batch.prompts(), batch.config.length + 1)
+    free = greedy_decode(construction, batch.prompts(), batch.config.length + 1, decoder="step")
     evidence.count("strings_decoded_both_ways", len(batch))
     assert torch.equal(forced, free), f"teacher-forced {forced.tolist()} != free-running {free.tolist()}"
 

@@ -30,8 +30,7 @@ from sympy.simplify.simplify import sum_combine, sum_simplify
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.strategies import (copy_configs, fixed_length_strings, network_tokens, ngram_strings, ssm_inputs,
-                               ssm_layers, ssm_networks, vocab_sizes)
+from checks.strategies import network_tokens, perturbed_copiers, ssm_inputs, ssm_layers, ssm_networks
 from constructions.copying import fixed_length, greedy_decode, greedy_decode_rerunning, ngram
 from constructions.embedding import TableEmbedding
 from constructions.errors import IllConditionedModeError, NonCausalError
@@ -433,36 +432,20 @@ def test_a_network_in_step_mode_equals_its_convolutional_modes(data, evidence):
     assert gap <= TOLERANCE[torch.float64], f"network step mode differs by {gap:.3e}"
 
 
-def perturbed(construction, scale: float, seed: int):
-    """``construction`` with every bias of its last FNN moved by up to ``scale``: wrong predictions, fed back."""
-    bias = construction.network.blocks[-1].fnn.biases[-1]
-    g = torch.Generator().manual_seed(seed)
-    bias.data += scale * (2 * torch.rand(bias.shape, generator=g, dtype=bias.dtype) - 1)
-    return construction
-
-
 def decoders_agree(construction, tokens) -> tuple[bool, int]:
     """Free-running decoding of the prompts of ``tokens`` in step mode and by re-running the prefix:
     (the same tokens?, how many steps the two decoders' output differs from the copy)."""
     s = construction.config.length
     prompts = tokens[:, : s + 2]
-    fast, slow = greedy_decode(construction, prompts, s + 1), greedy_decode_rerunning(construction, prompts, s + 1)
+    fast = greedy_decode(construction, prompts, s + 1, decoder="step")
+    slow = greedy_decode_rerunning(construction, prompts, s + 1)
     return bool(torch.equal(fast, slow)), int((slow != tokens[:, s + 2 :]).sum())
 
 
 @pytest.mark.claim("model.step-mode")
-@given(data=st.data())
-def test_free_running_decoding_in_step_mode_equals_rerunning_the_prefix(data, evidence):
-    if data.draw(st.booleans(), label="n-gram copier"):
-        alphabet, n, string = data.draw(ngram_strings(vocab_sizes(1, 3), st.integers(1, 3), max_length=10))
-        config = CopyConfig(alphabet, len(string))
-        construction = ngram.build(config, n)
-    else:
-        config, string = data.draw(fixed_length_strings(copy_configs(max_alphabet=5, max_length=10)))
-        construction = fixed_length.build(config)
-    scale = data.draw(st.sampled_from([0.0, 0.3, 1.0, 3.0]), label="perturbation")
-    perturbed(construction, scale, data.draw(st.integers(0, 2**16)))
-    same, wrong = decoders_agree(construction, assemble(config, torch.tensor([string])).tokens)
+@given(case=perturbed_copiers())
+def test_free_running_decoding_in_step_mode_equals_rerunning_the_prefix(case, evidence):
+    same, wrong = decoders_agree(*case)
     evidence.count("strings_decoded_both_ways")
     evidence.count("perturbed_copiers_with_wrong_tokens", int(wrong > 0))
     assert same, "step-mode decoding and re-running the prefix generated different tokens"

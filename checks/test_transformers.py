@@ -107,7 +107,7 @@ def test_jelassi_copier_copies_drawn_strings_without_repeats_exactly(case, evide
     construction = copy_jelassi.build(config, n, device=device)
     batch = assemble(config, torch.tensor([string], device=device))
     assert_exact(construction, batch.tokens, evidence)
-    free = greedy_decode(construction, batch.prompts(), config.length + 1)
+    free = greedy_decode(construction, batch.prompts(), config.length + 1, decoder="step")
     assert torch.equal(free, teacher_forced(construction, batch.tokens))
 
 

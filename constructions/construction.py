@@ -135,11 +135,12 @@ class Construction:
             raise ShapeError(f"{self.name}: the format {self.config} has answer positions per instance; read it "
                              "with outputs_at(tokens, positions)")
         self.check_tokens(tokens)
-        out = self._forward(tokens, mode, path)
+        out = self.network_outputs(tokens, mode, path)
         return out[:, self.answer_positions.to(out.device)]
 
-    def _forward(self, tokens: torch.Tensor, mode: Mode, path: Path) -> torch.Tensor:
-        """The network's outputs at every position, by the ``path`` :meth:`outputs` describes."""
+    def network_outputs(self, tokens: torch.Tensor, mode: Mode = "auto", path: Path = "auto") -> torch.Tensor:
+        """The network's outputs at every position ``(B, L, d_out)``, by the ``path`` :meth:`outputs` describes
+        (no format check: any length, as a decoder's prefixes have)."""
         if path not in PATHS:
             raise UnknownOptionError(f"unknown forward path {path!r}; choose one of {PATHS}")
         if path == "sparse" or (path == "auto" and mode == "auto" and sparse_path.worth_it(self.network, tokens)):
@@ -159,7 +160,7 @@ class Construction:
             check(positions, tokens.shape[0])
         elif positions.dim() != 2 or positions.shape[0] != tokens.shape[0]:
             raise ShapeError(f"positions must have shape (B, Q) with B = {tokens.shape[0]}, got {tuple(positions.shape)}")
-        out = self._forward(tokens, mode, path)
+        out = self.network_outputs(tokens, mode, path)
         index = positions.to(out.device).unsqueeze(-1).expand(-1, -1, out.shape[-1])
         return torch.gather(out, 1, index)
 

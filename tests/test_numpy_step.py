@@ -58,7 +58,7 @@ def test_greedy_decoding_in_numpy_equals_rerunning_at_length_255(monkeypatch):
     calls = []
     real = decoding._decode_numpy
     monkeypatch.setattr(decoding, "_decode_numpy", lambda *a: calls.append(1) or real(*a))
-    fast = greedy_decode(construction, batch.prompts(), config.length + 1)
+    fast = greedy_decode(construction, batch.prompts(), config.length + 1, decoder="step")
     assert calls and torch.equal(fast, batch.targets)
     assert torch.equal(fast, greedy_decode_rerunning(construction, batch.prompts(), config.length + 1))
 

@@ -82,7 +82,7 @@ def test_a_long_decode_stays_on_the_structured_path_with_few_plans(monkeypatch):
     classify, init = sparse_step._classify, SparseStepper.__init__
     monkeypatch.setattr(sparse_step, "_classify", lambda *a: plans.append(1) or classify(*a))
     monkeypatch.setattr(SparseStepper, "__init__", lambda self, *a, **k: steppers.append(self) or init(self, *a, **k))
-    fast = greedy_decode(construction, prompts, config.length + 1)
+    fast = greedy_decode(construction, prompts, config.length + 1, decoder="step")
     assert torch.equal(fast, tokens[:, config.length + 2 :])
     assert steppers and all(s.dense is None for s in steppers)
     assert len(plans) <= 30, f"{len(plans)} plans made for {config.length + 1} tokens"

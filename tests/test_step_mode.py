@@ -92,7 +92,7 @@ def test_step_mode_decoding_equals_rerunning_at_length_255():
     config = copying.CopyConfig(16, 126)
     construction = fixed_length.build(config)
     batch = copying.generate(config, 4, 1)
-    fast = greedy_decode(construction, batch.prompts(), config.length + 1)
+    fast = greedy_decode(construction, batch.prompts(), config.length + 1, decoder="step")
     assert torch.equal(fast, batch.targets)
     assert torch.equal(fast, greedy_decode_rerunning(construction, batch.prompts(), config.length + 1))
 

@@ -1,5 +1,5 @@
 """Reading a copying construction two ways: teacher forcing and free-running greedy decoding (in step
-mode, and its slow reference twin that re-runs the prefix)."""
+mode, by drafting and verifying in whole passes, and the slow reference twin that re-runs the prefix)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import torch
 
 from .. import sparse_path
 from ..construction import Construction, OneHotCode
-from ..errors import DecodingError, SparsePathUnavailableError, UnknownOptionError
+from ..errors import DecodingError, ShapeError, SparsePathUnavailableError, UnknownOptionError
 from ..numpy_step import NUMPY_MAX_BATCH, numpy_stepper
 from ..sparse_step import SparseStepper
 from ..ssm import Mode
+from .draft_and_verify import NO_TOKEN, draft_and_verify
 
 
 def teacher_forced(construction: Construction, tokens: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
@@ -38,17 +39,23 @@ def copy_error_run(construction: Construction, n: int, strings: int, seed: int, 
             "strings_with_repeated_ngram": repeats}
 
 
-#: what a decoding step that produced no token holds (and every later step of that prompt)
-NO_TOKEN = -1
+#: ``greedy_decode``'s decoders: ``"step"`` one token after another (step mode; re-running the prefix for networks
+#: without one), ``"draft"`` drafting from the context and verifying in whole passes (:mod:`.draft_and_verify`),
+#: ``"auto"`` the draft up to :data:`DRAFT_MAX_BATCH` prompts and for networks without a step mode, else steps
+DECODERS = ("auto", "step", "draft")
+
+#: ``decoder="auto"`` drafts up to this many prompts: below it step mode's per-token cost is its fixed count of
+#: dispatched operations, which a pass over the whole sequence undercuts; above it that count is shared by the batch
+DRAFT_MAX_BATCH = 16
 
 
 def greedy_decode(construction: Construction, prompts: torch.Tensor, steps: int, *, on_no_token: str = "stop",
-                  prefill: Mode = "auto") -> torch.Tensor:
+                  prefill: Mode = "auto", decoder: str = "auto") -> torch.Tensor:
     """Feed ``prompts`` (``BOS s SEP``), append the network's prediction at the last position,
-    ``steps`` times; returns the ``(B, steps)`` generated tokens.
+    ``steps`` times; returns the ``(B, steps)`` generated tokens. Every decoder gives these tokens.
 
-    SSM networks decode in step mode (:meth:`~constructions.network.SSMNetwork.step`): the prompt is
-    read at once in the convolutional mode ``prefill`` (:meth:`~constructions.network.SSMNetwork.prefill`),
+    ``decoder="step"``: SSM networks decode in step mode (:meth:`~constructions.network.SSMNetwork.step`): the
+    prompt is read at once in the convolutional mode ``prefill`` (:meth:`~constructions.network.SSMNetwork.prefill`),
     then each generated token is one step of every layer's recurrence, ``O(1)`` work per token in the
     length (a shift layer's ring buffer, an accumulator's sum). Where verification takes the structured
     path (wide networks with sparse signals, :mod:`constructions.sparse_path`), so do the prefill and the
@@ -59,15 +66,44 @@ def greedy_decode(construction: Construction, prompts: torch.Tensor, steps: int,
     step. Networks without a step mode (Transformers) re-run the prefix per token, as
     :func:`greedy_decode_rerunning`, the slow reference twin, does for every network (tested equal).
 
+    ``decoder="draft"``: :func:`~constructions.copying.draft_and_verify.draft_and_verify`: the continuation is
+    drafted from the context (the prompt and the tokens proved so far, never the targets) and a whole
+    teacher-forced pass (mode ``prefill``) proves it up to its first disagreement with the network; the prompts
+    left after a few passes go on in step mode. ``"auto"`` (:data:`DECODERS`): the draft up to
+    :data:`DRAFT_MAX_BATCH` prompts and for networks without a step mode, else step mode.
+
     A prediction that decodes to no token of the vocabulary (``-1``: an output code no token has, as
     a +-1 code averaged between two symbols) cannot be fed back. ``on_no_token="stop"``: that prompt
     stops, its step and every later one hold :data:`NO_TOKEN` (a failed step, never equal to a
     target); ``"raise"``: :class:`~constructions.errors.DecodingError` saying at which step, for how
     many prompts, and the first of them."""
+    _check_option(on_no_token)
+    if decoder not in DECODERS:
+        raise UnknownOptionError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+    if not isinstance(prompts, torch.Tensor) or prompts.dim() != 2 or prompts.shape[1] == 0:
+        shape = tuple(prompts.shape) if isinstance(prompts, torch.Tensor) else type(prompts).__name__
+        raise ShapeError(f"prompts must be token ids of shape (batch, length >= 1), got {shape}")
+    decoder = auto_decoder(construction, prompts.shape[0]) if decoder == "auto" else decoder
+    if decoder == "step" or steps == 0:
+        return _sequential(construction, prompts, steps, on_no_token, prefill)
+    generated = draft_and_verify(construction, prompts, steps, mode=prefill, vocabulary=_task_vocabulary(construction),
+                                 sequential=lambda rest, k: _sequential(construction, rest, k, "stop", prefill))
+    if on_no_token == "raise" and bool((generated == NO_TOKEN).any()):
+        return _sequential(construction, prompts, steps, "raise", prefill)  # raises naming the step, as step by step
+    return generated
+
+
+def auto_decoder(construction: Construction, batch: int) -> str:
+    """The decoder ``greedy_decode(decoder="auto")`` takes for ``batch`` prompts: ``"draft"`` up to
+    :data:`DRAFT_MAX_BATCH` prompts and for networks without a step mode, else ``"step"``."""
+    return "draft" if not hasattr(construction.network, "step") or batch <= DRAFT_MAX_BATCH else "step"
+
+
+def _sequential(construction: Construction, prompts: torch.Tensor, steps: int, on_no_token: str, prefill: Mode):
+    """``greedy_decode(decoder="step")``: step mode where the network has one, else re-running the prefix."""
     network = construction.network
     if not hasattr(network, "step"):
         return greedy_decode_rerunning(construction, prompts, steps, prefill, on_no_token=on_no_token)
-    _check_option(on_no_token)
     stepper, checked = None, _fed_ids_checked(construction)
     if steps > 0 and checked and prompts.shape[0] <= NUMPY_MAX_BATCH and _always_a_token(construction):
         out, state = _prefill(network, prompts, prefill)
@@ -117,8 +153,13 @@ def _fed_ids_checked(construction: Construction) -> bool:
     outside the task's vocabulary): then the network's lean :meth:`~constructions.network.SSMNetwork.stepper`
     may read them unchecked."""
     vocabulary = getattr(construction.network.embedding, "vocabulary", None)
-    task = construction.config.vocabulary().size if hasattr(construction.config, "vocabulary") else None
+    task = _task_vocabulary(construction)
     return vocabulary is not None and task is not None and task <= vocabulary.size
+
+
+def _task_vocabulary(construction: Construction) -> int | None:
+    """The size of the task's vocabulary (ids ``0 .. size - 1`` are tokens), where the format has one."""
+    return construction.config.vocabulary().size if hasattr(construction.config, "vocabulary") else None
 
 
 class _Checked:
@@ -157,7 +198,7 @@ def _check_option(on_no_token: str) -> None:
 def _decode(construction: Construction, prompts: torch.Tensor, steps: int, next_outputs, on_no_token: str) -> torch.Tensor:
     """The greedy loop shared by both decoders: ``next_outputs(None)`` gives the outputs ``(B, 1, d)`` after
     the prompts, ``next_outputs(column)`` those after feeding one more token per prompt (``(B, 1)``)."""
-    vocabulary = construction.config.vocabulary().size if hasattr(construction.config, "vocabulary") else None
+    vocabulary = _task_vocabulary(construction)
     stopped = torch.zeros(prompts.shape[0], 1, dtype=torch.bool, device=prompts.device)
     last, no_token = prompts[:, -1:], torch.full_like(stopped, NO_TOKEN, dtype=torch.long)
     generated = []
