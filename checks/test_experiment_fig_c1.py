@@ -182,7 +182,7 @@ def _ordering(sizes, task: str, device, two_layer: list):
     setup = _setup(sizes, task)
     sweep = _sweep(sizes, task, device, [ONE_LAYER, *two_layer, TRANSFORMER])
     names = {"one_layer": ONE_LAYER.name, "two_layer": [m.name for m in two_layer], "transformer": TRANSFORMER.name,
-             "still_improving": sweep.still_improving()}
+             "still_improving": sweep.still_improving(), "stopped_at_ceiling": sweep.stopped_at_ceiling()}
     return sweep, ordering_verdict(sweep.table(), chance=_chance(setup), **names), names
 
 
@@ -223,7 +223,7 @@ def test_two_ssm_layers_without_fnn_nonlinearity_fall_behind(task, sizes, device
     setup = _setup(sizes, task)
     sweep = _sweep(sizes, task, device, [NONLINEAR, LINEAR])
     verdict = nonlinearity_verdict(sweep.table(), linear=LINEAR.name, nonlinear=NONLINEAR.name, chance=_chance(setup),
-                                   still_improving=sweep.still_improving())
+                                   still_improving=sweep.still_improving(), stopped_at_ceiling=sweep.stopped_at_ceiling())
     evidence.record(**{task: summary(sweep), f"{task}_verdict": asdict(verdict), "scale": _scale_note(setup)})
     _decide(evidence, verdict)
 
@@ -322,7 +322,8 @@ def test_nonlinearity_check_finds_no_gap_between_two_relu_networks(task, sizes, 
     sweep = _sweep(sizes, task, device, [NONLINEAR, *others])
     table = sweep.table()
     verdicts = {m.name: nonlinearity_verdict(table, linear=m.name, nonlinear=NONLINEAR.name, chance=_chance(setup),
-                                             still_improving=sweep.still_improving()) for m in others}
+                                             still_improving=sweep.still_improving(),
+                                             stopped_at_ceiling=sweep.stopped_at_ceiling()) for m in others}
     record = {f"{task}_relu_instead_of_linear": {name: asdict(v) for name, v in verdicts.items()}}
     if DENSE in others:
         record[f"{task}_dense_minus_diagonal"] = {

@@ -185,6 +185,23 @@ def test_ordering_verdict_holds_fails_and_is_inconclusive_on_synthetic_tables():
     assert _ordering(_seeds(one=ONE[:1], two=TWO[:1], tf=TF[:1])).verdict == "inconclusive"  # one seed
 
 
+def test_a_failed_gain_stands_only_if_the_better_models_runs_stopped_at_the_ceiling_could_not_close_it():
+    one, two = [0.944, 0.945, 0.943], [0.985, 0.985, 0.985]
+    table = _seeds(one=one, two=two, tf=[1.0, 1.0, 1.0])
+    capped = {"two": {6: [True, True, True]}}
+    assert _ordering(table).verdict == "fails"  # +0.041 [+0.039, +0.043]; at accuracy 1: +0.056 [+0.053, +0.058]
+    reopened = ordering_verdict(table, one_layer="one", two_layer=["two"], transformer="tf", chance=0.1, stopped_at_ceiling=capped)
+    assert reopened.verdict == "inconclusive" and "stopped at the ceiling 0.98 in 3 run(s)" in reopened.reason
+    closer = _seeds(one=[0.965, 0.966, 0.964], two=two, tf=[1.0, 1.0, 1.0])  # at accuracy 1: +0.035 [+0.033, +0.037]
+    assert ordering_verdict(closer, one_layer="one", two_layer=["two"], transformer="tf", chance=0.1,
+                            stopped_at_ceiling=capped).verdict == "fails"
+    uncapped = {"two": {6: [False] * 3}, "one": {6: [True] * 3}}  # only the better model's runs can reopen it
+    assert ordering_verdict(table, one_layer="one", two_layer=["two"], transformer="tf", chance=0.1,
+                            stopped_at_ceiling=uncapped).verdict == "fails"
+    assert nonlinearity_verdict(_seeds(lin=one, non=two), linear="lin", nonlinear="non", chance=0.1,
+                                stopped_at_ceiling={"non": {6: [True] * 3}}).verdict == "inconclusive"
+
+
 def test_ordering_verdict_is_two_sided_about_the_transformer():
     # clearly *better* than the Transformer is not "about as accurate" either
     better = _ordering(_seeds(one=ONE, two=TWO, tf=[0.80, 0.81, 0.79]))

@@ -65,8 +65,10 @@ FINAL_TRAIN_INSTANCES = 4096
 
 #: The stopping rule of the sweeps that stop on a plateau (:mod:`training.plateau`): its defaults (4
 #: evaluations without a new best by more than 0.01, the verdicts' :data:`STILL_IMPROVING`), with the
-#: target at :data:`~training.appendix_c.verdicts.CEILING`: a model that reaches the ceiling has nothing
-#: left to learn that the verdicts could separate (both compared models there are "at the ceiling").
+#: target at :data:`~training.appendix_c.verdicts.CEILING`: where both compared models reach it, nothing is
+#: left to learn that the verdicts could separate (both "at the ceiling"); where only the better one does, a
+#: gain it fails to show is judged as if that run had gone on to accuracy 1
+#: (:func:`~training.appendix_c.verdicts.beats`, :meth:`Sweep.stopped_at_ceiling`).
 SWEEP_PLATEAU = Plateau(target=CEILING)
 
 
@@ -207,6 +209,14 @@ class Sweep:
     def still_improving(self) -> set[str]:
         """Models still improving (:data:`STILL_IMPROVING`) for some size and seed."""
         return {p.model for p in self.points if p.still_improving}
+
+    def stopped_at_ceiling(self) -> dict[str, dict[int, list[bool]]]:
+        """``{model: {size: [did the plateau rule stop this seed's run at the target, in seed order]}}`` (the
+        verdicts' :data:`~training.appendix_c.verdicts.CEILING`: such a run had not plateaued)."""
+        table: dict[str, dict[int, list[bool]]] = {}
+        for p in sorted(self.points, key=lambda p: (p.model, p.size, p.seed)):
+            table.setdefault(p.model, {}).setdefault(p.size, []).append(p.stop_reason == "target")
+        return table
 
 
 def still_improving(result: TrainResult, rule: Plateau | None) -> bool:

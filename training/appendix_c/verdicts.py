@@ -126,14 +126,28 @@ class Part:
     overturned_by: tuple[str, ...]
 
 
-def beats(table: dict, better: str, worse: str, sizes: list[int]) -> Part:
+def beats(table: dict, better: str, worse: str, sizes: list[int], stopped_at_ceiling: dict | None = None) -> Part:
     """"``better`` is more accurate than ``worse`` by at least :data:`MIN_ADVANTAGE`": the paired
     interval at or above it holds (``worse`` still improving could overturn that), wholly below it
-    fails (``better`` still improving could overturn that)."""
+    fails (``better`` still improving could overturn that).
+
+    A run the plateau rule stopped on reaching :data:`CEILING` (``stopped_at_ceiling``: ``{model: {size: [bool
+    per seed]}}``) had not plateaued: training on could raise it up to 1. A ``fails`` stands only if it still
+    fails with every such run of ``better`` at accuracy 1; otherwise the part is inconclusive."""
     gain = paired_difference(table, better, worse, sizes)
     verdict = side_verdict(gain.low, gain.high, MIN_ADVANTAGE, "above")
-    return Part(f"{better} - {worse} = {gain} against >= {MIN_ADVANTAGE} ({verdict})", verdict,
-                (worse,) if verdict == "holds" else (better,) if verdict == "fails" else ())
+    text = f"{better} - {worse} = {gain} against >= {MIN_ADVANTAGE} ({verdict})"
+    capped = {s: flags for s, flags in (stopped_at_ceiling or {}).get(better, {}).items() if s in sizes}
+    if verdict == "fails" and any(any(flags) for flags in capped.values()):
+        raised = {**table, better: {s: [1.0 if capped.get(s, [False] * len(v))[i] else a for i, a in enumerate(v)]
+                                    for s, v in table[better].items()}}
+        best_case = paired_difference(raised, better, worse, sizes)
+        if side_verdict(best_case.low, best_case.high, MIN_ADVANTAGE, "above") != "fails":
+            runs = sum(sum(flags) for flags in capped.values())
+            return Part(f"{text}, but {better} stopped at the ceiling {CEILING} in {runs} run(s), before its plateau: "
+                        f"at accuracy 1 there the gain would be {best_case}, not wholly below (inconclusive)",
+                        "inconclusive", ())
+    return Part(text, verdict, (worse,) if verdict == "holds" else (better,) if verdict == "fails" else ())
 
 
 def matches(table: dict, model: str, reference: str, sizes: list[int]) -> Part:
@@ -172,7 +186,7 @@ def downgrade_if_still_improving(parts: list[Part], still_improving) -> tuple[st
 
 
 def ordering_verdict(table: dict, *, one_layer: str, two_layer: list[str], transformer: str,
-                     chance: float, still_improving=()) -> Verdict:
+                     chance: float, still_improving=(), stopped_at_ceiling: dict | None = None) -> Verdict:
     """Fig. C.1's ordering, two-layer SSM+FNN (best FNN depth) ~ Transformer > one-layer SSM+FNN.
 
     On :func:`decisive_sizes`, from paired 95% intervals over (size, seed): (two - one) at least
@@ -183,6 +197,7 @@ def ordering_verdict(table: dict, *, one_layer: str, two_layer: list[str], trans
     Transformer did not (its mean below :func:`learned_accuracy`: nothing to be comparable to), or
     when the one- and two-layer models are both at :data:`CEILING`. Selecting the best depth on the
     test accuracies favours the two-layer side slightly; the selected depth is reported.
+    ``stopped_at_ceiling``: the runs the plateau rule stopped at :data:`CEILING` (:func:`beats`).
     """
     if not two_layer:
         raise ValueError("ordering_verdict needs at least one two-layer model")
@@ -193,7 +208,7 @@ def ordering_verdict(table: dict, *, one_layer: str, two_layer: list[str], trans
         return Verdict("inconclusive", blocker, {"sizes": sizes})
     best = best_two_layer(table, two_layer, sizes)
     means = {n: mean_over(table, n, sizes) for n in names}
-    parts = [beats(table, best, one_layer, sizes), matches(table, best, transformer, sizes)]
+    parts = [beats(table, best, one_layer, sizes, stopped_at_ceiling), matches(table, best, transformer, sizes)]
     details = {"sizes": sizes, "best_two_layer": best, "means": means,
                "two_minus_one": asdict(paired_difference(table, best, one_layer, sizes)),
                "two_minus_transformer": asdict(paired_difference(table, best, transformer, sizes)),
@@ -211,7 +226,8 @@ def ordering_verdict(table: dict, *, one_layer: str, two_layer: list[str], trans
     return Verdict(verdict, f"{text}: {note}" if note else text, details)
 
 
-def nonlinearity_verdict(table: dict, *, linear: str, nonlinear: str, chance: float, still_improving=()) -> Verdict:
+def nonlinearity_verdict(table: dict, *, linear: str, nonlinear: str, chance: float, still_improving=(),
+                         stopped_at_ceiling: dict | None = None) -> Verdict:
     """The ablation: two SSM layers without FNN nonlinearity (``linear``) against the same with it.
 
     On :func:`decisive_sizes`: (nonlinear - linear) at least :data:`MIN_ADVANTAGE` by its paired 95%
@@ -219,14 +235,14 @@ def nonlinearity_verdict(table: dict, *, linear: str, nonlinear: str, chance: fl
     :func:`downgrade_if_still_improving` (a ``holds`` is overturned by the linear model still
     improving, a ``fails`` by the nonlinear one). ``inconclusive`` before that with fewer than
     :data:`MIN_SEEDS` seeds, when the nonlinear model did not learn the task (then its advantage says
-    nothing), or when both are at :data:`CEILING`.
+    nothing), or when both are at :data:`CEILING`. ``stopped_at_ceiling``: as in :func:`beats`.
     """
     names = [nonlinear, linear]
     sizes = decisive_sizes(_check_table(table, names))
     blocker = _seeds_and_learning(table, [nonlinear], sizes, chance)
     if blocker:
         return Verdict("inconclusive", f"{blocker} (the nonlinear model {nonlinear})", {"sizes": sizes})
-    part = beats(table, nonlinear, linear, sizes)
+    part = beats(table, nonlinear, linear, sizes, stopped_at_ceiling)
     means = {n: mean_over(table, n, sizes) for n in names}
     details = {"sizes": sizes, "means": means,
                "nonlinear_minus_linear": asdict(paired_difference(table, nonlinear, linear, sizes)),
