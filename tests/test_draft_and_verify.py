@@ -106,7 +106,7 @@ def test_a_decoder_that_trusts_its_draft_unverified_is_caught(monkeypatch):
     construction, batch = wrong_copier()
     honest, stepped = both_ways(construction, batch.tokens)
     assert torch.equal(honest, stepped)
-    monkeypatch.setattr(dv, "_accept", lambda generated, rows, accepted, drafts, predicted: _trusting(generated, rows, drafts, predicted))
+    monkeypatch.setattr(dv, "_accept", lambda generated, rows, _, drafts, predicted: _trusting(generated, rows, drafts, predicted))
     trusting, _ = both_ways(construction, batch.tokens)
     assert not torch.equal(trusting, stepped)
 
@@ -157,6 +157,9 @@ def test_greedy_decode_names_an_unknown_decoder_and_prompts_of_the_wrong_shape()
     for prompts in (torch.zeros(6, dtype=torch.long), torch.zeros(2, 0, dtype=torch.long), [[0, 1]]):
         with pytest.raises(ShapeError, match="prompts must be token ids of shape"):
             greedy_decode(construction, prompts, 5)
+    for steps in (-1, 2.0):
+        with pytest.raises(ShapeError, match="steps must be a whole number"):
+            greedy_decode(construction, torch.zeros(1, 6, dtype=torch.long), steps)
 
 
 @pytest.mark.parametrize("steps", [0, 1, 2])

@@ -83,6 +83,8 @@ def greedy_decode(construction: Construction, prompts: torch.Tensor, steps: int,
     if not isinstance(prompts, torch.Tensor) or prompts.dim() != 2 or prompts.shape[1] == 0:
         shape = tuple(prompts.shape) if isinstance(prompts, torch.Tensor) else type(prompts).__name__
         raise ShapeError(f"prompts must be token ids of shape (batch, length >= 1), got {shape}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ShapeError(f"steps must be a whole number of tokens >= 0, got {steps!r}")
     decoder = auto_decoder(construction, prompts.shape[0]) if decoder == "auto" else decoder
     if decoder == "step" or steps == 0:
         return _sequential(construction, prompts, steps, on_no_token, prefill)

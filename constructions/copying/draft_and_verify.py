@@ -52,8 +52,8 @@ LOOKUP_MAX = 8
 
 def lookup_draft(context: np.ndarray, length: int) -> np.ndarray | None:
     """``length`` tokens that followed the earliest occurrence of ``context``'s longest suffix of at most
-    :data:`LOOKUP_MAX` tokens (before the suffix itself), continued periodically (what follows the match, then what follows that, ...);
-    ``None`` where the last token never occurred before. ``context``: a 1-d int array.
+    :data:`LOOKUP_MAX` tokens (before the suffix itself), continued periodically (what follows the match, then
+    what follows that, ...); ``None`` where the last token never occurred before. ``context``: 1-d int array.
 
     Candidates are the earlier positions of the last token, narrowed while a longer suffix still matches."""
     if len(context) < 2 or length <= 0:
@@ -87,17 +87,17 @@ def draft_and_verify(construction: Construction, prompts: torch.Tensor, steps: i
     first = _predictions(construction, prompts, mode, vocabulary, P - 1)[:, 0]
     generated[:, 0] = first
     accepted = np.where(first == NO_TOKEN, steps, 1)  # a prompt stopped at no token is done
-    guesses = np.zeros((B, steps), dtype=np.int64)  # the last pass's predictions: the Jacobi draft
-    guessed = np.zeros(B, dtype=bool)
+    guesses: list[np.ndarray | None] = [None] * B  # each prompt's last pass's predictions: its Jacobi draft
     for _ in range(MAX_PASSES):
         rows = np.flatnonzero(accepted < steps)
         if len(rows) == 0:
             break
-        drafts = np.stack([_draft(context[r], generated[r], guesses[r] if guessed[r] else None, int(accepted[r])) for r in rows])
+        drafts = np.stack([_draft(context[r], generated[r], guesses[r], int(accepted[r])) for r in rows])
         fed = torch.from_numpy(np.concatenate([context[rows], drafts[:, : steps - 1]], axis=1)).to(prompts.device)
         predicted = _predictions(construction, fed, mode, vocabulary, P - 1)
         accepted[rows] = _accept(generated, rows, accepted[rows], drafts, predicted)
-        guesses[rows], guessed[rows] = np.where(predicted == NO_TOKEN, drafts, predicted), True
+        for r, guess in zip(rows, np.where(predicted == NO_TOKEN, drafts, predicted)):
+            guesses[r] = guess
     rows = np.flatnonzero(accepted < steps)
     if len(rows):
         common = int(accepted[rows].min())  # one prompt length for the whole sequential batch
