@@ -139,9 +139,9 @@ def beats(table: dict, better: str, worse: str, sizes: list[int], stopped_at_cei
     text = f"{better} - {worse} = {gain} against >= {MIN_ADVANTAGE} ({verdict})"
     capped = {s: flags for s, flags in (stopped_at_ceiling or {}).get(better, {}).items() if s in sizes}
     if verdict == "fails" and any(any(flags) for flags in capped.values()):
-        raised = {**table, better: {s: [1.0 if capped.get(s, [False] * len(v))[i] else a for i, a in enumerate(v)]
-                                    for s, v in table[better].items()}}
-        best_case = paired_difference(raised, better, worse, sizes)
+        raised = {s: [1.0 if stopped else a for a, stopped in zip(v, capped.get(s, [False] * len(v)))]
+                  for s, v in table[better].items()}
+        best_case = paired_difference({**table, better: raised}, better, worse, sizes)
         if side_verdict(best_case.low, best_case.high, MIN_ADVANTAGE, "above") != "fails":
             runs = sum(sum(flags) for flags in capped.values())
             return Part(f"{text}, but {better} stopped at the ceiling {CEILING} in {runs} run(s), before its plateau: "
