@@ -51,6 +51,12 @@ class Verification:
 MAX_TOKENS_PER_CHUNK = 1 << 21
 
 
+def chunk_rows(length: int) -> int:
+    """How many sequences of ``length`` tokens run at once: at most :data:`MAX_TOKENS_PER_CHUNK` tokens, one
+    sequence at least."""
+    return max(1, MAX_TOKENS_PER_CHUNK // max(1, length))
+
+
 def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "auto", tolerance: float | None = None,
            rows_per_chunk: int | None = None, path: Path = "auto", positions: torch.Tensor | None = None) -> Verification:
     """``rows_per_chunk`` lowers the rows run at once below :data:`MAX_TOKENS_PER_CHUNK` tokens (for
@@ -63,7 +69,7 @@ def verify(construction: Construction, tokens: torch.Tensor, *, mode: Mode = "au
     if tokens.dim() != 2 or tokens.shape[0] == 0:
         parts = [_run(construction, tokens, mode, path, positions)]  # the network names what is wrong with the shape
     else:
-        rows = max(1, MAX_TOKENS_PER_CHUNK // max(1, tokens.shape[1]))
+        rows = chunk_rows(tokens.shape[1])
         rows = min(rows, rows_per_chunk) if rows_per_chunk else rows
         where = [None] * len(range(0, tokens.shape[0], rows)) if positions is None else torch.split(positions, rows)
         parts = [_run(construction, chunk, mode, path, at) for chunk, at in zip(torch.split(tokens, rows), where)]

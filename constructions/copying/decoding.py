@@ -12,7 +12,7 @@ from ..errors import DecodingError, ShapeError, SparsePathUnavailableError, Unkn
 from ..numpy_step import NUMPY_MAX_BATCH, numpy_stepper
 from ..sparse_step import SparseStepper
 from ..ssm import Mode
-from .draft_and_verify import NO_TOKEN, draft_and_verify
+from .draft_and_verify import NO_TOKEN, draft_and_verify, is_no_token
 
 
 def teacher_forced(construction: Construction, tokens: torch.Tensor, mode: Mode = "auto") -> torch.Tensor:
@@ -208,7 +208,7 @@ def _decode(construction: Construction, prompts: torch.Tensor, steps: int, next_
         for step in range(steps):
             out = next_outputs(None if step == 0 else torch.where(stopped, last, generated[-1]))  # stopped: any valid token
             nxt = construction.code.decode(out)
-            none = (nxt < 0) | (nxt >= vocabulary) if vocabulary is not None else nxt < 0
+            none = is_no_token(nxt, vocabulary)
             if on_no_token == "raise" and bool((none & ~stopped).any()):
                 rows = (none & ~stopped).nonzero()[:, 0]
                 first = int(rows[0])

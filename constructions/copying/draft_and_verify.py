@@ -38,10 +38,16 @@ import torch
 
 from ..construction import Construction
 from ..ssm import Mode
-from ..verification import MAX_TOKENS_PER_CHUNK
+from ..verification import chunk_rows
 
 #: what a decoding step that produced no token holds (and every later step of that prompt)
 NO_TOKEN = -1
+
+
+def is_no_token(ids: torch.Tensor, vocabulary: int | None) -> torch.Tensor:
+    """Which decoded ``ids`` are no token of the task's vocabulary (``-1``, or ``>= vocabulary``; any id >= 0
+    is one where ``vocabulary`` is ``None``): a free-running decoder cannot feed them back."""
+    return (ids < 0) | (ids >= vocabulary) if vocabulary is not None else ids < 0
 
 #: whole-sequence passes (after the prompts' own) before the prompts left are decoded sequentially
 MAX_PASSES = 3
@@ -140,13 +146,12 @@ def _accept(generated: np.ndarray, rows: np.ndarray, accepted: np.ndarray, draft
 def _predictions(construction: Construction, tokens: torch.Tensor, mode: Mode, vocabulary: int | None,
                  start: int) -> np.ndarray:
     """The tokens the network predicts at positions ``start, start + 1, ...`` of ``tokens`` (teacher forced,
-    in row chunks of at most verification's :data:`~constructions.verification.MAX_TOKENS_PER_CHUNK` tokens),
+    in row chunks as verification runs them, :func:`~constructions.verification.chunk_rows`),
     :data:`NO_TOKEN` where an output decodes to none."""
-    rows = max(1, MAX_TOKENS_PER_CHUNK // max(1, tokens.shape[1]))
+    rows = chunk_rows(tokens.shape[1])
     parts = []
     with torch.inference_mode():
         for chunk in torch.split(tokens, rows):
             ids = construction.code.decode(construction.network_outputs(chunk, mode)[:, start:])
-            none = (ids < 0) | (ids >= vocabulary) if vocabulary is not None else ids < 0
-            parts.append(torch.where(none, NO_TOKEN, ids).cpu().numpy())
+            parts.append(torch.where(is_no_token(ids, vocabulary), NO_TOKEN, ids).cpu().numpy())
     return np.concatenate(parts)
